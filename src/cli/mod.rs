@@ -1,0 +1,35 @@
+//! The headless command line: one file per subcommand. This is a contract other tools rely on:
+//! keep the names, flags and JSON fields stable.
+
+pub mod info;
+pub mod volume;
+
+use std::path::PathBuf;
+
+/// `radlens` command line.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "radlens",
+    version,
+    about = "Explainable deep radiomics workstation"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// List the studies and series found in files and folders (headers only).
+    Info(info::InfoArgs),
+    /// Write one series as a float32 .npy volume, shape [slices, rows, cols] (colour: [.., 3]).
+    Volume(volume::VolumeArgs),
+}
+
+/// Paths given on the command line: at least one.
+#[derive(Debug, clap::Args)]
+pub struct Inputs {
+    /// DICOM files and/or folders (searched recursively).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}

@@ -1,0 +1,87 @@
+//! The loader's one error type. Every message names the cause first and the file last, so a CLI can
+//! print it as one line.
+
+use std::path::PathBuf;
+
+/// Why a DICOM file or series could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DicomError {
+    #[error("cannot read file ({source}): {}", path.display())]
+    Io {
+        source: std::io::Error,
+        path: PathBuf,
+    },
+    #[error("not a DICOM file: {}", path.display())]
+    NotDicom { path: PathBuf },
+    #[error("malformed DICOM ({reason}): {}", path.display())]
+    Malformed { reason: String, path: PathBuf },
+    #[error("no pixel data: {}", path.display())]
+    NoPixelData { path: PathBuf },
+    #[error("unsupported transfer syntax {uid} ({name}): {}", path.display())]
+    UnsupportedTransferSyntax {
+        uid: String,
+        name: String,
+        path: PathBuf,
+    },
+    #[error("unsupported image ({reason}): {}", path.display())]
+    Unsupported { reason: String, path: PathBuf },
+    #[error("cannot decode pixel data ({reason}): {}", path.display())]
+    Decode { reason: String, path: PathBuf },
+    #[error("slice does not match its series ({reason}): {}", path.display())]
+    Inconsistent { reason: String, path: PathBuf },
+    #[error("no DICOM series found: {}", path.display())]
+    NoSeries { path: PathBuf },
+    #[error("{reason}: {}", path.display())]
+    SeriesChoice { reason: String, path: PathBuf },
+    #[error("loading cancelled")]
+    Cancelled,
+}
+
+impl DicomError {
+    /// The file (or folder) the error is about, if any.
+    #[must_use]
+    pub fn path(&self) -> Option<&std::path::Path> {
+        match self {
+            Self::Io { path, .. }
+            | Self::NotDicom { path }
+            | Self::Malformed { path, .. }
+            | Self::NoPixelData { path }
+            | Self::UnsupportedTransferSyntax { path, .. }
+            | Self::Unsupported { path, .. }
+            | Self::Decode { path, .. }
+            | Self::Inconsistent { path, .. }
+            | Self::NoSeries { path }
+            | Self::SeriesChoice { path, .. } => Some(path),
+            Self::Cancelled => None,
+        }
+    }
+
+    /// The cause alone, without the path (for lists that show the path in a column of their own).
+    #[must_use]
+    pub fn cause(&self) -> String {
+        let full = self.to_string();
+        match self.path() {
+            Some(path) => full
+                .strip_suffix(&format!(": {}", path.display()))
+                .unwrap_or(&full)
+                .to_owned(),
+            None => full,
+        }
+    }
+}
+
+/// Turns a multi-line error chain from a dependency into one line.
+pub(crate) fn one_line(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(inner) = source {
+        let inner_text = inner.to_string();
+        if !text.contains(&inner_text) {
+            text.push_str(": ");
+            text.push_str(&inner_text);
+        }
+        source = inner.source();
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,230 @@
+//! Opening one DICOM file, leniently.
+//!
+//! `dicom-object` handles well-formed Part 10 files. Real archives also hold files it rejects that
+//! other toolkits read: datasets with no preamble and no file meta group (old CT exports such as the
+//! EGSnrc phantom), and file meta groups with over-long values (an Implementation Version Name of 22
+//! characters). For those we parse the file meta group ourselves (it is always explicit VR little
+//! endian), infer the transfer syntax when there is none, and read the dataset with `dicom-object`.
+
+use std::io::Read;
+use std::path::Path;
+
+use dicom_dictionary_std::{tags, uids};
+use dicom_encoding::TransferSyntaxIndex;
+use dicom_object::meta::FileMetaTableBuilder;
+use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+
+use super::error::{DicomError, one_line};
+
+/// How much of the file to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadExtent {
+    /// Everything up to, not including, Pixel Data (folder scans).
+    Header,
+    /// The whole dataset.
+    Full,
+}
+
+/// Opens `path` as a DICOM file, falling back to a lenient reader for files the strict one rejects.
+pub fn open(path: &Path, extent: ReadExtent) -> Result<DefaultDicomObject, DicomError> {
+    let metadata = std::fs::metadata(path).map_err(|source| DicomError::Io {
+        source,
+        path: path.to_owned(),
+    })?;
+    if !metadata.is_file() {
+        return Err(DicomError::NotDicom {
+            path: path.to_owned(),
+        });
+    }
+    let options = match extent {
+        ReadExtent::Header => OpenFileOptions::new().read_until(tags::PIXEL_DATA),
+        ReadExtent::Full => OpenFileOptions::new(),
+    };
+    match options.open_file(path) {
+        Ok(obj) => Ok(obj),
+        Err(strict_err) => {
+            let bytes = std::fs::read(path).map_err(|source| DicomError::Io {
+                source,
+                path: path.to_owned(),
+            })?;
+            match open_lenient(&bytes) {
+                Ok(obj) => Ok(obj),
+                Err(Lenient::NotDicom) => Err(DicomError::NotDicom {
+                    path: path.to_owned(),
+                }),
+                Err(Lenient::UnknownTransferSyntax(uid)) => {
+                    Err(DicomError::UnsupportedTransferSyntax {
+                        name: "not known to this build".to_owned(),
+                        uid,
+                        path: path.to_owned(),
+                    })
+                }
+                // The lenient reader failed too: the strict reader's message is the precise one.
+                Err(Lenient::Failed) => Err(DicomError::Malformed {
+                    reason: strict_message(&strict_err),
+                    path: path.to_owned(),
+                }),
+            }
+        }
+    }
+}
+
+/// dicom-object's errors name the file themselves; we put the path last in our own message.
+fn strict_message(err: &dicom_object::ReadError) -> String {
+    let text = one_line(err);
+    match text.find("Could not open file '") {
+        Some(0) => text
+            .split_once("': ")
+            .map_or_else(|| text.clone(), |(_, rest)| rest.to_owned()),
+        _ => text,
+    }
+}
+
+enum Lenient {
+    NotDicom,
+    UnknownTransferSyntax(String),
+    Failed,
+}
+
+/// Reads a file that `open_file` rejected: a Part 10 file with a quirky meta group, a meta group
+/// without preamble, or a bare dataset.
+fn open_lenient(bytes: &[u8]) -> Result<DefaultDicomObject, Lenient> {
+    let (meta_start, has_preamble) = if bytes.get(128..132) == Some(b"DICM".as_slice()) {
+        (132, true)
+    } else {
+        (0, false)
+    };
+    let (ts_uid, dataset_start) = if read_u16_le(bytes, meta_start) == Some(0x0002) {
+        let meta = parse_meta_group(bytes, meta_start).ok_or(Lenient::Failed)?;
+        let ts = meta.transfer_syntax.ok_or(Lenient::Failed)?;
+        (ts, meta.end)
+    } else if has_preamble {
+        return Err(Lenient::Failed);
+    } else {
+        (infer_bare_dataset_syntax(bytes)?.to_owned(), 0)
+    };
+    let Some(ts) = TransferSyntaxRegistry.get(&ts_uid) else {
+        return Err(Lenient::UnknownTransferSyntax(ts_uid));
+    };
+    let mut source = bytes.get(dataset_start..).ok_or(Lenient::Failed)?;
+    let dataset =
+        InMemDicomObject::read_dataset_with_ts(&mut source, ts).map_err(|_| Lenient::Failed)?;
+    // A dataset must at least say what it is; random bytes that happen to parse do not.
+    if dataset.get(tags::SOP_CLASS_UID).is_none() && dataset.get(tags::ROWS).is_none() {
+        return Err(Lenient::NotDicom);
+    }
+    dataset
+        .with_meta(
+            FileMetaTableBuilder::new()
+                .transfer_syntax(ts.uid())
+                // Overridden by the dataset's own SOP class/instance UIDs when it has them.
+                .media_storage_sop_class_uid(uids::SECONDARY_CAPTURE_IMAGE_STORAGE)
+                .media_storage_sop_instance_uid("2.25.0"),
+        )
+        .map_err(|_| Lenient::Failed)
+}
+
+struct MetaGroup {
+    transfer_syntax: Option<String>,
+    /// Offset of the first byte after the group.
+    end: usize,
+}
+
+/// Walks the (always explicit VR little endian) file meta group without validating value lengths
+/// beyond the file's bounds.
+fn parse_meta_group(bytes: &[u8], start: usize) -> Option<MetaGroup> {
+    let mut pos = start;
+    let mut transfer_syntax = None;
+    while read_u16_le(bytes, pos) == Some(0x0002) {
+        let element = read_u16_le(bytes, pos + 2)?;
+        let vr = bytes.get(pos + 4..pos + 6)?;
+        let (len, header_len) = if matches!(
+            vr,
+            b"OB"
+                | b"OW"
+                | b"OF"
+                | b"OD"
+                | b"OL"
+                | b"OV"
+                | b"SQ"
+                | b"UT"
+                | b"UN"
+                | b"UC"
+                | b"UR"
+                | b"SV"
+                | b"UV"
+        ) {
+            (read_u32_le(bytes, pos + 8)? as usize, 12)
+        } else {
+            (usize::from(read_u16_le(bytes, pos + 6)?), 8)
+        };
+        let value = bytes.get(pos + header_len..pos + header_len + len)?;
+        if element == 0x0010 {
+            let uid = String::from_utf8_lossy(value);
+            transfer_syntax = Some(uid.trim_end_matches(['\0', ' ']).to_owned());
+        }
+        pos += header_len + len;
+    }
+    Some(MetaGroup {
+        transfer_syntax,
+        end: pos,
+    })
+}
+
+/// A dataset without meta group: its first element must be a plausible tag of group 0008 (or
+/// another low group), written little endian. Explicit VR is recognised by two upper-case letters
+/// after the tag; otherwise it is implicit VR little endian (what such old exports use).
+fn infer_bare_dataset_syntax(bytes: &[u8]) -> Result<&'static str, Lenient> {
+    let group = read_u16_le(bytes, 0).ok_or(Lenient::NotDicom)?;
+    let element = read_u16_le(bytes, 2).ok_or(Lenient::NotDicom)?;
+    if !(0x0008..=0x0028).contains(&group) || group % 2 != 0 || element > 0x1000 {
+        return Err(Lenient::NotDicom);
+    }
+    let vr = bytes.get(4..6).ok_or(Lenient::NotDicom)?;
+    if vr.iter().all(u8::is_ascii_uppercase) {
+        Ok(uids::EXPLICIT_VR_LITTLE_ENDIAN)
+    } else {
+        let len = read_u32_le(bytes, 4).ok_or(Lenient::NotDicom)?;
+        if len as usize > bytes.len() {
+            return Err(Lenient::NotDicom);
+        }
+        Ok(uids::IMPLICIT_VR_LITTLE_ENDIAN)
+    }
+}
+
+fn read_u16_le(bytes: &[u8], pos: usize) -> Option<u16> {
+    let mut buf = [0; 2];
+    bytes.get(pos..pos + 2)?.read_exact(&mut buf).ok()?;
+    Some(u16::from_le_bytes(buf))
+}
+
+fn read_u32_le(bytes: &[u8], pos: usize) -> Option<u32> {
+    let mut buf = [0; 4];
+    bytes.get(pos..pos + 4)?.read_exact(&mut buf).ok()?;
+    Some(u32::from_le_bytes(buf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_not_a_bare_dataset() {
+        assert!(matches!(
+            infer_bare_dataset_syntax(b"# README\nhello"),
+            Err(Lenient::NotDicom)
+        ));
+    }
+
+    #[test]
+    fn meta_group_parse_stops_at_dataset() {
+        // (0002,0010) UI "1.2.840.10008.1.2" then (0008,0016)
+        let mut bytes = vec![0x02, 0x00, 0x10, 0x00, b'U', b'I', 18, 0];
+        bytes.extend_from_slice(b"1.2.840.10008.1.2\0");
+        bytes.extend_from_slice(&[0x08, 0x00, 0x16, 0x00]);
+        let meta = parse_meta_group(&bytes, 0).unwrap();
+        assert_eq!(meta.transfer_syntax.as_deref(), Some("1.2.840.10008.1.2"));
+        assert_eq!(meta.end, 26);
+    }
+}

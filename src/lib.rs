@@ -1,0 +1,13 @@
+//! radlens: a workstation for explainable deep radiomics.
+//!
+//! Open a CT/MR study, run a TorchScript model on it, and inspect what the model looked at.
+//!
+//! Module dependency rules (who may use whom):
+//! - [`imaging`]: pure maths, depends on nothing in the crate.
+//! - [`dicom`]: dicom-rs and `imaging` only; returns volumes, never UI or model types.
+//! - [`cli`]: the headless subcommands; thin wrappers over the library modules.
+//! - `main.rs`: argument parsing, logging, dispatch. Nothing else.
+
+pub mod cli;
+pub mod dicom;
+pub mod imaging;

@@ -1,0 +1,96 @@
+//! Shared test helpers: where the shared data lives and what MANIFEST.tsv says about it.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// `../shared/data`, relative to the package root (read-only: never write there).
+pub fn data_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data")
+}
+
+pub fn data(relpath: &str) -> PathBuf {
+    data_dir().join(relpath)
+}
+
+/// One MANIFEST.tsv row, by column name.
+pub struct Row(pub HashMap<String, String>);
+
+impl Row {
+    pub fn get(&self, column: &str) -> &str {
+        self.0.get(column).map_or("", String::as_str)
+    }
+    pub fn relpath(&self) -> &str {
+        self.get("relpath")
+    }
+    /// `pydicom_decodes` says yes (possibly with a remark).
+    pub fn decodes(&self) -> bool {
+        self.get("pydicom_decodes").starts_with("yes")
+    }
+    pub fn is_dicom(&self) -> bool {
+        self.relpath().starts_with("dicom/")
+            && (self.decodes() || self.get("pydicom_decodes") == "no")
+    }
+    fn note(&self, key: &str) -> Option<&str> {
+        let notes = self.get("notes");
+        let start = notes.find(&format!("{key}="))? + key.len() + 1;
+        let rest = &notes[start..];
+        let end = if rest.starts_with('(') {
+            rest.find(')')? + 1
+        } else {
+            rest.find([' ', ';']).unwrap_or(rest.len())
+        };
+        Some(&rest[..end])
+    }
+    /// pydicom's decoded array shape, e.g. `[512, 512]` or `[10, 64, 64]`.
+    pub fn shape(&self) -> Vec<usize> {
+        let text = self.note("shape").expect("shape in notes");
+        text.trim_matches(['(', ')'])
+            .split(',')
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| s.trim().parse().expect("shape number"))
+            .collect()
+    }
+    /// pydicom's raw (stored) min and max.
+    pub fn raw_min_max(&self) -> (f64, f64) {
+        let min = self
+            .note("min")
+            .expect("min in notes")
+            .parse()
+            .expect("min number");
+        let max = self
+            .note("max")
+            .expect("max in notes")
+            .parse()
+            .expect("max number");
+        (min, max)
+    }
+    pub fn rescale(&self) -> (f64, f64) {
+        let slope = self.get("slope").trim().parse().unwrap_or(1.0);
+        let intercept = self.get("intercept").trim().parse().unwrap_or(0.0);
+        (slope, intercept)
+    }
+}
+
+pub fn manifest() -> Vec<Row> {
+    let text = std::fs::read_to_string(data("MANIFEST.tsv")).expect("MANIFEST.tsv readable");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split('\t').collect();
+    lines
+        .map(|line| {
+            Row(header
+                .iter()
+                .zip(line.split('\t'))
+                .map(|(k, v)| ((*k).to_owned(), v.to_owned()))
+                .collect())
+        })
+        .collect()
+}
+
+/// Loads the single series a path holds.
+pub fn load(path: &std::path::Path) -> radlens::dicom::Volume {
+    radlens::dicom::load(&[path.to_owned()], None)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .0
+}
