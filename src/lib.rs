@@ -5,9 +5,15 @@
 //! Module dependency rules (who may use whom):
 //! - [`imaging`]: pure maths, depends on nothing in the crate.
 //! - [`dicom`]: dicom-rs and `imaging` only; returns volumes, never UI or model types.
+//! - [`render`]: wgpu and `imaging` only; draws slices/heatmaps/masks given as arrays.
 //! - [`cli`]: the headless subcommands; thin wrappers over the library modules.
+//! - [`ui`]: widgets (`*_ui` functions); [`app`]: the eframe app, its state and background jobs,
+//!   the only glue between UI and workers.
 //! - `main.rs`: argument parsing, logging, dispatch. Nothing else.
 
+pub mod app;
 pub mod cli;
 pub mod dicom;
 pub mod imaging;
+pub mod render;
+pub mod ui;

@@ -3,28 +3,31 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use radlens::cli::{Cli, Command, info, volume};
+use radlens::cli::{Cli, Command, info, view, volume};
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("RADLENS_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                .unwrap_or_else(|_| "warn,wgpu_core=error,wgpu_hal=error,naga=error".into()),
         )
         .with_writer(std::io::stderr)
         .with_target(false)
         .without_time()
         .init();
     let cli = Cli::parse();
-    let result = match cli.command {
+    // A panic is a bug, not a user error: log it (RADLENS_LOG=debug shows it) and say so in one
+    // line instead of a backtrace. Codec panics are caught per slice and never get here.
+    std::panic::set_hook(Box::new(|info| tracing::debug!("panic: {info}")));
+    let outcome = std::panic::catch_unwind(move || match cli.command {
         Some(Command::Info(args)) => info::run(&args, &mut std::io::stdout().lock()),
         Some(Command::Volume(args)) => volume::run(&args),
-        None => {
-            eprintln!(
-                "radlens: the viewer is not built yet; try `radlens info PATH` or `radlens --help`"
-            );
-            return ExitCode::from(2);
-        }
+        Some(Command::View(args)) => view::run(args.paths),
+        None => view::run(cli.paths),
+    });
+    let Ok(result) = outcome else {
+        eprintln!("radlens: internal error (a bug; run with RADLENS_LOG=debug for details)");
+        return ExitCode::from(101);
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,6 +2,7 @@
 //! keep the names, flags and JSON fields stable.
 
 pub mod info;
+pub mod view;
 pub mod volume;
 
 use std::path::PathBuf;
@@ -11,11 +12,14 @@ use std::path::PathBuf;
 #[command(
     name = "radlens",
     version,
-    about = "Explainable deep radiomics workstation"
+    about = "Explainable deep radiomics workstation",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Studies to open in the viewer (files or folders); none opens the embedded demo study.
+    pub paths: Vec<std::path::PathBuf>,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -24,6 +28,8 @@ pub enum Command {
     Info(info::InfoArgs),
     /// Write one series as a float32 .npy volume, shape [slices, rows, cols] (colour: [.., 3]).
     Volume(volume::VolumeArgs),
+    /// Open the viewer on files/folders (the default when no subcommand is given).
+    View(view::ViewArgs),
 }
 
 /// Paths given on the command line: at least one.

@@ -241,6 +241,8 @@ fn window_from_functional(group: Option<&InMemDicomObject>) -> Option<Window> {
 
 const MAX_VALUE_CHARS: usize = 160;
 const MAX_SEQUENCE_DEPTH: u8 = 3;
+/// Enhanced objects repeat their functional groups per frame; the browser needs the first few.
+const MAX_TAG_ENTRIES: usize = 2000;
 
 /// Flattens a dataset (without pixel data) into browser rows; sequences are followed a few levels deep.
 pub fn tag_entries(obj: &InMemDicomObject) -> Vec<TagEntry> {
@@ -251,6 +253,9 @@ pub fn tag_entries(obj: &InMemDicomObject) -> Vec<TagEntry> {
 
 fn push_entries(obj: &InMemDicomObject, depth: u8, out: &mut Vec<TagEntry>) {
     for elem in obj {
+        if out.len() >= MAX_TAG_ENTRIES {
+            return;
+        }
         let tag = elem.tag();
         if tag == tags::PIXEL_DATA {
             continue;

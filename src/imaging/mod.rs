@@ -1,8 +1,15 @@
-//! Pure CPU imaging maths, no I/O and no GPU: display windows, and (later) colormaps, resampling
-//! and blending that the shaders mirror.
+//! Pure CPU imaging maths, no I/O and no GPU: display windows, colormaps, and the reference
+//! implementation of the slice shader (window/level, heatmap blend, mask outline).
 //!
 //! Dependency rule: `imaging/` depends on nothing else in the crate.
 
+mod colormap;
+mod shade;
 mod window;
 
+pub use colormap::{Colormap, LUT_SIZE, lut_index};
+pub use shade::{
+    HeatParams, OUTLINE_RGB, ShadeParams, blend, heat_position, is_outline, shade_slice,
+    window_grey,
+};
 pub use window::{Window, percentile_window};

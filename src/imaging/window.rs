@@ -22,7 +22,7 @@ impl Window {
 /// Fraction of values clipped at each end by the automatic window.
 const AUTO_WINDOW_TAIL: f64 = 0.005;
 /// The automatic window looks at no more than this many values (evenly strided).
-const AUTO_WINDOW_SAMPLES: usize = 1 << 20;
+const AUTO_WINDOW_SAMPLES: usize = 1 << 16;
 
 /// The window spanning the 0.5th to 99.5th percentile of `values`, or `None` when there are no
 /// finite values. A constant image gets a width of 1.

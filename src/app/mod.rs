@@ -1,0 +1,514 @@
+//! The eframe application: app state, background jobs, and the glue between `ui/` and the
+//! library modules. Widgets live in `ui/`; this file decides what happens.
+//!
+//! Dependency rule: `app/` may use everything; nothing but `main.rs` and tests uses `app/`.
+
+mod demo;
+mod loader;
+pub mod settings;
+pub mod view;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crossbeam_channel::Receiver;
+
+use crate::dicom::{Photometric, ScanReport, Volume, Voxels};
+use crate::imaging::{self, Window};
+use crate::render::{Frame, SliceImage};
+use crate::ui;
+pub use demo::demo_study;
+use loader::{LoadEvent, LoadJob};
+use settings::Settings;
+use view::ViewState;
+
+/// What the pointer is over.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hover {
+    pub col: usize,
+    pub row: usize,
+    pub slice: usize,
+    /// Modality value (HU for CT); `None` for colour images.
+    pub value: Option<f32>,
+    pub patient_mm: [f64; 3],
+}
+
+/// A loaded series and how it is being looked at.
+pub struct Study {
+    pub volume: Arc<Volume>,
+    pub series_index: usize,
+    pub view: ViewState,
+    /// The current slice's pixels, rebuilt only when the slice changes.
+    image: Option<(usize, Arc<SliceImage>)>,
+    thumbnail: Option<egui::TextureHandle>,
+    pub hover: Option<Hover>,
+    pub image_rect: Option<egui::Rect>,
+}
+
+/// The radlens window.
+pub struct RadlensApp {
+    pub settings: Settings,
+    pub study: Option<Study>,
+    pub scan: Option<ScanReport>,
+    opened: Vec<PathBuf>,
+    job: Option<LoadJob>,
+    pub error: Option<String>,
+    dialog: Option<Receiver<Option<Vec<PathBuf>>>>,
+    tag_filter: String,
+    show_settings: bool,
+    gpu: bool,
+    generation: u64,
+}
+
+impl RadlensApp {
+    /// Opens `paths`, or the embedded demo study when there are none.
+    #[must_use]
+    pub fn new(cc: &eframe::CreationContext<'_>, paths: Vec<PathBuf>) -> Self {
+        let settings: Settings = cc
+            .storage
+            .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
+            .unwrap_or_default();
+        let gpu = cc.wgpu_render_state.as_ref().is_some_and(|rs| {
+            crate::render::install(rs);
+            true
+        });
+        let mut app = Self {
+            settings,
+            study: None,
+            scan: None,
+            opened: Vec::new(),
+            job: None,
+            error: None,
+            dialog: None,
+            tag_filter: String::new(),
+            show_settings: false,
+            gpu,
+            generation: 0,
+        };
+        let paths = if paths.is_empty() {
+            match demo_study() {
+                Ok(dir) => vec![dir],
+                Err(e) => {
+                    app.error = Some(format!("cannot unpack the demo study ({e})"));
+                    Vec::new()
+                }
+            }
+        } else {
+            paths
+        };
+        if !paths.is_empty() {
+            app.open(paths, &cc.egui_ctx);
+        }
+        app
+    }
+
+    /// True while a scan or decode runs.
+    #[must_use]
+    pub fn is_loading(&self) -> bool {
+        self.job.is_some()
+    }
+
+    /// Starts loading `paths`, replacing whatever was loading.
+    pub fn open(&mut self, paths: Vec<PathBuf>, ctx: &egui::Context) {
+        if let Some(job) = self.job.take() {
+            job.cancel();
+        }
+        self.opened.clone_from(&paths);
+        match loader::open_paths(paths, ctx.clone()) {
+            Ok(job) => self.job = Some(job),
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    fn load_series(&mut self, index: usize, ctx: &egui::Context) {
+        let Some(series) = self.scan.as_ref().and_then(|r| r.series.get(index)) else {
+            return;
+        };
+        if let Some(job) = self.job.take() {
+            job.cancel();
+        }
+        let total = series.slices.len();
+        match loader::load_series(series.clone(), index, ctx.clone()) {
+            Ok(mut job) => {
+                job.total_slices = total;
+                self.job = Some(job);
+            }
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    fn poll_job(&mut self, ctx: &egui::Context) {
+        let Some(job) = &mut self.job else { return };
+        ctx.request_repaint_after(std::time::Duration::from_millis(50));
+        let mut finished = false;
+        loop {
+            let event = match job.events.try_recv() {
+                Ok(event) => event,
+                Err(crossbeam_channel::TryRecvError::Empty) => break,
+                // The loader stopped without a word (it was cancelled): the job is over.
+                Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                    finished = true;
+                    break;
+                }
+            };
+            match event {
+                LoadEvent::Scanned { report, chosen } => {
+                    job.total_slices = report.series[chosen].slices.len();
+                    self.scan = Some(*report);
+                }
+                LoadEvent::Loaded {
+                    volume,
+                    series_index,
+                } => {
+                    finished = true;
+                    self.settings.remember(&self.opened);
+                    tracing::info!(
+                        "loaded series {} ({} slices, {})",
+                        series_index,
+                        volume.shape[0],
+                        volume.modality
+                    );
+                    let view = ViewState::for_volume(&volume);
+                    let thumbnail = thumbnail(ctx, &volume);
+                    self.study = Some(Study {
+                        volume: Arc::from(volume),
+                        series_index,
+                        view,
+                        image: None,
+                        thumbnail,
+                        hover: None,
+                        image_rect: None,
+                    });
+                }
+                LoadEvent::Failed(message) => {
+                    finished = true;
+                    self.error = Some(message);
+                }
+            }
+        }
+        if finished {
+            self.job = None;
+        }
+    }
+
+    fn poll_dialog(&mut self, ctx: &egui::Context) {
+        let Some(rx) = &self.dialog else { return };
+        if let Ok(choice) = rx.try_recv() {
+            self.dialog = None;
+            if let Some(paths) = choice.filter(|p| !p.is_empty()) {
+                self.open(paths, ctx);
+            }
+        }
+    }
+
+    /// Opens a native file dialog without blocking the UI (rfd's async dialog on its own thread).
+    fn ask_for_paths(&mut self, ctx: &egui::Context, folder: bool) {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let ctx = ctx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("radlens-file-dialog".to_owned())
+            .spawn(move || {
+                let dialog = rfd::AsyncFileDialog::new().set_title(if folder {
+                    "Open DICOM folder"
+                } else {
+                    "Open DICOM files"
+                });
+                let picked = if folder {
+                    pollster::block_on(dialog.pick_folder()).map(|f| vec![f.path().to_path_buf()])
+                } else {
+                    pollster::block_on(dialog.pick_files())
+                        .map(|fs| fs.iter().map(|f| f.path().to_path_buf()).collect())
+                };
+                if tx.send(picked).is_err() {
+                    tracing::debug!("file dialog answered after the app stopped listening");
+                }
+                ctx.request_repaint();
+            });
+        match spawned {
+            Ok(_) => self.dialog = Some(rx),
+            Err(e) => self.error = Some(format!("cannot open a file dialog ({e})")),
+        }
+    }
+
+    fn menu_ui(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        egui::MenuBar::new().ui(ui, |ui| {
+            ui.menu_button("File", |ui| {
+                if ui.button("Open file…").clicked() {
+                    self.ask_for_paths(&ctx, false);
+                }
+                if ui.button("Open folder…").clicked() {
+                    self.ask_for_paths(&ctx, true);
+                }
+                ui.menu_button("Recent", |ui| {
+                    let recent = self.settings.recent.clone();
+                    if recent.is_empty() {
+                        ui.label("(none yet)");
+                    }
+                    for paths in recent {
+                        let label = paths
+                            .iter()
+                            .map(|p| p.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        if ui.button(label).clicked() {
+                            self.open(paths, &ctx);
+                        }
+                    }
+                });
+                if ui.button("Open demo study").clicked() {
+                    match demo_study() {
+                        Ok(dir) => self.open(vec![dir], &ctx),
+                        Err(e) => self.error = Some(format!("cannot unpack the demo study ({e})")),
+                    }
+                }
+            });
+            ui.menu_button("View", |ui| {
+                ui.checkbox(&mut self.settings.bilinear, "Smooth (bilinear) display");
+                if ui.button("Settings…").clicked() {
+                    self.show_settings = true;
+                }
+            });
+        });
+    }
+
+    fn settings_window(&mut self, ctx: &egui::Context) {
+        let mut open = self.show_settings;
+        egui::Window::new("Settings")
+            .open(&mut open)
+            .show(ctx, |ui| {
+                ui.heading("CT window presets (keys 1–6)");
+                egui::Grid::new("presets").show(ui, |ui| {
+                    ui.label("Name");
+                    ui.label("Width (HU)");
+                    ui.label("Level (HU)");
+                    ui.end_row();
+                    for preset in &mut self.settings.ct_presets {
+                        ui.text_edit_singleline(&mut preset.name);
+                        ui.add(egui::DragValue::new(&mut preset.window.width).range(1.0..=8000.0));
+                        ui.add(
+                            egui::DragValue::new(&mut preset.window.center).range(-3000.0..=5000.0),
+                        );
+                        ui.end_row();
+                    }
+                });
+                if ui.button("Restore defaults").clicked() {
+                    self.settings.ct_presets = Settings::default().ct_presets;
+                }
+                ui.separator();
+                ui.checkbox(&mut self.settings.bilinear, "Smooth (bilinear) display");
+            });
+        self.show_settings = open;
+    }
+
+    fn next_generation(&mut self) -> u64 {
+        self.generation += 1;
+        self.generation
+    }
+}
+
+/// The pixels of one slice for the GPU.
+fn slice_image(volume: &Volume, slice: usize, generation: u64) -> SliceImage {
+    let [_, rows, cols] = volume.shape;
+    let pixels = if let Voxels::Rgb8(rgb) = &volume.voxels {
+        let plane = rows * cols * 3;
+        let part = &rgb[slice * plane..(slice + 1) * plane];
+        Frame::Rgba(
+            part.chunks_exact(3)
+                .flat_map(|p| [p[0], p[1], p[2], 255])
+                .collect(),
+        )
+    } else {
+        let mut values = vec![0.0; rows * cols];
+        volume.slice_f32_into(slice, &mut values);
+        Frame::Grey(values)
+    };
+    SliceImage {
+        generation,
+        width: cols as u32,
+        height: rows as u32,
+        pixels,
+    }
+}
+
+/// A small greyscale picture of the middle slice, windowed on the CPU.
+fn thumbnail(ctx: &egui::Context, volume: &Volume) -> Option<egui::TextureHandle> {
+    let [slices, rows, cols] = volume.shape;
+    if slices == 0 || rows == 0 || cols == 0 {
+        return None;
+    }
+    let size = 64usize;
+    let slice = slices / 2;
+    let invert = volume.photometric == Photometric::Monochrome1;
+    let mut pixels = Vec::with_capacity(size * size);
+    for y in 0..size {
+        for x in 0..size {
+            let (row, col) = (y * rows / size, x * cols / size);
+            let grey = if let Voxels::Rgb8(rgb) = &volume.voxels {
+                let i = ((slice * rows + row) * cols + col) * 3;
+                rgb.get(i..i + 3).map_or(0, |p| {
+                    ((u16::from(p[0]) + u16::from(p[1]) + u16::from(p[2])) / 3) as u8
+                })
+            } else {
+                let v = volume.value(slice, row, col).unwrap_or(0.0);
+                (imaging::window_grey(v, volume.default_window, invert) * 255.0).round() as u8
+            };
+            pixels.push(egui::Color32::from_gray(grey));
+        }
+    }
+    let image = egui::ColorImage::new([size, size], pixels);
+    Some(ctx.load_texture("series thumbnail", image, egui::TextureOptions::LINEAR))
+}
+
+impl eframe::App for RadlensApp {
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.settings);
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let ctx = ui.ctx().clone();
+        self.poll_job(&ctx);
+        self.poll_dialog(&ctx);
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .collect()
+        });
+        if !dropped.is_empty() {
+            self.open(dropped, &ctx);
+        }
+
+        self.bars_ui(ui);
+        self.side_panels_ui(ui, &ctx);
+        self.viewport_ui(ui, &ctx);
+        self.settings_window(&ctx);
+    }
+}
+
+impl RadlensApp {
+    /// Menu, error message and status bar (laid out before the side panels and viewport).
+    fn bars_ui(&mut self, ui: &mut egui::Ui) {
+        egui::Panel::top("menu").show(ui, |ui| self.menu_ui(ui));
+        if let Some(message) = self.error.clone() {
+            egui::Panel::top("error").show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    ui.colored_label(ui::theme::ERROR_TEXT, &message);
+                    if ui.button("Dismiss").clicked() {
+                        self.error = None;
+                    }
+                });
+            });
+        }
+
+        // Status bar first so the viewport gets what is left.
+        let status = self.study.as_ref().map_or_else(String::new, |s| {
+            ui::status::status_text(
+                s.hover.as_ref(),
+                &s.volume.modality,
+                s.view.window,
+                s.view.zoom,
+            )
+        });
+        let loading = self.job.as_ref().map(|j| (j.label.clone(), j.progress()));
+        egui::Panel::bottom("status").show(ui, |ui| {
+            let cancel =
+                ui::status::status_ui(ui, &status, loading.as_ref().map(|(l, p)| (l.as_str(), *p)));
+            if cancel && let Some(job) = self.job.take() {
+                job.cancel();
+            }
+        });
+    }
+
+    /// The series list and the tag browser.
+    fn side_panels_ui(&mut self, ui: &mut egui::Ui, ctx: &egui::Context) {
+        if let Some(report) = &self.scan {
+            let loaded = self.study.as_ref().map(|s| s.series_index);
+            let thumb = self.study.as_ref().and_then(|s| s.thumbnail.as_ref());
+            let mut clicked = None;
+            egui::Panel::left("series")
+                .default_size(ui::theme::SIDE_PANEL_WIDTH)
+                .show(ui, |ui| {
+                    clicked = ui::panels::series_list_ui(ui, report, loaded, thumb);
+                });
+            if let Some(index) = clicked {
+                self.load_series(index, ctx);
+            }
+        }
+        if let Some(study) = &self.study {
+            let tags = study
+                .volume
+                .slices
+                .get(study.view.slice)
+                .map(|s| Arc::clone(&s.tags));
+            egui::Panel::right("tags")
+                .default_size(ui::theme::TAG_PANEL_WIDTH)
+                .show(ui, |ui| {
+                    ui::panels::tag_browser_ui(
+                        ui,
+                        tags.as_deref().unwrap_or(&[]),
+                        &mut self.tag_filter,
+                    );
+                });
+        }
+    }
+
+    /// The slice viewport in the remaining space.
+    fn viewport_ui(&mut self, ui: &mut egui::Ui, ctx: &egui::Context) {
+        let generation = self.next_generation();
+        let bilinear = self.settings.bilinear;
+        let colormap = self.settings.colormap;
+        let gpu = self.gpu;
+        let presets: Vec<Window> = match &self.study {
+            Some(s) if s.volume.modality == "CT" => {
+                self.settings.ct_presets.iter().map(|p| p.window).collect()
+            }
+            _ => Vec::new(),
+        };
+        egui::CentralPanel::default().show(ui, |ui| {
+            let Some(study) = &mut self.study else {
+                ui.centered_and_justified(|ui| {
+                    ui.label(if self.job.is_some() {
+                        "Loading…"
+                    } else {
+                        "Open a DICOM file or folder (File menu, or drop it here)"
+                    });
+                });
+                return;
+            };
+            ui::viewer::viewer_keys(ctx, &mut study.view, &study.volume, &presets);
+            let slice = study.view.slice;
+            let image = match &study.image {
+                Some((s, image)) if *s == slice => Arc::clone(image),
+                _ => {
+                    let image = Arc::new(slice_image(&study.volume, slice, generation));
+                    study.image = Some((slice, Arc::clone(&image)));
+                    image
+                }
+            };
+            let input = ui::viewer::ViewerInput {
+                volume: &study.volume,
+                image: &image,
+                heat: None,
+                mask: None,
+                colormap,
+                bilinear,
+                gpu,
+            };
+            let output = ui::viewer::viewer_ui(ui, &input, &mut study.view);
+            study.image_rect = output.image_rect;
+            study.hover = output.hovered_pixel.map(|(col, row)| Hover {
+                col,
+                row,
+                slice: study.view.slice,
+                value: study.volume.value(study.view.slice, row, col),
+                patient_mm: study.volume.geometry.patient_from_voxel([
+                    col as f64,
+                    row as f64,
+                    study.view.slice as f64,
+                ]),
+            });
+        });
+    }
+}

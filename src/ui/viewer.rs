@@ -1,0 +1,263 @@
+//! The slice viewport: draws the slice through the GPU callback plus 2-D overlays (orientation
+//! labels, scale bar, slice number), and turns mouse/keyboard input into view changes following
+//! PACS conventions.
+
+use std::sync::Arc;
+
+use egui::{Align2, Event, Key, PointerButton, Pos2, Rect, Sense, Stroke, Vec2};
+
+use crate::app::view::{ViewState, image_rect, nice_length_mm, orientation_labels, pixel_at};
+use crate::dicom::Volume;
+use crate::imaging::{Colormap, HeatParams, ShadeParams};
+use crate::render::{HeatLayer, MaskLayer, SliceCallback, SliceImage, Uniforms};
+
+use super::theme;
+
+/// Everything the viewport draws, besides the view state.
+pub struct ViewerInput<'a> {
+    pub volume: &'a Volume,
+    pub image: &'a Arc<SliceImage>,
+    pub heat: Option<(&'a Arc<HeatLayer>, HeatParams)>,
+    pub mask: Option<&'a Arc<MaskLayer>>,
+    pub colormap: Colormap,
+    pub bilinear: bool,
+    /// GPU rendering available (false only in headless tests without wgpu).
+    pub gpu: bool,
+}
+
+/// What happened in the viewport this frame.
+#[derive(Default)]
+pub struct ViewerOutput {
+    /// Image pixel `(col, row)` under the pointer.
+    pub hovered_pixel: Option<(usize, usize)>,
+    pub image_rect: Option<Rect>,
+}
+
+const VIEW_ID: u64 = 0;
+
+pub fn viewer_ui(ui: &mut egui::Ui, input: &ViewerInput<'_>, view: &mut ViewState) -> ViewerOutput {
+    let (viewport, response) = ui.allocate_exact_size(ui.available_size(), Sense::click_and_drag());
+    let volume = input.volume;
+    let slices = volume.shape[0];
+
+    handle_pointer(ui, &response, viewport, view, slices);
+
+    let painter = ui.painter_at(viewport);
+    painter.rect_filled(viewport, 0.0, theme::VIEWPORT_BACKGROUND);
+    let image = image_rect(volume, view, viewport);
+    if input.gpu {
+        let to_clip = |p: Pos2| {
+            [
+                (p.x - viewport.min.x) / viewport.width() * 2.0 - 1.0,
+                1.0 - (p.y - viewport.min.y) / viewport.height() * 2.0,
+            ]
+        };
+        let monochrome1 = volume.photometric == crate::dicom::Photometric::Monochrome1;
+        let uniforms = Uniforms {
+            rect_min: to_clip(image.min),
+            rect_max: to_clip(image.max),
+            shade: ShadeParams {
+                window: view.window,
+                invert: view.invert != monochrome1,
+                heat: input.heat.filter(|_| view.show_heat).map(|(_, p)| p),
+            },
+            bilinear: input.bilinear,
+            show_mask: view.show_mask,
+        };
+        painter.add(egui_wgpu::Callback::new_paint_callback(
+            viewport,
+            SliceCallback {
+                view: VIEW_ID,
+                image: Arc::clone(input.image),
+                heat: input.heat.map(|(h, _)| Arc::clone(h)),
+                mask: input.mask.map(Arc::clone),
+                colormap: input.colormap,
+                uniforms,
+            },
+        ));
+    }
+    draw_overlays(&painter, viewport, image, volume, view);
+
+    let [_, rows, cols] = volume.shape;
+    ViewerOutput {
+        hovered_pixel: response
+            .hover_pos()
+            .and_then(|p| pixel_at(p, image, cols, rows)),
+        image_rect: Some(image),
+    }
+}
+
+fn handle_pointer(
+    ui: &egui::Ui,
+    response: &egui::Response,
+    viewport: Rect,
+    view: &mut ViewState,
+    slices: usize,
+) {
+    if response.double_clicked() {
+        view.fit();
+    }
+    let (modifiers, events) = ui.input(|i| (i.modifiers, i.events.clone()));
+    if response.hovered() {
+        for event in &events {
+            if let Event::MouseWheel {
+                delta, modifiers, ..
+            } = event
+            {
+                let anchor = response.hover_pos().unwrap_or(viewport.center());
+                if modifiers.command || modifiers.ctrl {
+                    view.zoom_about((delta.y * 0.1).exp(), anchor, viewport);
+                } else if delta.y != 0.0 {
+                    // Wheel towards the user (content moves up) = next slice, as in PACS viewers.
+                    view.step_slice(if delta.y < 0.0 { 1 } else { -1 }, slices);
+                }
+            }
+        }
+    }
+    let delta = response.drag_delta();
+    if delta != Vec2::ZERO {
+        let primary = response.dragged_by(PointerButton::Primary);
+        if response.dragged_by(PointerButton::Middle) || (primary && modifiers.shift) {
+            view.pan += delta;
+        } else if primary {
+            view.drag_window(delta);
+        } else if response.dragged_by(PointerButton::Secondary) {
+            let anchor = response.interact_pointer_pos().unwrap_or(viewport.center());
+            let start = ui.input(|i| i.pointer.press_origin()).unwrap_or(anchor);
+            view.zoom_about((-delta.y * 0.01).exp(), start, viewport);
+        }
+    }
+}
+
+/// Keyboard shortcuts of the viewer; `presets` are the CT presets (empty for other modalities).
+pub fn viewer_keys(
+    ctx: &egui::Context,
+    view: &mut ViewState,
+    volume: &Volume,
+    presets: &[crate::imaging::Window],
+) {
+    if ctx.egui_wants_keyboard_input() {
+        return;
+    }
+    let slices = volume.shape[0];
+    ctx.input(|i| {
+        for (key, delta) in [
+            (Key::ArrowUp, -1),
+            (Key::ArrowDown, 1),
+            (Key::PageUp, -10),
+            (Key::PageDown, 10),
+        ] {
+            if i.key_pressed(key) {
+                view.step_slice(delta, slices);
+            }
+        }
+        if i.key_pressed(Key::Home) {
+            view.slice = 0;
+        }
+        if i.key_pressed(Key::End) {
+            view.slice = slices.saturating_sub(1);
+        }
+        let number_keys = [
+            Key::Num1,
+            Key::Num2,
+            Key::Num3,
+            Key::Num4,
+            Key::Num5,
+            Key::Num6,
+        ];
+        for (key, preset) in number_keys.iter().zip(presets) {
+            if i.key_pressed(*key) {
+                view.window = *preset;
+            }
+        }
+        if i.key_pressed(Key::Num0) {
+            view.window = volume.default_window;
+        }
+        if i.key_pressed(Key::I) {
+            view.invert = !view.invert;
+        }
+        if i.key_pressed(Key::H) {
+            view.show_heat = !view.show_heat;
+        }
+        if i.key_pressed(Key::R) {
+            *view = ViewState {
+                slice: view.slice,
+                ..ViewState::for_volume(volume)
+            };
+        }
+    });
+}
+
+fn draw_overlays(
+    painter: &egui::Painter,
+    viewport: Rect,
+    image: Rect,
+    volume: &Volume,
+    view: &ViewState,
+) {
+    let font = egui::FontId::proportional(theme::OVERLAY_FONT_SIZE);
+    let text = |pos: Pos2, align: Align2, s: &str| {
+        painter.text(
+            pos + Vec2::splat(1.0),
+            align,
+            s,
+            font.clone(),
+            theme::OVERLAY_SHADOW,
+        );
+        painter.text(pos, align, s, font.clone(), theme::OVERLAY_TEXT);
+    };
+    let [left, right, top, bottom] = orientation_labels(&volume.geometry);
+    let m = 6.0;
+    text(
+        Pos2::new(viewport.min.x + m, viewport.center().y),
+        Align2::LEFT_CENTER,
+        &left,
+    );
+    text(
+        Pos2::new(viewport.max.x - m, viewport.center().y),
+        Align2::RIGHT_CENTER,
+        &right,
+    );
+    text(
+        Pos2::new(viewport.center().x, viewport.min.y + m),
+        Align2::CENTER_TOP,
+        &top,
+    );
+    text(
+        Pos2::new(viewport.center().x, viewport.max.y - m),
+        Align2::CENTER_BOTTOM,
+        &bottom,
+    );
+    text(
+        viewport.left_top() + Vec2::splat(m),
+        Align2::LEFT_TOP,
+        &format!(
+            "{} {}\nslice {} / {}",
+            volume.modality,
+            volume.description,
+            view.slice + 1,
+            volume.shape[0]
+        ),
+    );
+
+    // Scale bar: about a fifth of the viewport, a round number of millimetres.
+    let [_, _, col_mm] = volume.geometry.spacing_mm;
+    let points_per_mm = image.width() / (volume.shape[2] as f64 * col_mm) as f32;
+    if points_per_mm.is_finite() && points_per_mm > 0.0 {
+        let length_mm = nice_length_mm(viewport.width() / 5.0 / points_per_mm);
+        let length = length_mm * points_per_mm;
+        let y = viewport.max.y - 28.0;
+        let x1 = viewport.max.x - 16.0;
+        let x0 = x1 - length;
+        let stroke = Stroke::new(2.0, theme::SCALE_BAR);
+        painter.line_segment([Pos2::new(x0, y), Pos2::new(x1, y)], stroke);
+        for x in [x0, x1] {
+            painter.line_segment([Pos2::new(x, y - 5.0), Pos2::new(x, y + 5.0)], stroke);
+        }
+        text(
+            Pos2::new(f32::midpoint(x0, x1), y - 6.0),
+            Align2::CENTER_BOTTOM,
+            &format!("{length_mm:.0} mm"),
+        );
+    }
+}

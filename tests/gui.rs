@@ -1,0 +1,217 @@
+//! The whole app under egui_kittest, rendered with wgpu (lavapipe on machines without a GPU).
+//!
+//! Snapshots live in `tests/snapshots/`; after an intended visual change, regenerate them with
+//! `UPDATE_SNAPSHOTS=1 cargo test --test gui` and look at the new PNGs before committing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use egui::{Event, Key, MouseWheelUnit, Pos2, Vec2};
+use egui_kittest::kittest::Queryable;
+use egui_kittest::{Harness, SnapshotOptions};
+use radlens::app::RadlensApp;
+use radlens::app::view::pixel_centre;
+use radlens::imaging::Window;
+
+const SIZE: [f32; 2] = [1100.0, 700.0];
+/// Snapshots are taken smaller to keep the committed PNGs small.
+const SNAPSHOT_SIZE: [f32; 2] = [760.0, 460.0];
+
+/// Builds the app on `paths` (the demo when empty) and waits until the series is shown.
+fn app(paths: Vec<PathBuf>) -> Harness<'static, RadlensApp> {
+    app_sized(paths, SIZE)
+}
+
+fn app_sized(paths: Vec<PathBuf>, size: [f32; 2]) -> Harness<'static, RadlensApp> {
+    let mut harness = Harness::builder()
+        .with_size(size)
+        .with_pixels_per_point(1.0)
+        .wgpu()
+        .build_eframe(move |cc| RadlensApp::new(cc, paths));
+    let deadline = Instant::now() + Duration::from_mins(1);
+    while harness.state().study.is_none() || harness.state().is_loading() {
+        assert!(
+            Instant::now() < deadline,
+            "study did not load: {:?}",
+            harness.state().error
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    harness.run();
+    harness
+}
+
+fn viewport_centre(harness: &Harness<'_, RadlensApp>) -> Pos2 {
+    harness
+        .state()
+        .study
+        .as_ref()
+        .unwrap()
+        .image_rect
+        .unwrap()
+        .center()
+}
+
+fn slice(harness: &Harness<'_, RadlensApp>) -> usize {
+    harness.state().study.as_ref().unwrap().view.slice
+}
+
+fn window(harness: &Harness<'_, RadlensApp>) -> Window {
+    harness.state().study.as_ref().unwrap().view.window
+}
+
+#[test]
+fn demo_opens_and_renders_image_content() {
+    let mut harness = app(Vec::new());
+    let study = harness.state().study.as_ref().unwrap();
+    assert_eq!(study.volume.modality, "CT");
+    let rect = study.image_rect.unwrap();
+    let image = harness.render().unwrap();
+    let mut greys = std::collections::HashSet::new();
+    for y in (rect.min.y as u32 + 10..rect.max.y as u32 - 10).step_by(3) {
+        for x in (rect.min.x as u32 + 10..rect.max.x as u32 - 10).step_by(3) {
+            greys.insert(image.get_pixel(x, y).0);
+        }
+    }
+    assert!(
+        greys.len() > 50,
+        "viewport looks blank: {} distinct colours",
+        greys.len()
+    );
+}
+
+#[test]
+fn wheel_changes_the_slice() {
+    let mut harness = app(vec![common::data("dicom/series/mr_brain_t1_sag_35sl")]);
+    let before = slice(&harness);
+    harness.hover_at(viewport_centre(&harness));
+    harness.run();
+    harness.event(Event::MouseWheel {
+        unit: MouseWheelUnit::Line,
+        delta: Vec2::new(0.0, -1.0),
+        phase: egui::TouchPhase::Move,
+        source: egui::MouseWheelSource::Unknown,
+        modifiers: egui::Modifiers::NONE,
+    });
+    harness.run();
+    assert_eq!(slice(&harness), before + 1);
+    harness.key_press(Key::ArrowUp);
+    harness.key_press(Key::ArrowUp);
+    harness.run();
+    assert_eq!(slice(&harness), before - 1);
+    harness.key_press(Key::End);
+    harness.run();
+    assert_eq!(slice(&harness), 34);
+}
+
+#[test]
+fn left_drag_changes_window_level() {
+    let mut harness = app(vec![common::data("dicom/series/mr_prostate_adc_20sl")]);
+    let before = window(&harness);
+    let start = viewport_centre(&harness);
+    harness.hover_at(start);
+    harness.run();
+    harness.drag_at(start);
+    harness.run();
+    for step in 1..=5 {
+        harness.hover_at(start + Vec2::new(10.0 * step as f32, 6.0 * step as f32));
+        harness.run();
+    }
+    harness.drop_at(start + Vec2::new(50.0, 30.0));
+    harness.run();
+    let after = window(&harness);
+    assert!(after.width > before.width, "{before:?} → {after:?}");
+    assert!(after.center > before.center, "{before:?} → {after:?}");
+}
+
+#[test]
+fn key_1_applies_the_lung_preset_and_0_restores() {
+    let mut harness = app(Vec::new());
+    let default = window(&harness);
+    harness.key_press(Key::Num1);
+    harness.run();
+    assert_eq!(
+        window(&harness),
+        Window {
+            center: -600.0,
+            width: 1500.0
+        }
+    );
+    harness.key_press(Key::Num0);
+    harness.run();
+    assert_eq!(window(&harness), default);
+}
+
+#[test]
+fn hover_reports_the_hounsfield_value_of_the_voxel() {
+    let file = common::data("dicom/single/ct_wg04_CT1_UNC.dcm");
+    let reference = common::load(&file);
+    let mut harness = app(vec![file]);
+    let (col, row) = (256, 300);
+    let expected = reference.value(0, row, col).unwrap();
+    let rect = harness.state().study.as_ref().unwrap().image_rect.unwrap();
+    harness.hover_at(pixel_centre(col, row, rect, 512, 512));
+    harness.run();
+    let hover = harness
+        .state()
+        .study
+        .as_ref()
+        .unwrap()
+        .hover
+        .clone()
+        .unwrap();
+    assert_eq!((hover.col, hover.row), (col, row));
+    let text = format!("value {expected:.0} HU");
+    harness.get_by_label_contains(&text);
+}
+
+#[test]
+fn main_view_snapshot() {
+    let mut harness = app_sized(Vec::new(), SNAPSHOT_SIZE);
+    harness.snapshot_options(
+        "main_view",
+        &SnapshotOptions::new().threshold(2.0).max_failed_pixels(200),
+    );
+}
+
+#[test]
+fn tag_browser_filters_and_snapshot() {
+    let mut harness = app_sized(Vec::new(), SNAPSHOT_SIZE);
+    harness
+        .get_by_role(egui::accesskit::Role::TextInput)
+        .click();
+    harness.run();
+    harness
+        .get_by_role(egui::accesskit::Role::TextInput)
+        .type_text("0028");
+    harness.run();
+    harness.get_by_label_contains("(0028,0030)");
+    harness.snapshot_options(
+        "tag_browser",
+        &SnapshotOptions::new().threshold(2.0).max_failed_pixels(200),
+    );
+}
+
+#[test]
+fn unreadable_path_shows_a_dismissible_error_naming_it() {
+    let mut harness = Harness::builder()
+        .with_size(SIZE)
+        .wgpu()
+        .build_eframe(|cc| RadlensApp::new(cc, vec![PathBuf::from("/no/such/study")]));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while harness.state().error.is_none() {
+        assert!(Instant::now() < deadline);
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    harness.run();
+    harness.get_by_label_contains("/no/such/study");
+    harness.get_by_label("Dismiss").click();
+    harness.run();
+    assert!(harness.state().error.is_none());
+}
