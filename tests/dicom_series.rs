@@ -186,3 +186,42 @@ fn four_slice_series_equals_dicom2nifti_up_to_axis_order() {
         }
     }
 }
+
+#[test]
+fn liver_segmentation_lands_on_the_liver() {
+    let report = dicom::scan(&[data("dicom/series/ct_3slice_with_seg")]).unwrap();
+    let ct_series = report.series.iter().find(|s| s.modality() == "CT").unwrap();
+    let segs = dicom::segmentations_for(ct_series, &report.series);
+    assert_eq!(segs.len(), 2, "both SEG objects of the study apply");
+    let control = dicom::LoadControl::default();
+    let ct = dicom::load_series(ct_series, &control).unwrap();
+    let liver = segs
+        .iter()
+        .find(|s| s.files[0].series_description.contains("Liver"))
+        .unwrap();
+    let liver = dicom::load_series(liver, &control).unwrap();
+    let masks = dicom::masks_for(&ct, std::slice::from_ref(&liver));
+    assert_eq!(masks.len(), 3);
+    for (slice, mask) in masks.iter().enumerate() {
+        let mask = mask
+            .as_ref()
+            .unwrap_or_else(|| panic!("slice {slice} has no liver mask"));
+        let inside: Vec<f32> = mask
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| **m != 0)
+            .map(|(i, _)| ct.value(slice, i / 512, i % 512).unwrap())
+            .collect();
+        assert!(
+            inside.len() > 5000,
+            "slice {slice}: {} liver pixels",
+            inside.len()
+        );
+        // Liver parenchyma on CT is roughly 40–70 HU; the mask must sit on soft tissue, not air.
+        let mean = inside.iter().sum::<f32>() / inside.len() as f32;
+        assert!(
+            (20.0..120.0).contains(&mean),
+            "slice {slice}: mean {mean} HU inside the liver mask"
+        );
+    }
+}

@@ -170,6 +170,34 @@ fn hover_reports_the_hounsfield_value_of_the_voxel() {
     harness.get_by_label_contains(&text);
 }
 
+/// Pixels of the ROI outline colour inside the image.
+fn outline_pixels(harness: &mut Harness<'_, RadlensApp>) -> usize {
+    let rect = harness.state().study.as_ref().unwrap().image_rect.unwrap();
+    let image = harness.render().unwrap();
+    let [r, g, b] = radlens::imaging::OUTLINE_RGB;
+    image
+        .enumerate_pixels()
+        .filter(|(x, y, p)| rect.contains(Pos2::new(*x as f32, *y as f32)) && p.0[..3] == [r, g, b])
+        .count()
+}
+
+#[test]
+fn segmentation_outline_is_drawn_and_toggles_with_m() {
+    let mut harness = app(vec![common::data("dicom/series/ct_3slice_with_seg")]);
+    assert_eq!(
+        harness.state().study.as_ref().unwrap().volume.modality,
+        "CT"
+    );
+    let shown = outline_pixels(&mut harness);
+    assert!(
+        shown > 200,
+        "liver outline expected, {shown} outline pixels"
+    );
+    harness.key_press(Key::M);
+    harness.run();
+    assert_eq!(outline_pixels(&mut harness), 0);
+}
+
 #[test]
 fn main_view_snapshot() {
     let mut harness = app_sized(Vec::new(), SNAPSHOT_SIZE);

@@ -17,6 +17,8 @@ pub enum LoadEvent {
     Loaded {
         volume: Box<Volume>,
         series_index: usize,
+        /// Region-of-interest mask per slice, from the study's segmentations.
+        masks: Vec<Option<Vec<u8>>>,
     },
     Failed(String),
 }
@@ -67,29 +69,58 @@ pub fn open_paths(paths: Vec<PathBuf>, ctx: egui::Context) -> Result<LoadJob, St
         };
         let chosen = preferred_series(&report.series);
         let series = report.series[chosen].clone();
+        let segmentations: Vec<Series> = dicom::segmentations_for(&series, &report.series)
+            .into_iter()
+            .cloned()
+            .collect();
         let report = Box::new(report);
-        send(LoadEvent::Scanned { report, chosen }) && decode(&series, chosen, send, control)
+        send(LoadEvent::Scanned { report, chosen })
+            && decode(&series, chosen, &segmentations, send, control)
     })
 }
 
-/// Loads one series of an earlier scan.
+/// Loads one series of an earlier scan, with the segmentations to show on it.
 pub fn load_series(
     series: Series,
     series_index: usize,
+    segmentations: Vec<Series>,
     ctx: egui::Context,
 ) -> Result<LoadJob, String> {
     let label = series.id.clone();
     spawn(label, ctx, move |send, control| {
-        decode(&series, series_index, send, control)
+        decode(&series, series_index, &segmentations, send, control)
     })
 }
 
-fn decode(series: &Series, series_index: usize, send: Reply<'_>, control: &LoadControl) -> bool {
+fn decode(
+    series: &Series,
+    series_index: usize,
+    segmentations: &[Series],
+    send: Reply<'_>,
+    control: &LoadControl,
+) -> bool {
     match dicom::load_series(series, control) {
-        Ok(volume) => send(LoadEvent::Loaded {
-            volume: Box::new(volume),
-            series_index,
-        }),
+        Ok(volume) => {
+            // A segmentation that fails to load only costs its outline, not the study.
+            let seg_volumes: Vec<Volume> = segmentations
+                .iter()
+                .filter_map(
+                    |seg| match dicom::load_series(seg, &LoadControl::default()) {
+                        Ok(v) => Some(v),
+                        Err(e) => {
+                            tracing::warn!("segmentation not shown: {e}");
+                            None
+                        }
+                    },
+                )
+                .collect();
+            let masks = dicom::masks_for(&volume, &seg_volumes);
+            send(LoadEvent::Loaded {
+                volume: Box::new(volume),
+                series_index,
+                masks,
+            })
+        }
         Err(dicom::DicomError::Cancelled) => false,
         Err(err) => send(LoadEvent::Failed(err.to_string())),
     }

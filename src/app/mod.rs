@@ -15,7 +15,7 @@ use crossbeam_channel::Receiver;
 
 use crate::dicom::{Photometric, ScanReport, Volume, Voxels};
 use crate::imaging::{self, Window};
-use crate::render::{Frame, SliceImage};
+use crate::render::{Frame, MaskLayer, SliceImage};
 use crate::ui;
 pub use demo::demo_study;
 use loader::{LoadEvent, LoadJob};
@@ -40,6 +40,10 @@ pub struct Study {
     pub view: ViewState,
     /// The current slice's pixels, rebuilt only when the slice changes.
     image: Option<(usize, Arc<SliceImage>)>,
+    /// Region-of-interest mask per slice (from DICOM SEG objects of the study).
+    pub masks: Vec<Option<Vec<u8>>>,
+    /// The current slice's mask for the GPU, rebuilt only when the slice changes.
+    mask_layer: Option<(usize, Option<Arc<MaskLayer>>)>,
     thumbnail: Option<egui::TextureHandle>,
     pub hover: Option<Hover>,
     pub image_rect: Option<egui::Rect>,
@@ -128,7 +132,17 @@ impl RadlensApp {
             job.cancel();
         }
         let total = series.slices.len();
-        match loader::load_series(series.clone(), index, ctx.clone()) {
+        let segmentations = self
+            .scan
+            .as_ref()
+            .map(|r| {
+                crate::dicom::segmentations_for(series, &r.series)
+                    .into_iter()
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        match loader::load_series(series.clone(), index, segmentations, ctx.clone()) {
             Ok(mut job) => {
                 job.total_slices = total;
                 self.job = Some(job);
@@ -159,6 +173,7 @@ impl RadlensApp {
                 LoadEvent::Loaded {
                     volume,
                     series_index,
+                    masks,
                 } => {
                     finished = true;
                     self.settings.remember(&self.opened);
@@ -175,6 +190,8 @@ impl RadlensApp {
                         series_index,
                         view,
                         image: None,
+                        masks,
+                        mask_layer: None,
                         thumbnail,
                         hover: None,
                         image_rect: None,
@@ -487,11 +504,31 @@ impl RadlensApp {
                     image
                 }
             };
+            let mask = match &study.mask_layer {
+                Some((s, layer)) if *s == slice => layer.clone(),
+                _ => {
+                    let [_, rows, cols] = study.volume.shape;
+                    let layer = study
+                        .masks
+                        .get(slice)
+                        .and_then(Option::as_ref)
+                        .map(|values| {
+                            Arc::new(MaskLayer {
+                                generation,
+                                width: cols as u32,
+                                height: rows as u32,
+                                values: values.clone(),
+                            })
+                        });
+                    study.mask_layer = Some((slice, layer.clone()));
+                    layer
+                }
+            };
             let input = ui::viewer::ViewerInput {
                 volume: &study.volume,
                 image: &image,
                 heat: None,
-                mask: None,
+                mask: mask.as_ref(),
                 colormap,
                 bilinear,
                 gpu,

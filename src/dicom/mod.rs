@@ -8,6 +8,7 @@ mod error;
 mod header;
 mod open;
 mod palette;
+mod seg;
 mod series;
 mod volume;
 
@@ -15,6 +16,7 @@ pub use decode::{LoadControl, load_series};
 pub use error::DicomError;
 pub use header::{FileHeader, TagEntry};
 pub use open::{ReadExtent, open};
+pub use seg::{masks_for, segmentations_for};
 pub use series::{ScanReport, Series, Skipped, SliceOrder, SliceRef, scan, slice_normal};
 pub use volume::{Geometry, Photometric, SliceMeta, Volume, Voxels, WindowSource};
 

@@ -293,7 +293,9 @@ fn order(id: String, files: Vec<FileHeader>) -> Series {
         None => Vec::new(),
     };
     let header = &files[0];
-    let slice_spacing = if steps.len() + 1 == slices.len() && !steps.is_empty() {
+    // A segmentation's frames are per segment, not a volume: repeated positions are expected.
+    let segmentation = header.modality == "SEG";
+    let slice_spacing = if steps.len() + 1 == slices.len() && !steps.is_empty() && !segmentation {
         check_steps(&steps, &mut warnings)
     } else {
         None

@@ -179,6 +179,9 @@ pub fn viewer_keys(
         if i.key_pressed(Key::H) {
             view.show_heat = !view.show_heat;
         }
+        if i.key_pressed(Key::M) {
+            view.show_mask = !view.show_mask;
+        }
         if i.key_pressed(Key::R) {
             *view = ViewState {
                 slice: view.slice,

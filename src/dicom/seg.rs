@@ -1,0 +1,85 @@
+//! DICOM Segmentation objects as regions of interest on the series they segment: each SEG frame is
+//! matched to the target slice at its position (within half a slice spacing) and all segments are
+//! united into one 0/1 mask per slice. No resampling: frames on another pixel grid are ignored.
+
+use super::series::{Series, dot};
+use super::volume::{Volume, Voxels};
+
+/// SEG series of the same study whose frames share the target's image size.
+#[must_use]
+pub fn segmentations_for<'a>(target: &Series, candidates: &'a [Series]) -> Vec<&'a Series> {
+    let study = &target.files[0].study_uid;
+    candidates
+        .iter()
+        .filter(|s| s.modality() == "SEG" && s.rows() == target.rows() && s.cols() == target.cols())
+        .filter(|s| &s.files[0].study_uid == study)
+        .collect()
+}
+
+/// One mask per slice of `target` (`None` where no segment touches the slice).
+#[must_use]
+pub fn masks_for(target: &Volume, segmentations: &[Volume]) -> Vec<Option<Vec<u8>>> {
+    let [slices, rows, cols] = target.shape;
+    let plane = rows * cols;
+    let mut masks: Vec<Option<Vec<u8>>> = vec![None; slices];
+    let normal = target.geometry.slice_direction;
+    let half_step = target.geometry.spacing_mm[0] / 2.0;
+    let pixel_mm = target.geometry.spacing_mm[1].min(target.geometry.spacing_mm[2]);
+    let target_positions: Vec<Option<f64>> = target
+        .slices
+        .iter()
+        .map(|s| s.position_mm.map(|p| dot(p, normal)))
+        .collect();
+    let origin = target.geometry.origin_mm;
+    for seg in segmentations {
+        if seg.shape[1] != rows || seg.shape[2] != cols {
+            continue;
+        }
+        for (frame, meta) in seg.slices.iter().enumerate() {
+            let Some(position) = meta.position_mm else {
+                continue;
+            };
+            // Same in-plane grid: the frame's corner lies on the target's slice line.
+            let offset = [
+                position[0] - origin[0],
+                position[1] - origin[1],
+                position[2] - origin[2],
+            ];
+            let along = dot(offset, normal);
+            let in_plane = [
+                offset[0] - along * normal[0],
+                offset[1] - along * normal[1],
+                offset[2] - along * normal[2],
+            ];
+            if dot(in_plane, in_plane).sqrt() > pixel_mm / 2.0 {
+                continue;
+            }
+            let depth = dot(position, normal);
+            let nearest = target_positions
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| p.map(|p| (i, (p - depth).abs())))
+                .min_by(|a, b| a.1.total_cmp(&b.1));
+            let Some((slice, distance)) = nearest else {
+                continue;
+            };
+            if distance > half_step.max(1e-3) {
+                continue;
+            }
+            let mask = masks[slice].get_or_insert_with(|| vec![0; plane]);
+            let range = frame * plane..(frame + 1) * plane;
+            match &seg.voxels {
+                Voxels::I16(v) => mask
+                    .iter_mut()
+                    .zip(&v[range])
+                    .for_each(|(m, &x)| *m |= u8::from(x > 0)),
+                Voxels::F32(v) => mask
+                    .iter_mut()
+                    .zip(&v[range])
+                    .for_each(|(m, &x)| *m |= u8::from(x > 0.0)),
+                Voxels::Rgb8(_) => {}
+            }
+        }
+    }
+    masks
+}
