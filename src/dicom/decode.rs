@@ -428,6 +428,9 @@ fn write_i16(
     header: &FileHeader,
     dst: &mut [i16],
 ) -> Result<(), SliceError> {
+    if let Some(result) = write_i16_integer_rescale(decoded, frame, dst) {
+        return result;
+    }
     let values = grey_values(decoded, frame, header)?;
     for (d, v) in dst.iter_mut().zip(&values) {
         if v.fract() != 0.0 || *v < f32::from(i16::MIN) || *v > f32::from(i16::MAX) {
@@ -436,6 +439,65 @@ fn write_i16(
         *d = *v as i16;
     }
     Ok(())
+}
+
+/// The common case without the general `f32` conversion: 8/16-bit monochrome samples and an
+/// integer rescale. Same mapping as dicom-pixeldata's modality LUT (`Lut::new_rescale`): the
+/// sample's low `bits_stored` bits, sign-extended when signed, times slope plus intercept.
+/// `None` when the case does not apply (the caller takes the general path).
+fn write_i16_integer_rescale(
+    decoded: &DecodedPixelData<'_>,
+    frame: u32,
+    dst: &mut [i16],
+) -> Option<Result<(), SliceError>> {
+    let bits_allocated = decoded.bits_allocated();
+    let bits_stored = u32::from(decoded.bits_stored());
+    if decoded.samples_per_pixel() != 1
+        || !decoded.photometric_interpretation().is_monochrome()
+        || !matches!(bits_allocated, 8 | 16)
+        || bits_stored == 0
+        || bits_stored > u32::from(bits_allocated)
+    {
+        return None;
+    }
+    let rescales = decoded.rescale().ok()?;
+    let rescale = if rescales.len() > 1 {
+        rescales.get(frame as usize)?
+    } else {
+        rescales.first()?
+    };
+    let integral = |v: f64| v.fract() == 0.0 && v.abs() < 1e9;
+    if !integral(rescale.slope) || !integral(rescale.intercept) {
+        return None;
+    }
+    let (slope, intercept) = (rescale.slope as i64, rescale.intercept as i64);
+    let signed = decoded.pixel_representation() == dicom_pixeldata::PixelRepresentation::Signed;
+    let mask = (1u32 << bits_stored) - 1;
+    let shift = 32 - bits_stored;
+    let value = |raw: u32| -> i64 {
+        let sample = raw & mask;
+        let sample = if signed {
+            i64::from(((sample << shift) as i32) >> shift)
+        } else {
+            i64::from(sample)
+        };
+        sample * slope + intercept
+    };
+    let bytes = decoded.frame_data(frame).ok()?;
+    let store = |d: &mut i16, v: i64| -> Result<(), SliceError> {
+        *d = i16::try_from(v).map_err(|_| SliceError::NotI16)?;
+        Ok(())
+    };
+    let result = if bits_allocated == 16 {
+        dst.iter_mut()
+            .zip(bytes.chunks_exact(2))
+            .try_for_each(|(d, b)| store(d, value(u32::from(u16::from_ne_bytes([b[0], b[1]])))))
+    } else {
+        dst.iter_mut()
+            .zip(bytes)
+            .try_for_each(|(d, &b)| store(d, value(u32::from(b))))
+    };
+    Some(result)
 }
 
 fn write_f32(

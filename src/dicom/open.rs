@@ -41,7 +41,13 @@ pub fn open(path: &Path, extent: ReadExtent) -> Result<DefaultDicomObject, Dicom
         ReadExtent::Header => OpenFileOptions::new().read_until(tags::PIXEL_DATA),
         ReadExtent::Full => OpenFileOptions::new(),
     };
-    match options.open_file(path) {
+    // Without the "DICM" magic the strict reader fails anyway: go straight to the lenient one.
+    let strict = if has_part10_magic(path) {
+        options.open_file(path).map_err(|e| strict_message(&e))
+    } else {
+        Err("no DICM preamble".to_owned())
+    };
+    match strict {
         Ok(obj) => Ok(obj),
         Err(strict_err) => {
             let bytes = std::fs::read(path).map_err(|source| DicomError::Io {
@@ -62,12 +68,20 @@ pub fn open(path: &Path, extent: ReadExtent) -> Result<DefaultDicomObject, Dicom
                 }
                 // The lenient reader failed too: the strict reader's message is the precise one.
                 Err(Lenient::Failed) => Err(DicomError::Malformed {
-                    reason: strict_message(&strict_err),
+                    reason: strict_err,
                     path: path.to_owned(),
                 }),
             }
         }
     }
+}
+
+/// Whether the file has the 128-byte preamble followed by "DICM".
+fn has_part10_magic(path: &Path) -> bool {
+    let mut head = [0u8; 132];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| &head[128..] == b"DICM")
 }
 
 /// dicom-object's errors name the file themselves; we put the path last in our own message.

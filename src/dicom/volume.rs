@@ -2,6 +2,8 @@
 //! metadata.
 
 use std::path::PathBuf;
+
+use rayon::prelude::*;
 use std::sync::Arc;
 
 use super::header::TagEntry;
@@ -214,9 +216,9 @@ impl Volume {
     #[must_use]
     pub fn to_f32_vec(&self) -> Vec<f32> {
         match &self.voxels {
-            Voxels::I16(v) => v.iter().map(|&x| f32::from(x)).collect(),
+            Voxels::I16(v) => v.par_iter().map(|&x| f32::from(x)).collect(),
             Voxels::F32(v) => v.clone(),
-            Voxels::Rgb8(v) => v.iter().map(|&x| f32::from(x)).collect(),
+            Voxels::Rgb8(v) => v.par_iter().map(|&x| f32::from(x)).collect(),
         }
     }
 
