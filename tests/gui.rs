@@ -19,7 +19,8 @@ use radlens::imaging::Window;
 
 const SIZE: [f32; 2] = [1100.0, 700.0];
 /// Snapshots are taken smaller to keep the committed PNGs small.
-const SNAPSHOT_SIZE: [f32; 2] = [760.0, 460.0];
+const SNAPSHOT_SIZE: [f32; 2] = [960.0, 540.0];
+const SNAPSHOT_PIXELS_PER_POINT: f32 = 0.6;
 
 /// Builds the app on `paths` (the demo when empty) and waits until the series is shown.
 fn app(paths: Vec<PathBuf>) -> Harness<'static, RadlensApp> {
@@ -27,13 +28,19 @@ fn app(paths: Vec<PathBuf>) -> Harness<'static, RadlensApp> {
 }
 
 fn app_sized(paths: Vec<PathBuf>, size: [f32; 2]) -> Harness<'static, RadlensApp> {
+    // Snapshots render at a lower resolution: the committed PNGs stay small.
+    let pixels_per_point = if size == SNAPSHOT_SIZE {
+        SNAPSHOT_PIXELS_PER_POINT
+    } else {
+        1.0
+    };
     let mut harness = Harness::builder()
         .with_size(size)
-        .with_pixels_per_point(1.0)
+        .with_pixels_per_point(pixels_per_point)
         .wgpu()
         .build_eframe(move |cc| RadlensApp::new(cc, paths));
     let deadline = Instant::now() + Duration::from_mins(1);
-    while harness.state().study.is_none() || harness.state().is_loading() {
+    while harness.state().study.is_none() || !harness.state().is_idle() {
         assert!(
             Instant::now() < deadline,
             "study did not load: {:?}",
@@ -179,6 +186,39 @@ fn outline_pixels(harness: &mut Harness<'_, RadlensApp>) -> usize {
         .enumerate_pixels()
         .filter(|(x, y, p)| rect.contains(Pos2::new(*x as f32, *y as f32)) && p.0[..3] == [r, g, b])
         .count()
+}
+
+#[test]
+fn every_series_gets_a_thumbnail() {
+    let mut harness = app(vec![common::data("dicom/series/ct_3slice_with_seg")]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while harness.state().thumbnail_count() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "{} thumbnails",
+            harness.state().thumbnail_count()
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(harness.state().scan.as_ref().unwrap().series.len(), 3);
+}
+
+#[test]
+fn colour_images_render_in_colour() {
+    let mut harness = app(vec![common::data(
+        "dicom/single/us_pdd_OBXXXX1A_rle_palette.dcm",
+    )]);
+    let rect = harness.state().study.as_ref().unwrap().image_rect.unwrap();
+    let image = harness.render().unwrap();
+    let coloured = image
+        .enumerate_pixels()
+        .filter(|(x, y, p)| {
+            rect.contains(Pos2::new(*x as f32, *y as f32))
+                && (p.0[0].abs_diff(p.0[1]) > 30 || p.0[1].abs_diff(p.0[2]) > 30)
+        })
+        .count();
+    assert!(coloured > 100, "{coloured} coloured pixels");
 }
 
 #[test]

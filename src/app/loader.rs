@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 
-use crate::dicom::{self, LoadControl, ScanReport, Series, Volume};
+use crate::dicom::{self, LoadControl, Photometric, ScanReport, Series, Volume, Voxels};
+use crate::imaging;
 
 /// What the loader reports.
 pub enum LoadEvent {
@@ -20,6 +21,11 @@ pub enum LoadEvent {
         /// Region-of-interest mask per slice, from the study's segmentations.
         masks: Vec<Option<Vec<u8>>>,
     },
+    /// A small picture of one series' middle slice (sent after the chosen series is loaded).
+    Thumbnail {
+        series_index: usize,
+        image: egui::ColorImage,
+    },
     Failed(String),
 }
 
@@ -30,6 +36,8 @@ pub struct LoadJob {
     /// Slices to decode, once known.
     pub total_slices: usize,
     pub label: String,
+    /// The series is shown; the job only renders thumbnails now.
+    pub series_loaded: bool,
 }
 
 impl LoadJob {
@@ -73,9 +81,11 @@ pub fn open_paths(paths: Vec<PathBuf>, ctx: egui::Context) -> Result<LoadJob, St
             .into_iter()
             .cloned()
             .collect();
+        let all_series = report.series.clone();
         let report = Box::new(report);
         send(LoadEvent::Scanned { report, chosen })
             && decode(&series, chosen, &segmentations, send, control)
+            && send_thumbnails(&all_series, send, control)
     })
 }
 
@@ -126,6 +136,64 @@ fn decode(
     }
 }
 
+/// Decodes the middle slice of every series for the series list.
+fn send_thumbnails(series: &[Series], send: Reply<'_>, control: &LoadControl) -> bool {
+    for (series_index, s) in series.iter().enumerate() {
+        if control.is_cancelled() {
+            return false;
+        }
+        let mut middle = s.clone();
+        middle.slices = vec![s.slices[s.slices.len() / 2].clone()];
+        match dicom::load_series(&middle, &LoadControl::default()) {
+            Ok(volume) => {
+                if let Some(image) = thumbnail(&volume)
+                    && !send(LoadEvent::Thumbnail {
+                        series_index,
+                        image,
+                    })
+                {
+                    return false;
+                }
+            }
+            Err(e) => tracing::debug!("no thumbnail for series {series_index}: {e}"),
+        }
+    }
+    true
+}
+
+/// Side of the square series thumbnails, in pixels.
+const THUMBNAIL_PIXELS: usize = 64;
+
+/// The first slice of `volume`, shrunk and windowed on the CPU.
+#[must_use]
+pub fn thumbnail(volume: &Volume) -> Option<egui::ColorImage> {
+    let [slices, rows, cols] = volume.shape;
+    if slices == 0 || rows == 0 || cols == 0 {
+        return None;
+    }
+    let size = THUMBNAIL_PIXELS;
+    let invert = volume.photometric == Photometric::Monochrome1;
+    let mut pixels = Vec::with_capacity(size * size);
+    for y in 0..size {
+        for x in 0..size {
+            let (row, col) = (y * rows / size, x * cols / size);
+            let colour = if let Voxels::Rgb8(rgb) = &volume.voxels {
+                let i = (row * cols + col) * 3;
+                rgb.get(i..i + 3).map_or(egui::Color32::BLACK, |p| {
+                    egui::Color32::from_rgb(p[0], p[1], p[2])
+                })
+            } else {
+                let v = volume.value(0, row, col).unwrap_or(0.0);
+                egui::Color32::from_gray(
+                    (imaging::window_grey(v, volume.default_window, invert) * 255.0).round() as u8,
+                )
+            };
+            pixels.push(colour);
+        }
+    }
+    Some(egui::ColorImage::new([size, size], pixels))
+}
+
 fn spawn(
     label: String,
     ctx: egui::Context,
@@ -153,6 +221,7 @@ fn spawn(
         control,
         total_slices: 0,
         label,
+        series_loaded: false,
     })
 }
 

@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use crossbeam_channel::Receiver;
 
-use crate::dicom::{Photometric, ScanReport, Volume, Voxels};
-use crate::imaging::{self, Window};
+use crate::dicom::{ScanReport, Volume, Voxels};
+use crate::imaging::Window;
 use crate::render::{Frame, MaskLayer, SliceImage};
 use crate::ui;
 pub use demo::demo_study;
@@ -44,7 +44,6 @@ pub struct Study {
     pub masks: Vec<Option<Vec<u8>>>,
     /// The current slice's mask for the GPU, rebuilt only when the slice changes.
     mask_layer: Option<(usize, Option<Arc<MaskLayer>>)>,
-    thumbnail: Option<egui::TextureHandle>,
     pub hover: Option<Hover>,
     pub image_rect: Option<egui::Rect>,
 }
@@ -54,6 +53,8 @@ pub struct RadlensApp {
     pub settings: Settings,
     pub study: Option<Study>,
     pub scan: Option<ScanReport>,
+    /// One per series of the scan, filled in as the loader renders them.
+    thumbnails: Vec<Option<egui::TextureHandle>>,
     opened: Vec<PathBuf>,
     job: Option<LoadJob>,
     pub error: Option<String>,
@@ -80,6 +81,7 @@ impl RadlensApp {
             settings,
             study: None,
             scan: None,
+            thumbnails: Vec::new(),
             opened: Vec::new(),
             job: None,
             error: None,
@@ -106,10 +108,22 @@ impl RadlensApp {
         app
     }
 
+    /// Series thumbnails rendered so far.
+    #[must_use]
+    pub fn thumbnail_count(&self) -> usize {
+        self.thumbnails.iter().flatten().count()
+    }
+
+    /// True when no background job runs at all (thumbnails included).
+    #[must_use]
+    pub fn is_idle(&self) -> bool {
+        self.job.is_none()
+    }
+
     /// True while a scan or decode runs.
     #[must_use]
     pub fn is_loading(&self) -> bool {
-        self.job.is_some()
+        self.job.as_ref().is_some_and(|j| !j.series_loaded)
     }
 
     /// Starts loading `paths`, replacing whatever was loading.
@@ -168,14 +182,28 @@ impl RadlensApp {
             match event {
                 LoadEvent::Scanned { report, chosen } => {
                     job.total_slices = report.series[chosen].slices.len();
+                    self.thumbnails = vec![None; report.series.len()];
                     self.scan = Some(*report);
+                }
+                LoadEvent::Thumbnail {
+                    series_index,
+                    image,
+                } => {
+                    if let Some(slot) = self.thumbnails.get_mut(series_index) {
+                        *slot = Some(ctx.load_texture(
+                            format!("series thumbnail {series_index}"),
+                            image,
+                            egui::TextureOptions::LINEAR,
+                        ));
+                    }
+                    continue;
                 }
                 LoadEvent::Loaded {
                     volume,
                     series_index,
                     masks,
                 } => {
-                    finished = true;
+                    job.series_loaded = true;
                     self.settings.remember(&self.opened);
                     tracing::info!(
                         "loaded series {} ({} slices, {})",
@@ -184,7 +212,6 @@ impl RadlensApp {
                         volume.modality
                     );
                     let view = ViewState::for_volume(&volume);
-                    let thumbnail = thumbnail(ctx, &volume);
                     self.study = Some(Study {
                         volume: Arc::from(volume),
                         series_index,
@@ -192,7 +219,6 @@ impl RadlensApp {
                         image: None,
                         masks,
                         mask_layer: None,
-                        thumbnail,
                         hover: None,
                         image_rect: None,
                     });
@@ -281,6 +307,7 @@ impl RadlensApp {
                 }
             });
             ui.menu_button("View", |ui| {
+                ui.checkbox(&mut self.settings.show_tags, "DICOM tag browser (t)");
                 ui.checkbox(&mut self.settings.bilinear, "Smooth (bilinear) display");
                 if ui.button("Settings…").clicked() {
                     self.show_settings = true;
@@ -348,35 +375,6 @@ fn slice_image(volume: &Volume, slice: usize, generation: u64) -> SliceImage {
     }
 }
 
-/// A small greyscale picture of the middle slice, windowed on the CPU.
-fn thumbnail(ctx: &egui::Context, volume: &Volume) -> Option<egui::TextureHandle> {
-    let [slices, rows, cols] = volume.shape;
-    if slices == 0 || rows == 0 || cols == 0 {
-        return None;
-    }
-    let size = 64usize;
-    let slice = slices / 2;
-    let invert = volume.photometric == Photometric::Monochrome1;
-    let mut pixels = Vec::with_capacity(size * size);
-    for y in 0..size {
-        for x in 0..size {
-            let (row, col) = (y * rows / size, x * cols / size);
-            let grey = if let Voxels::Rgb8(rgb) = &volume.voxels {
-                let i = ((slice * rows + row) * cols + col) * 3;
-                rgb.get(i..i + 3).map_or(0, |p| {
-                    ((u16::from(p[0]) + u16::from(p[1]) + u16::from(p[2])) / 3) as u8
-                })
-            } else {
-                let v = volume.value(slice, row, col).unwrap_or(0.0);
-                (imaging::window_grey(v, volume.default_window, invert) * 255.0).round() as u8
-            };
-            pixels.push(egui::Color32::from_gray(grey));
-        }
-    }
-    let image = egui::ColorImage::new([size, size], pixels);
-    Some(ctx.load_texture("series thumbnail", image, egui::TextureOptions::LINEAR))
-}
-
 impl eframe::App for RadlensApp {
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.settings);
@@ -428,7 +426,11 @@ impl RadlensApp {
                 s.view.zoom,
             )
         });
-        let loading = self.job.as_ref().map(|j| (j.label.clone(), j.progress()));
+        let loading = self
+            .job
+            .as_ref()
+            .filter(|j| !j.series_loaded)
+            .map(|j| (j.label.clone(), j.progress()));
         egui::Panel::bottom("status").show(ui, |ui| {
             let cancel =
                 ui::status::status_ui(ui, &status, loading.as_ref().map(|(l, p)| (l.as_str(), *p)));
@@ -442,18 +444,20 @@ impl RadlensApp {
     fn side_panels_ui(&mut self, ui: &mut egui::Ui, ctx: &egui::Context) {
         if let Some(report) = &self.scan {
             let loaded = self.study.as_ref().map(|s| s.series_index);
-            let thumb = self.study.as_ref().and_then(|s| s.thumbnail.as_ref());
             let mut clicked = None;
             egui::Panel::left("series")
                 .default_size(ui::theme::SIDE_PANEL_WIDTH)
                 .show(ui, |ui| {
-                    clicked = ui::panels::series_list_ui(ui, report, loaded, thumb);
+                    clicked = ui::panels::series_list_ui(ui, report, loaded, &self.thumbnails);
                 });
             if let Some(index) = clicked {
                 self.load_series(index, ctx);
             }
         }
-        if let Some(study) = &self.study {
+        if !ctx.egui_wants_keyboard_input() && ctx.input(|i| i.key_pressed(egui::Key::T)) {
+            self.settings.show_tags = !self.settings.show_tags;
+        }
+        if let Some(study) = self.study.as_ref().filter(|_| self.settings.show_tags) {
             let tags = study
                 .volume
                 .slices

@@ -22,6 +22,8 @@ pub struct Settings {
     pub colormap: Colormap,
     pub heat_opacity: f32,
     pub heat_threshold: f32,
+    /// Show the DICOM tag browser panel.
+    pub show_tags: bool,
     /// Most recent first; each entry is the set of paths that was opened.
     pub recent: Vec<Vec<PathBuf>>,
 }
@@ -47,6 +49,7 @@ impl Default for Settings {
             colormap: Colormap::Jet,
             heat_opacity: 0.5,
             heat_threshold: 0.2,
+            show_tags: true,
             recent: Vec::new(),
         }
     }

@@ -1,4 +1,4 @@
-//! Side panels: the series list (with a thumbnail of the loaded series) and the DICOM tag browser.
+//! Side panels: the series list with thumbnails, and the DICOM tag browser.
 
 use crate::dicom::{ScanReport, TagEntry};
 
@@ -9,7 +9,7 @@ pub fn series_list_ui(
     ui: &mut egui::Ui,
     report: &ScanReport,
     loaded: Option<usize>,
-    thumbnail: Option<&egui::TextureHandle>,
+    thumbnails: &[Option<egui::TextureHandle>],
 ) -> Option<usize> {
     let mut clicked = None;
     ui.heading("Series");
@@ -19,7 +19,7 @@ pub fn series_list_ui(
             for (index, series) in report.series.iter().enumerate() {
                 let selected = loaded == Some(index);
                 ui.horizontal(|ui| {
-                    if selected && let Some(texture) = thumbnail {
+                    if let Some(Some(texture)) = thumbnails.get(index) {
                         ui.add(
                             egui::Image::new(texture)
                                 .fit_to_exact_size(egui::Vec2::splat(theme::THUMBNAIL_SIZE)),

@@ -9,5 +9,5 @@ pub const ERROR_TEXT: Color32 = Color32::from_rgb(255, 120, 110);
 pub const SCALE_BAR: Color32 = Color32::from_rgb(230, 230, 230);
 pub const OVERLAY_FONT_SIZE: f32 = 14.0;
 pub const THUMBNAIL_SIZE: f32 = 64.0;
-pub const SIDE_PANEL_WIDTH: f32 = 220.0;
-pub const TAG_PANEL_WIDTH: f32 = 380.0;
+pub const SIDE_PANEL_WIDTH: f32 = 200.0;
+pub const TAG_PANEL_WIDTH: f32 = 320.0;
