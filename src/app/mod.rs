@@ -196,7 +196,6 @@ impl RadlensApp {
                             egui::TextureOptions::LINEAR,
                         ));
                     }
-                    continue;
                 }
                 LoadEvent::Loaded {
                     volume,
