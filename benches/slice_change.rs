@@ -14,8 +14,8 @@ use egui_wgpu::wgpu;
 use radlens::imaging::{Colormap, HeatParams, ShadeParams};
 use radlens::render::{Frame, HeatLayer, MaskLayer, SliceImage, SliceRenderers, Uniforms};
 
-/// A device (lavapipe without a GPU) and a render target like a large viewport.
-fn gpu_and_target(width: u32, height: u32) -> (wgpu::Device, wgpu::Queue, wgpu::TextureView) {
+/// A device (lavapipe without a GPU) and square render targets of the given sizes (viewports).
+fn gpu_and_targets(sizes: &[u32]) -> (wgpu::Device, wgpu::Queue, Vec<(u32, wgpu::TextureView)>) {
     let instance =
         wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
     let adapter =
@@ -24,22 +24,31 @@ fn gpu_and_target(width: u32, height: u32) -> (wgpu::Device, wgpu::Queue, wgpu::
     println!("adapter: {:?}", adapter.get_info().name);
     let (device, queue) =
         pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor::default())).unwrap();
-    let target = device.create_texture(&wgpu::TextureDescriptor {
-        label: None,
-        size: wgpu::Extent3d {
-            width,
-            height,
-            depth_or_array_layers: 1,
-        },
-        mip_level_count: 1,
-        sample_count: 1,
-        dimension: wgpu::TextureDimension::D2,
-        format: wgpu::TextureFormat::Rgba8Unorm,
-        usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
-        view_formats: &[],
-    });
-    let target_view = target.create_view(&wgpu::TextureViewDescriptor::default());
-    (device, queue, target_view)
+    let targets = sizes
+        .iter()
+        .map(|&size| {
+            let (width, height) = (size, size);
+            let target = device.create_texture(&wgpu::TextureDescriptor {
+                label: None,
+                size: wgpu::Extent3d {
+                    width,
+                    height,
+                    depth_or_array_layers: 1,
+                },
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D2,
+                format: wgpu::TextureFormat::Rgba8Unorm,
+                usage: wgpu::TextureUsages::RENDER_ATTACHMENT,
+                view_formats: &[],
+            });
+            (
+                size,
+                target.create_view(&wgpu::TextureViewDescriptor::default()),
+            )
+        })
+        .collect();
+    (device, queue, targets)
 }
 
 fn bench(c: &mut Criterion) {
@@ -50,7 +59,7 @@ fn bench(c: &mut Criterion) {
     let volume = radlens::dicom::load_series(ct, &radlens::dicom::LoadControl::default()).unwrap();
     let [slices, rows, cols] = volume.shape;
 
-    let (device, queue, target_view) = gpu_and_target(1024, 1024);
+    let (device, queue, viewports) = gpu_and_targets(&[512, 1024]);
     let mut renderers = SliceRenderers::new(&device, wgpu::TextureFormat::Rgba8Unorm);
     let heat = Arc::new(HeatLayer {
         generation: 1,
@@ -85,56 +94,61 @@ fn bench(c: &mut Criterion) {
     };
     let mut generation = 0u64;
     let mut group = c.benchmark_group("viewer_512_ct");
-    group.bench_function("slice_change_upload_and_frame", |b| {
-        b.iter(|| {
-            generation += 1;
-            let slice = generation as usize % slices;
-            let mut values = vec![0.0; rows * cols];
-            volume.slice_f32_into(slice, &mut values);
-            let image = Arc::new(SliceImage {
-                generation,
-                width: cols as u32,
-                height: rows as u32,
-                pixels: Frame::Grey(values),
+    for (size, target_view) in &viewports {
+        group.bench_function(
+            format!("slice_change_upload_and_frame/viewport_{size}"),
+            |b| {
+                b.iter(|| {
+                    generation += 1;
+                    let slice = generation as usize % slices;
+                    let mut values = vec![0.0; rows * cols];
+                    volume.slice_f32_into(slice, &mut values);
+                    let image = Arc::new(SliceImage {
+                        generation,
+                        width: cols as u32,
+                        height: rows as u32,
+                        pixels: Frame::Grey(values),
+                    });
+                    renderers.prepare(
+                        &device,
+                        &queue,
+                        0,
+                        &image,
+                        Some(&heat),
+                        Some(&mask),
+                        Colormap::Jet,
+                        &uniforms,
+                    );
+                    renderers
+                        .render_frame(&device, &queue, 0, target_view)
+                        .unwrap();
+                });
+            },
+        );
+        let image = Arc::new(SliceImage {
+            generation: u64::MAX,
+            width: cols as u32,
+            height: rows as u32,
+            pixels: Frame::Grey(vec![0.0; rows * cols]),
+        });
+        group.bench_function(format!("frame_with_overlay/viewport_{size}"), |b| {
+            b.iter(|| {
+                renderers.prepare(
+                    &device,
+                    &queue,
+                    0,
+                    &image,
+                    Some(&heat),
+                    Some(&mask),
+                    Colormap::Jet,
+                    &uniforms,
+                );
+                renderers
+                    .render_frame(&device, &queue, 0, target_view)
+                    .unwrap();
             });
-            renderers.prepare(
-                &device,
-                &queue,
-                0,
-                &image,
-                Some(&heat),
-                Some(&mask),
-                Colormap::Jet,
-                &uniforms,
-            );
-            renderers
-                .render_frame(&device, &queue, 0, &target_view)
-                .unwrap();
         });
-    });
-    let image = Arc::new(SliceImage {
-        generation: u64::MAX,
-        width: cols as u32,
-        height: rows as u32,
-        pixels: Frame::Grey(vec![0.0; rows * cols]),
-    });
-    group.bench_function("frame_with_overlay", |b| {
-        b.iter(|| {
-            renderers.prepare(
-                &device,
-                &queue,
-                0,
-                &image,
-                Some(&heat),
-                Some(&mask),
-                Colormap::Jet,
-                &uniforms,
-            );
-            renderers
-                .render_frame(&device, &queue, 0, &target_view)
-                .unwrap();
-        });
-    });
+    }
     group.finish();
 }
 
