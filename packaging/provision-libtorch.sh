@@ -60,7 +60,7 @@ mkdir -p "$staging/lib"
 if [ "$variant" = cpu ]; then
     # The PyPI wheel is a CUDA build, but libtorch_cpu + libc10 run on CPU alone given the CUDA
     # runtime and CUPTI sonames they link against (see shared/STACK.md).
-    "$python" -m pip download --quiet --disable-pip-version-check --root-user-action=ignore --no-deps --only-binary=:all: \
+    "$python" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
         --python-version 3.11 --platform manylinux_2_28_x86_64 --platform manylinux_2_25_x86_64 \
         --platform manylinux_2_17_x86_64 --dest "$work/wheels" \
         "torch==$TORCH_VERSION" "nvidia-cuda-runtime==$CUDART_VERSION" "nvidia-cuda-cupti==$CUPTI_VERSION" \
