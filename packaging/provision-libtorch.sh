@@ -23,6 +23,19 @@ python="${PYTHON:-python3}"
 
 die() { echo "provision-libtorch: $*" >&2; exit 1; }
 
+# Runs pip quietly; on failure shows pip's own last words, then dies with $1.
+pip_or_die() {
+    local what="$1"; shift
+    local log
+    log="$(mktemp)"
+    if ! "$python" -m pip "$@" >"$log" 2>&1; then
+        tail -n 3 "$log" | sed 's/^/  pip: /' >&2
+        rm -f "$log"
+        die "$what"
+    fi
+    rm -f "$log"
+}
+
 command -v "$python" >/dev/null 2>&1 || die "no '$python' found; install Python 3 with pip (or set PYTHON)"
 "$python" -m pip --version >/dev/null 2>&1 || die "'$python -m pip' does not work; install pip (apt install python3-pip)"
 
@@ -35,8 +48,8 @@ if [ ! -x "$deps/cmake/bin/cmake" ]; then
         ln -sf "$(command -v cmake)" "$deps/cmake/bin/cmake"
     else
         echo "provision-libtorch: installing cmake from PyPI into $deps/cmake"
-        "$python" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$deps/cmake/py" "cmake>=3.20,<4" \
-            || die "pip could not install cmake from PyPI (network down or PyPI unreachable?)"
+        pip_or_die "pip could not install cmake from PyPI (network down or PyPI unreachable?)" \
+            install --disable-pip-version-check --root-user-action=ignore --target "$deps/cmake/py" "cmake>=3.20,<4"
         # The wheel carries a real cmake binary (with its share/ beside it); link to it.
         [ -x "$deps/cmake/py/cmake/data/bin/cmake" ] || die "the cmake wheel has no cmake binary"
         ln -sf "$deps/cmake/py/cmake/data/bin/cmake" "$deps/cmake/bin/cmake"
@@ -60,11 +73,11 @@ mkdir -p "$staging/lib"
 if [ "$variant" = cpu ]; then
     # The PyPI wheel is a CUDA build, but libtorch_cpu + libc10 run on CPU alone given the CUDA
     # runtime and CUPTI sonames they link against (see shared/STACK.md).
-    "$python" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+    pip_or_die "pip download of torch==$TORCH_VERSION failed (network down or PyPI unreachable?)" \
+        download --disable-pip-version-check --no-deps --only-binary=:all: \
         --python-version 3.11 --platform manylinux_2_28_x86_64 --platform manylinux_2_25_x86_64 \
         --platform manylinux_2_17_x86_64 --dest "$work/wheels" \
-        "torch==$TORCH_VERSION" "nvidia-cuda-runtime==$CUDART_VERSION" "nvidia-cuda-cupti==$CUPTI_VERSION" \
-        || die "pip download of torch==$TORCH_VERSION failed (network down or PyPI unreachable?)"
+        "torch==$TORCH_VERSION" "nvidia-cuda-runtime==$CUDART_VERSION" "nvidia-cuda-cupti==$CUPTI_VERSION"
     "$python" - "$work/wheels" "$staging" <<'PY' || die "could not unpack the downloaded wheels"
 import pathlib, shutil, sys, zipfile
 wheels, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
@@ -87,8 +100,8 @@ PY
     gcc -shared -o "$staging/lib/libtorch.so" -Wl,-soname,libtorch.so -x c /dev/null \
         || die "gcc could not build the libtorch.so stand-in (install gcc)"
 else
-    "$python" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$work/site" "torch==$TORCH_VERSION" \
-        || die "pip install torch==$TORCH_VERSION failed (network down or PyPI unreachable?)"
+    pip_or_die "pip install torch==$TORCH_VERSION failed (network down or PyPI unreachable?)" \
+        install --disable-pip-version-check --root-user-action=ignore --target "$work/site" "torch==$TORCH_VERSION"
     cp -a "$work/site/torch/include" "$staging/include"
     cp -a "$work/site/torch/lib/." "$staging/lib/"
     # CUDA libraries from the nvidia-* wheels, so one rpath finds everything.
