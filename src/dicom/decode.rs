@@ -11,6 +11,7 @@ use dicom_encoding::TransferSyntaxIndex;
 use dicom_object::DefaultDicomObject;
 use dicom_pixeldata::PlanarConfiguration;
 use dicom_pixeldata::{DecodedPixelData, PixelDecoder};
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use rayon::prelude::*;
 
 use super::error::{DicomError, one_line};
@@ -52,7 +53,7 @@ pub fn load_series(series: &Series, control: &LoadControl) -> Result<Volume, Dic
 
     let (voxels, photometric, skipped) = if series.is_colour() {
         let mut out = vec![0u8; n * plane * 3];
-        let outcomes = decode_slices(series, &mut out, plane * 3, control, write_rgb);
+        let outcomes = decode_slices(series, &mut out, plane * 3, control, write_rgb, None);
         let skipped = keep_decoded(series, &mut out, plane * 3, outcomes)?;
         (Voxels::Rgb8(out), Photometric::Rgb, skipped)
     } else {
@@ -163,7 +164,14 @@ fn decode_grey(
         .any(|(slope, intercept)| slope.fract() != 0.0 || intercept.fract() != 0.0);
     if !fractional_rescale {
         let mut out = vec![0i16; n * plane];
-        let outcomes = decode_slices(series, &mut out, plane, control, write_i16);
+        let outcomes = decode_slices(
+            series,
+            &mut out,
+            plane,
+            control,
+            write_i16,
+            Some(write_i16_native),
+        );
         if !outcomes
             .iter()
             .any(|o| matches!(o, Err(SliceError::NotI16)))
@@ -174,7 +182,7 @@ fn decode_grey(
         control.done.store(0, Ordering::Relaxed);
     }
     let mut out = vec![0f32; n * plane];
-    let outcomes = decode_slices(series, &mut out, plane, control, write_f32);
+    let outcomes = decode_slices(series, &mut out, plane, control, write_f32, None);
     let skipped = keep_decoded(series, &mut out, plane, outcomes)?;
     Ok((Voxels::F32(out), skipped))
 }
@@ -251,6 +259,11 @@ type WriteSlice<T> = fn(
     &mut [T],
 ) -> Result<(), SliceError>;
 
+/// A shortcut that writes a slice straight from an uncompressed file's Pixel Data, or `None` when
+/// the file needs the general decoder.
+type NativeWrite<T> =
+    fn(&DefaultDicomObject, u32, &FileHeader, &mut [T]) -> Option<Result<(), SliceError>>;
+
 /// Runs `write` for every slice in parallel and returns each slice's outcome. A multi-frame object
 /// is decoded once and its frames fanned out; single-frame files are each opened and decoded by
 /// their own task.
@@ -260,6 +273,7 @@ fn decode_slices<T: Send>(
     slice_len: usize,
     control: &LoadControl,
     write: WriteSlice<T>,
+    native: Option<NativeWrite<T>>,
 ) -> Vec<Result<(), SliceError>> {
     let one_multi_frame_file = series.files.len() == 1 && series.files[0].frames > 1;
     let shared = if one_multi_frame_file {
@@ -299,6 +313,11 @@ fn decode_slices<T: Send>(
             } else {
                 let obj = open(&header.path, ReadExtent::Full)?;
                 guarded(&header.path, || {
+                    if let Some(native) = native
+                        && let Some(result) = native(&obj, slice.frame, header, dst)
+                    {
+                        return result;
+                    }
                     let decoded = decode_all(&obj, &header.path)?;
                     check_size(&decoded, header)?;
                     write(&decoded, &obj, slice.frame, header, dst)
@@ -334,7 +353,7 @@ fn decode_all<'a>(
         .into());
     }
     let ts_uid = obj.meta().transfer_syntax().trim_end_matches(['\0', ' ']);
-    match dicom_transfer_syntax_registry::TransferSyntaxRegistry.get(ts_uid) {
+    match TransferSyntaxRegistry.get(ts_uid) {
         Some(ts) if !ts.can_decode_all() => {
             return Err(DicomError::UnsupportedTransferSyntax {
                 uid: ts_uid.to_owned(),
@@ -470,34 +489,109 @@ fn write_i16_integer_rescale(
     if !integral(rescale.slope) || !integral(rescale.intercept) {
         return None;
     }
-    let (slope, intercept) = (rescale.slope as i64, rescale.intercept as i64);
     let signed = decoded.pixel_representation() == dicom_pixeldata::PixelRepresentation::Signed;
+    let bytes = decoded.frame_data(frame).ok()?;
+    let rescale = (rescale.slope as i64, rescale.intercept as i64);
+    let result = if bits_allocated == 16 {
+        let samples = bytes
+            .chunks_exact(2)
+            .map(|b| u32::from(u16::from_ne_bytes([b[0], b[1]])));
+        integer_rescale_into(samples, bits_stored, signed, rescale, dst)
+    } else {
+        integer_rescale_into(
+            bytes.iter().map(|&b| u32::from(b)),
+            bits_stored,
+            signed,
+            rescale,
+            dst,
+        )
+    };
+    Some(result)
+}
+
+/// `sample & mask`, sign-extended from `bits_stored` when signed, times slope plus intercept, into
+/// `i16` (or [`SliceError::NotI16`] when a value does not fit).
+fn integer_rescale_into(
+    samples: impl Iterator<Item = u32>,
+    bits_stored: u32,
+    signed: bool,
+    (slope, intercept): (i64, i64),
+    dst: &mut [i16],
+) -> Result<(), SliceError> {
     let mask = (1u32 << bits_stored) - 1;
     let shift = 32 - bits_stored;
-    let value = |raw: u32| -> i64 {
+    for (d, raw) in dst.iter_mut().zip(samples) {
         let sample = raw & mask;
         let sample = if signed {
             i64::from(((sample << shift) as i32) >> shift)
         } else {
             i64::from(sample)
         };
-        sample * slope + intercept
+        *d = i16::try_from(sample * slope + intercept).map_err(|_| SliceError::NotI16)?;
+    }
+    Ok(())
+}
+
+/// Uncompressed monochrome slices read straight from the parsed Pixel Data element, skipping
+/// dicom-pixeldata's copy; same mapping as [`write_i16_integer_rescale`]. Enhanced objects
+/// (functional-group rescale) and anything unusual take the general path.
+fn write_i16_native(
+    obj: &DefaultDicomObject,
+    frame: u32,
+    header: &FileHeader,
+    dst: &mut [i16],
+) -> Option<Result<(), SliceError>> {
+    use dicom_core::value::{PrimitiveValue, Value};
+    let ts =
+        TransferSyntaxRegistry.get(obj.meta().transfer_syntax().trim_end_matches(['\0', ' ']))?;
+    let monochrome = matches!(header.photometric.as_str(), "MONOCHROME1" | "MONOCHROME2");
+    if ts.is_encapsulated_pixel_data()
+        || header.samples_per_pixel != 1
+        || !monochrome
+        || obj.get(tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE).is_some()
+    {
+        return None;
+    }
+    let int = |tag| obj.get(tag).and_then(|e| e.to_int::<u32>().ok());
+    let bits_allocated = u32::from(header.bits_allocated);
+    let bits_stored = int(tags::BITS_STORED)?;
+    if bits_stored == 0 || bits_stored > bits_allocated {
+        return None;
+    }
+    let signed = int(tags::PIXEL_REPRESENTATION)? == 1;
+    let (slope, intercept) = header.rescale.unwrap_or((1.0, 0.0));
+    let integral = |v: f64| v.fract() == 0.0 && v.abs() < 1e9;
+    if !integral(slope) || !integral(intercept) {
+        return None;
+    }
+    let rescale = (slope as i64, intercept as i64);
+    let range = frame as usize * dst.len()..(frame as usize + 1) * dst.len();
+    let Value::Primitive(pixels) = obj.get(tags::PIXEL_DATA)?.value() else {
+        return None;
     };
-    let bytes = decoded.frame_data(frame).ok()?;
-    let store = |d: &mut i16, v: i64| -> Result<(), SliceError> {
-        *d = i16::try_from(v).map_err(|_| SliceError::NotI16)?;
-        Ok(())
-    };
-    let result = if bits_allocated == 16 {
-        dst.iter_mut()
-            .zip(bytes.chunks_exact(2))
-            .try_for_each(|(d, b)| store(d, value(u32::from(u16::from_ne_bytes([b[0], b[1]])))))
-    } else {
-        dst.iter_mut()
-            .zip(bytes)
-            .try_for_each(|(d, &b)| store(d, value(u32::from(b))))
-    };
-    Some(result)
+    match (pixels, bits_allocated) {
+        (PrimitiveValue::U16(v), 16) => {
+            let samples = v.get(range)?.iter().map(|&x| u32::from(x));
+            Some(integer_rescale_into(
+                samples,
+                bits_stored,
+                signed,
+                rescale,
+                dst,
+            ))
+        }
+        (PrimitiveValue::U8(v), 8) => {
+            let samples = v.get(range)?.iter().map(|&x| u32::from(x));
+            Some(integer_rescale_into(
+                samples,
+                bits_stored,
+                signed,
+                rescale,
+                dst,
+            ))
+        }
+        _ => None,
+    }
 }
 
 fn write_f32(

@@ -6,13 +6,14 @@
 //! characters). For those we parse the file meta group ourselves (it is always explicit VR little
 //! endian), infer the transfer syntax when there is none, and read the dataset with `dicom-object`.
 
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use dicom_dictionary_std::{tags, uids};
 use dicom_encoding::TransferSyntaxIndex;
+use dicom_object::file::ReadPreamble;
 use dicom_object::meta::FileMetaTableBuilder;
-use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
+use dicom_object::{DefaultDicomObject, OpenFileOptions};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 use super::error::{DicomError, one_line};
@@ -37,24 +38,18 @@ pub fn open(path: &Path, extent: ReadExtent) -> Result<DefaultDicomObject, Dicom
             path: path.to_owned(),
         });
     }
-    let options = match extent {
-        ReadExtent::Header => OpenFileOptions::new().read_until(tags::PIXEL_DATA),
-        ReadExtent::Full => OpenFileOptions::new(),
-    };
     // Without the "DICM" magic the strict reader fails anyway: go straight to the lenient one.
     let strict = if has_part10_magic(path) {
-        options.open_file(path).map_err(|e| strict_message(&e))
+        options(extent)
+            .open_file(path)
+            .map_err(|e| strict_message(&e))
     } else {
         Err("no DICM preamble".to_owned())
     };
     match strict {
         Ok(obj) => Ok(obj),
         Err(strict_err) => {
-            let bytes = std::fs::read(path).map_err(|source| DicomError::Io {
-                source,
-                path: path.to_owned(),
-            })?;
-            match open_lenient(&bytes) {
+            match open_lenient(path, options(extent)) {
                 Ok(obj) => Ok(obj),
                 Err(Lenient::NotDicom) => Err(DicomError::NotDicom {
                     path: path.to_owned(),
@@ -73,6 +68,13 @@ pub fn open(path: &Path, extent: ReadExtent) -> Result<DefaultDicomObject, Dicom
                 }),
             }
         }
+    }
+}
+
+fn options(extent: ReadExtent) -> OpenFileOptions {
+    match extent {
+        ReadExtent::Header => OpenFileOptions::new().read_until(tags::PIXEL_DATA),
+        ReadExtent::Full => OpenFileOptions::new(),
     }
 }
 
@@ -101,42 +103,57 @@ enum Lenient {
     Failed,
 }
 
+/// The head read to find the meta group and transfer syntax of a quirky file.
+const HEAD_BYTES: u64 = 64 * 1024;
+
 /// Reads a file that `open_file` rejected: a Part 10 file with a quirky meta group, a meta group
-/// without preamble, or a bare dataset.
-fn open_lenient(bytes: &[u8]) -> Result<DefaultDicomObject, Lenient> {
-    let (meta_start, has_preamble) = if bytes.get(128..132) == Some(b"DICM".as_slice()) {
+/// without preamble, or a bare dataset. A clean meta group is synthesised and put in front of the
+/// file's dataset, so dicom-object reads the rest as usual (with `read_until` for header scans:
+/// the pixel data of these files is not read twice).
+fn open_lenient(path: &Path, options: OpenFileOptions) -> Result<DefaultDicomObject, Lenient> {
+    let mut file = std::fs::File::open(path).map_err(|_| Lenient::Failed)?;
+    let mut head = Vec::new();
+    (&mut file)
+        .take(HEAD_BYTES)
+        .read_to_end(&mut head)
+        .map_err(|_| Lenient::Failed)?;
+    let (meta_start, has_preamble) = if head.get(128..132) == Some(b"DICM".as_slice()) {
         (132, true)
     } else {
         (0, false)
     };
-    let (ts_uid, dataset_start) = if read_u16_le(bytes, meta_start) == Some(0x0002) {
-        let meta = parse_meta_group(bytes, meta_start).ok_or(Lenient::Failed)?;
+    let (ts_uid, dataset_start) = if read_u16_le(&head, meta_start) == Some(0x0002) {
+        let meta = parse_meta_group(&head, meta_start).ok_or(Lenient::Failed)?;
         let ts = meta.transfer_syntax.ok_or(Lenient::Failed)?;
         (ts, meta.end)
     } else if has_preamble {
         return Err(Lenient::Failed);
     } else {
-        (infer_bare_dataset_syntax(bytes)?.to_owned(), 0)
+        (infer_bare_dataset_syntax(&head)?.to_owned(), 0)
     };
     let Some(ts) = TransferSyntaxRegistry.get(&ts_uid) else {
         return Err(Lenient::UnknownTransferSyntax(ts_uid));
     };
-    let mut source = bytes.get(dataset_start..).ok_or(Lenient::Failed)?;
-    let dataset =
-        InMemDicomObject::read_dataset_with_ts(&mut source, ts).map_err(|_| Lenient::Failed)?;
+    let meta = FileMetaTableBuilder::new()
+        .transfer_syntax(ts.uid())
+        .media_storage_sop_class_uid(uids::SECONDARY_CAPTURE_IMAGE_STORAGE)
+        .media_storage_sop_instance_uid("2.25.0")
+        .build()
+        .map_err(|_| Lenient::Failed)?;
+    let mut prefix = b"DICM".to_vec();
+    meta.write(&mut prefix).map_err(|_| Lenient::Failed)?;
+    file.seek(SeekFrom::Start(dataset_start as u64))
+        .map_err(|_| Lenient::Failed)?;
+    let stream = std::io::Cursor::new(prefix).chain(std::io::BufReader::new(file));
+    let obj = options
+        .read_preamble(ReadPreamble::Never)
+        .from_reader(stream)
+        .map_err(|_| Lenient::Failed)?;
     // A dataset must at least say what it is; random bytes that happen to parse do not.
-    if dataset.get(tags::SOP_CLASS_UID).is_none() && dataset.get(tags::ROWS).is_none() {
+    if obj.get(tags::SOP_CLASS_UID).is_none() && obj.get(tags::ROWS).is_none() {
         return Err(Lenient::NotDicom);
     }
-    dataset
-        .with_meta(
-            FileMetaTableBuilder::new()
-                .transfer_syntax(ts.uid())
-                // Overridden by the dataset's own SOP class/instance UIDs when it has them.
-                .media_storage_sop_class_uid(uids::SECONDARY_CAPTURE_IMAGE_STORAGE)
-                .media_storage_sop_instance_uid("2.25.0"),
-        )
-        .map_err(|_| Lenient::Failed)
+    Ok(obj)
 }
 
 struct MetaGroup {
