@@ -62,7 +62,6 @@ pub struct RadlensApp {
     tag_filter: String,
     show_settings: bool,
     gpu: bool,
-    generation: u64,
 }
 
 impl RadlensApp {
@@ -89,7 +88,6 @@ impl RadlensApp {
             tag_filter: String::new(),
             show_settings: false,
             gpu,
-            generation: 0,
         };
         let paths = if paths.is_empty() {
             match demo_study() {
@@ -343,11 +341,6 @@ impl RadlensApp {
             });
         self.show_settings = open;
     }
-
-    fn next_generation(&mut self) -> u64 {
-        self.generation += 1;
-        self.generation
-    }
 }
 
 /// The pixels of one slice for the GPU.
@@ -476,7 +469,6 @@ impl RadlensApp {
 
     /// The slice viewport in the remaining space.
     fn viewport_ui(&mut self, ui: &mut egui::Ui, ctx: &egui::Context) {
-        let generation = self.next_generation();
         let bilinear = self.settings.bilinear;
         let colormap = self.settings.colormap;
         let gpu = self.gpu;
@@ -502,7 +494,11 @@ impl RadlensApp {
             let image = match &study.image {
                 Some((s, image)) if *s == slice => Arc::clone(image),
                 _ => {
-                    let image = Arc::new(slice_image(&study.volume, slice, generation));
+                    let image = Arc::new(slice_image(
+                        &study.volume,
+                        slice,
+                        crate::render::next_generation(),
+                    ));
                     study.image = Some((slice, Arc::clone(&image)));
                     image
                 }
@@ -517,7 +513,7 @@ impl RadlensApp {
                         .and_then(Option::as_ref)
                         .map(|values| {
                             Arc::new(MaskLayer {
-                                generation,
+                                generation: crate::render::next_generation(),
                                 width: cols as u32,
                                 height: rows as u32,
                                 values: values.clone(),

@@ -42,8 +42,7 @@ pub fn run(args: &VolumeArgs) -> Result<()> {
     })
 }
 
-/// Sources are never modified: refuse an output path that is one of the inputs or inside an input
-/// folder that is being read.
+/// Sources are never modified: refuse an output path that is one of the input files.
 fn refuse_to_overwrite_input(out: &Path, inputs: &[PathBuf]) -> Result<()> {
     let Ok(out_abs) = std::path::absolute(out) else {
         return Ok(());

@@ -13,5 +13,6 @@ mod renderer;
 
 pub use callback::{SliceCallback, install};
 pub use renderer::{
-    Frame, HeatLayer, MaskLayer, SHADER_SOURCE, SliceImage, SliceRenderer, SliceRenderers, Uniforms,
+    Frame, HeatLayer, MaskLayer, SHADER_SOURCE, SliceImage, SliceRenderer, SliceRenderers,
+    Uniforms, next_generation,
 };

@@ -11,6 +11,12 @@ use crate::imaging::{Colormap, HeatParams, LUT_SIZE, ShadeParams};
 /// WGSL source of the slice shader.
 pub const SHADER_SOURCE: &str = include_str!("../../shaders/slice.wgsl");
 
+/// A number never handed out before: give one to every new slice, heatmap or mask.
+pub fn next_generation() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Pixels of one slice, ready to upload. `generation` changes whenever the pixels do.
 #[derive(Debug)]
 pub struct SliceImage {
