@@ -3,6 +3,7 @@
 //! Dependency rule: `dicom/` uses dicom-rs and `imaging/` only; nothing here knows about the UI,
 //! rendering or models. Everything returns [`DicomError`], whose message ends with the file's path.
 
+mod convert;
 mod decode;
 mod error;
 mod header;

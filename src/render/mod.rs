@@ -9,6 +9,7 @@
 //! heatmap, mask or colormap changed (they carry generation numbers), and whose `paint` draws.
 
 mod callback;
+mod offscreen;
 mod renderer;
 
 pub use callback::{SliceCallback, install};
