@@ -79,17 +79,19 @@ pub fn tag_browser_ui(ui: &mut egui::Ui, tags: &[TagEntry], filter: &mut String)
     let rows: Vec<&TagEntry> = tags.iter().filter(|t| tag_matches(t, filter)).collect();
     ui.label(format!("{} of {} elements", rows.len(), tags.len()));
     let row_height = ui.text_style_height(&egui::TextStyle::Monospace);
-    egui::ScrollArea::both()
+    egui::ScrollArea::vertical()
         .id_salt("tag browser")
         .auto_shrink([false, false])
         .show_rows(ui, row_height, rows.len(), |ui, range| {
             for entry in &rows[range] {
                 let indent = "  ".repeat(usize::from(entry.depth));
                 let line = format!(
-                    "{indent}({:04X},{:04X}) {:2} {:<22} {}",
+                    "{indent}({:04X},{:04X}) {:2} {}: {}",
                     entry.tag.0, entry.tag.1, entry.vr, entry.name, entry.value
                 );
-                ui.add(egui::Label::new(egui::RichText::new(line).monospace()).extend());
+                // Long values are cut to the panel; hovering shows the whole value.
+                ui.add(egui::Label::new(egui::RichText::new(line).monospace()).truncate())
+                    .on_hover_text(&entry.value);
             }
         });
 }
