@@ -6,6 +6,7 @@
 //! - [`imaging`]: pure maths, depends on nothing in the crate.
 //! - [`dicom`]: dicom-rs and `imaging` only; returns volumes, never UI or model types.
 //! - [`render`]: wgpu and `imaging` only; draws slices/heatmaps/masks given as arrays.
+//! - [`model`]: tch only (with the future `explain`); takes arrays, never DICOM objects.
 //! - [`cli`]: the headless subcommands; thin wrappers over the library modules.
 //! - [`ui`]: widgets (`*_ui` functions); [`app`]: the eframe app, its state and background jobs,
 //!   the only glue between UI and workers.
@@ -15,5 +16,6 @@ pub mod app;
 pub mod cli;
 pub mod dicom;
 pub mod imaging;
+pub mod model;
 pub mod render;
 pub mod ui;

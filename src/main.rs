@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use radlens::cli::{Cli, Command, info, view, volume};
+use radlens::cli::{Cli, Command, info, predict, view, volume};
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -22,6 +22,7 @@ fn main() -> ExitCode {
     let outcome = std::panic::catch_unwind(move || match cli.command {
         Some(Command::Info(args)) => info::run(&args, &mut std::io::stdout().lock()),
         Some(Command::Volume(args)) => volume::run(&args),
+        Some(Command::Predict(args)) => predict::run(&args, &mut std::io::stdout().lock()),
         Some(Command::View(args)) => view::run(args.paths),
         None => view::run(cli.paths),
     });

@@ -2,6 +2,7 @@
 //! keep the names, flags and JSON fields stable.
 
 pub mod info;
+pub mod predict;
 pub mod view;
 pub mod volume;
 
@@ -28,6 +29,8 @@ pub enum Command {
     Info(info::InfoArgs),
     /// Write one series as a float32 .npy volume, shape [slices, rows, cols] (colour: [.., 3]).
     Volume(volume::VolumeArgs),
+    /// Class probabilities of a TorchScript model for one slice, image or input tensor.
+    Predict(predict::PredictArgs),
     /// Open the viewer on files/folders (the default when no subcommand is given).
     View(view::ViewArgs),
 }

@@ -1,0 +1,17 @@
+//! Running the user's TorchScript classifier: its manifest (`M.toml` beside `M.pt`), loading with
+//! validation, preprocessing a slice into the model's input, and prediction.
+//!
+//! Dependency rule: `model/` (with `explain/`) is the only place that imports tch. It takes plain
+//! arrays (slices as `f32` values), never DICOM objects, and knows nothing about the UI.
+//!
+//! Not built yet (issue #4): the inference worker thread, the GUI model card, the demo model.
+
+mod error;
+mod manifest;
+mod preprocess;
+mod runtime;
+
+pub use error::ModelError;
+pub use manifest::{InputShape, Manifest, Preprocess, Provenance};
+pub use preprocess::preprocess_slice;
+pub use runtime::{CamSupport, Model, Prediction};

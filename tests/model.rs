@@ -1,0 +1,183 @@
+//! The model contract: a TorchScript classifier traced here from a tiny `tch::nn` net, its manifest,
+//! validation failures, and `radlens predict` on real data.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use radlens::model::{CamSupport, Model, ModelError};
+use tch::nn::{self, Module, OptimizerConfig};
+use tch::{Device, Kind, Tensor};
+
+const MANIFEST: &str = r#"
+name = "tiny test net"
+classes = ["absent", "present"]
+[input]
+channels = 1
+height = 32
+width = 32
+[preprocess]
+window = { center = 40.0, width = 400.0 }
+mean = [0.5]
+std = [0.25]
+"#;
+
+/// Traces a small CNN (conv → relu → global pool → linear, 2 classes) into `dir/tiny.pt`.
+fn traced_model(dir: &Path, classes: i64) -> PathBuf {
+    let vs = nn::VarStore::new(Device::Cpu);
+    let root = vs.root();
+    let net = nn::seq()
+        .add(nn::conv2d(
+            &root / "conv",
+            1,
+            4,
+            3,
+            nn::ConvConfig::default(),
+        ))
+        .add_fn(|x| x.relu().adaptive_avg_pool2d([1, 1]).flatten(1, -1))
+        .add(nn::linear(
+            &root / "fc",
+            4,
+            classes,
+            nn::LinearConfig::default(),
+        ));
+    // One optimiser step so the weights are not the initial ones (and tracing sees trained values).
+    let mut opt = nn::Sgd::default().build(&vs, 0.1).unwrap();
+    let x = Tensor::randn([4, 1, 32, 32], (Kind::Float, Device::Cpu));
+    let y = Tensor::from_slice(&[0i64, 1, 0, 1]).remainder(classes);
+    opt.backward_step(&net.forward(&x).cross_entropy_for_logits(&y));
+    let mut vs = vs;
+    vs.freeze();
+    let mut forward = |inputs: &[Tensor]| vec![net.forward(&inputs[0])];
+    let module = tch::CModule::create_by_tracing(
+        "TinyNet",
+        "forward",
+        &[Tensor::zeros([1, 1, 32, 32], (Kind::Float, Device::Cpu))],
+        &mut forward,
+    )
+    .unwrap();
+    let path = dir.join("tiny.pt");
+    module.save(&path).unwrap();
+    path
+}
+
+#[test]
+fn traced_model_loads_validates_and_predicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = traced_model(dir.path(), 2);
+    std::fs::write(dir.path().join("tiny.toml"), MANIFEST).unwrap();
+    let model = Model::load(&path).unwrap();
+    assert_eq!(model.manifest.classes, ["absent", "present"]);
+    assert!(
+        matches!(&model.cam, CamSupport::Unavailable(reason) if reason.contains("features")),
+        "{:?}",
+        model.cam
+    );
+    let input = Tensor::rand([1, 1, 32, 32], (Kind::Float, Device::Cpu));
+    let prediction = model.predict(&input).unwrap();
+    let sum: f32 = prediction.probabilities.iter().sum();
+    assert!((sum - 1.0).abs() < 1e-5, "probabilities sum to {sum}");
+    assert!(
+        prediction.probabilities[prediction.top] >= prediction.probabilities[1 - prediction.top]
+    );
+}
+
+#[test]
+fn wrong_class_count_is_a_contract_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = traced_model(dir.path(), 3);
+    std::fs::write(dir.path().join("tiny.toml"), MANIFEST).unwrap();
+    let err = Model::load(&path).err().expect("3 logits for 2 classes");
+    assert!(matches!(err, ModelError::Contract { .. }), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("[1, 3]") && message.ends_with("tiny.pt"),
+        "{message}"
+    );
+}
+
+#[test]
+fn wrong_input_shape_in_the_manifest_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = traced_model(dir.path(), 2);
+    std::fs::write(
+        dir.path().join("tiny.toml"),
+        MANIFEST.replace("channels = 1", "channels = 3"),
+    )
+    .unwrap();
+    let err = Model::load(&path)
+        .err()
+        .expect("3-channel input into a 1-channel conv");
+    assert!(
+        err.to_string().contains("zero input of the declared shape"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_manifest_and_non_model_files_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = traced_model(dir.path(), 2);
+    let err = Model::load(&path).err().unwrap();
+    assert!(
+        matches!(err, ModelError::ManifestRead { .. }) && err.to_string().ends_with("tiny.toml"),
+        "{err}"
+    );
+
+    let fake = dir.path().join("fake.pt");
+    std::fs::write(&fake, b"not a zip archive").unwrap();
+    std::fs::write(dir.path().join("fake.toml"), MANIFEST).unwrap();
+    let err = Model::load(&fake).err().unwrap();
+    assert!(matches!(err, ModelError::Load { .. }), "{err}");
+    assert!(!err.to_string().contains('\n'), "one line: {err}");
+}
+
+#[test]
+fn predict_cli_on_a_real_ct_series_prints_probabilities() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = traced_model(dir.path(), 2);
+    std::fs::write(dir.path().join("tiny.toml"), MANIFEST).unwrap();
+    let series = common::data("dicom/series/ct_3slice_with_seg/02.dcm");
+    let out = Command::new(env!("CARGO_BIN_EXE_radlens"))
+        .args(["predict", "--model"])
+        .arg(&path)
+        .arg(&series)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["classes"], serde_json::json!(["absent", "present"]));
+    let p: Vec<f64> = doc["probabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-5);
+    assert!(doc["top"].as_u64().unwrap() < 2);
+
+    // A .npy of the wrong shape is refused with the shapes named.
+    let npy = dir.path().join("wrong.npy");
+    let array = ndarray::Array3::<f32>::zeros((1, 16, 16));
+    ndarray_npy::WriteNpyExt::write_npy(&array, std::fs::File::create(&npy).unwrap()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_radlens"))
+        .args(["predict", "--model"])
+        .arg(&path)
+        .arg(&npy)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("[1, 1, 16, 16]") && stderr.trim_end().lines().count() == 1,
+        "{stderr}"
+    );
+}
