@@ -181,3 +181,116 @@ fn predict_cli_on_a_real_ct_series_prints_probabilities() {
         "{stderr}"
     );
 }
+
+mod worker {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use radlens::model::{Job, Model, Reply, Request, Worker, newest_per_view};
+    use tch::{Device, Kind, Tensor};
+
+    fn model() -> (tempfile::TempDir, Model) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = super::traced_model(dir.path(), 2);
+        std::fs::write(dir.path().join("tiny.toml"), super::MANIFEST).unwrap();
+        let model = Model::load(&path).unwrap();
+        (dir, model)
+    }
+
+    fn predict_job() -> Job {
+        Box::new(|m: &Model| {
+            let input = Tensor::rand([1, 1, 32, 32], (Kind::Float, Device::Cpu));
+            m.predict(&input).map_err(|e| e.to_string())
+        })
+    }
+
+    fn next(worker: &Worker) -> Reply {
+        worker
+            .replies
+            .recv_timeout(Duration::from_secs(30))
+            .expect("worker replies")
+    }
+
+    #[test]
+    fn replies_carry_the_request_id_and_notify() {
+        let (_dir, model) = model();
+        let notified = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&notified);
+        let mut worker = Worker::spawn(model, move || {
+            counter.fetch_add(1, Ordering::Relaxed);
+        })
+        .unwrap();
+        let (id, _) = worker.submit(3, predict_job()).unwrap();
+        match next(&worker) {
+            Reply::Done {
+                id: got,
+                view,
+                result,
+            } => {
+                assert_eq!((got, view), (id, 3));
+                assert_eq!(result.unwrap().probabilities.len(), 2);
+            }
+            other @ Reply::Restarted { .. } => panic!("{other:?}"),
+        }
+        assert!(notified.load(Ordering::Relaxed) >= 1);
+    }
+
+    #[test]
+    fn only_the_newest_request_per_view_survives_and_cancelled_ones_never_run() {
+        let request = |id, view, cancelled: bool| Request {
+            id,
+            view,
+            job: predict_job(),
+            cancel: Arc::new(AtomicBool::new(cancelled)),
+        };
+        let kept = newest_per_view(vec![
+            request(1, 0, false),
+            request(2, 1, false),
+            request(3, 0, false),
+            request(4, 1, true),
+        ]);
+        let ids: Vec<u64> = kept.iter().map(|r| r.id).collect();
+        assert_eq!(
+            ids,
+            [3],
+            "view 0 keeps #3; view 1's newest (#4) was cancelled"
+        );
+    }
+
+    #[test]
+    fn rapid_requests_end_with_the_last_one_answered_in_order() {
+        let (_dir, model) = model();
+        let mut worker = Worker::spawn(model, || {}).unwrap();
+        let mut last = 0;
+        for _ in 0..30 {
+            last = worker.submit(0, predict_job()).unwrap().0;
+        }
+        let mut seen = Vec::new();
+        while seen.last() != Some(&last) {
+            if let Reply::Done { id, .. } = next(&worker) {
+                seen.push(id);
+            }
+        }
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+    }
+
+    #[test]
+    fn a_crashing_job_is_an_error_and_the_worker_goes_on() {
+        let (_dir, model) = model();
+        let mut worker = Worker::spawn(model, || {}).unwrap();
+        let (crash_id, _) = worker
+            .submit(0, Box::new(|_: &Model| panic!("boom")))
+            .unwrap();
+        match next(&worker) {
+            Reply::Done { id, result, .. } => {
+                assert_eq!(id, crash_id);
+                assert!(result.unwrap_err().contains("crashed"));
+            }
+            other @ Reply::Restarted { .. } => panic!("{other:?}"),
+        }
+        assert!(matches!(next(&worker), Reply::Restarted { ok: true, .. }));
+        worker.submit(0, predict_job()).unwrap();
+        assert!(matches!(next(&worker), Reply::Done { result: Ok(_), .. }));
+    }
+}

@@ -4,14 +4,16 @@
 //! Dependency rule: `model/` (with `explain/`) is the only place that imports tch. It takes plain
 //! arrays (slices as `f32` values), never DICOM objects, and knows nothing about the UI.
 //!
-//! Not built yet (issue #4): the inference worker thread, the GUI model card, the demo model.
+//! Not built yet (issue #4): the GUI model card and live prediction, the demo model.
 
 mod error;
 mod manifest;
 mod preprocess;
 mod runtime;
+mod worker;
 
 pub use error::ModelError;
 pub use manifest::{InputShape, Manifest, Preprocess, Provenance};
 pub use preprocess::preprocess_slice;
 pub use runtime::{CamSupport, Model, Prediction};
+pub use worker::{Job, Reply, Request, Worker, newest_per_view};
