@@ -23,8 +23,8 @@ fn main() -> ExitCode {
         Some(Command::Info(args)) => info::run(&args, &mut std::io::stdout().lock()),
         Some(Command::Volume(args)) => volume::run(&args),
         Some(Command::Predict(args)) => predict::run(&args, &mut std::io::stdout().lock()),
-        Some(Command::View(args)) => view::run(args.paths),
-        None => view::run(cli.paths),
+        Some(Command::View(args)) => view::run(args.paths, args.model),
+        None => view::run(cli.paths, cli.model),
     });
     let Ok(result) = outcome else {
         eprintln!("radlens: internal error (a bug; run with RADLENS_LOG=debug for details)");

@@ -283,3 +283,40 @@ fn unreadable_path_shows_a_dismissible_error_naming_it() {
     harness.run();
     assert!(harness.state().error.is_none());
 }
+
+#[test]
+fn model_predicts_the_slice_on_screen_and_follows_scrolling() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = common::traced_model(dir.path(), 2);
+    std::fs::write(dir.path().join("tiny.toml"), common::MANIFEST).unwrap();
+    let mut harness = app(vec![common::data("dicom/series/mr_prostate_adc_20sl")]);
+    let ctx = harness.ctx.clone();
+    harness.state_mut().open_model(model, &ctx);
+    let prediction_for = |harness: &mut Harness<'_, RadlensApp>, slice: usize| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            harness.step();
+            let state = harness.state();
+            if let Some((s, Ok(p))) = state.model.as_ref().and_then(|m| m.prediction.as_ref())
+                && *s == slice
+            {
+                return p.probabilities.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no prediction for slice {slice}: {:?}",
+                state.error
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let first = slice(&harness);
+    let p = prediction_for(&mut harness, first);
+    assert_eq!(p.len(), 2);
+    assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+    harness.key_press(Key::ArrowDown);
+    harness.run();
+    prediction_for(&mut harness, first + 1);
+    harness.run();
+    harness.get_by_label_contains("tiny test net");
+}

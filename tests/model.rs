@@ -5,64 +5,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use radlens::model::{CamSupport, Model, ModelError};
-use tch::nn::{self, Module, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
-const MANIFEST: &str = r#"
-name = "tiny test net"
-classes = ["absent", "present"]
-[input]
-channels = 1
-height = 32
-width = 32
-[preprocess]
-window = { center = 40.0, width = 400.0 }
-mean = [0.5]
-std = [0.25]
-"#;
-
-/// Traces a small CNN (conv → relu → global pool → linear, 2 classes) into `dir/tiny.pt`.
-fn traced_model(dir: &Path, classes: i64) -> PathBuf {
-    let vs = nn::VarStore::new(Device::Cpu);
-    let root = vs.root();
-    let net = nn::seq()
-        .add(nn::conv2d(
-            &root / "conv",
-            1,
-            4,
-            3,
-            nn::ConvConfig::default(),
-        ))
-        .add_fn(|x| x.relu().adaptive_avg_pool2d([1, 1]).flatten(1, -1))
-        .add(nn::linear(
-            &root / "fc",
-            4,
-            classes,
-            nn::LinearConfig::default(),
-        ));
-    // One optimiser step so the weights are not the initial ones (and tracing sees trained values).
-    let mut opt = nn::Sgd::default().build(&vs, 0.1).unwrap();
-    let x = Tensor::randn([4, 1, 32, 32], (Kind::Float, Device::Cpu));
-    let y = Tensor::from_slice(&[0i64, 1, 0, 1]).remainder(classes);
-    opt.backward_step(&net.forward(&x).cross_entropy_for_logits(&y));
-    let mut vs = vs;
-    vs.freeze();
-    let mut forward = |inputs: &[Tensor]| vec![net.forward(&inputs[0])];
-    let module = tch::CModule::create_by_tracing(
-        "TinyNet",
-        "forward",
-        &[Tensor::zeros([1, 1, 32, 32], (Kind::Float, Device::Cpu))],
-        &mut forward,
-    )
-    .unwrap();
-    let path = dir.join("tiny.pt");
-    module.save(&path).unwrap();
-    path
-}
+use common::{MANIFEST, traced_model};
 
 #[test]
 fn traced_model_loads_validates_and_predicts() {
@@ -188,12 +136,14 @@ mod worker {
     use std::time::Duration;
 
     use radlens::model::{Job, Model, Reply, Request, Worker, newest_per_view};
+
+    use super::{MANIFEST, traced_model};
     use tch::{Device, Kind, Tensor};
 
     fn model() -> (tempfile::TempDir, Model) {
         let dir = tempfile::tempdir().unwrap();
-        let path = super::traced_model(dir.path(), 2);
-        std::fs::write(dir.path().join("tiny.toml"), super::MANIFEST).unwrap();
+        let path = traced_model(dir.path(), 2);
+        std::fs::write(dir.path().join("tiny.toml"), MANIFEST).unwrap();
         let model = Model::load(&path).unwrap();
         (dir, model)
     }

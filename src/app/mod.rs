@@ -4,6 +4,7 @@
 //! Dependency rule: `app/` may use everything; nothing but `main.rs` and tests uses `app/`.
 
 mod demo;
+pub mod inference;
 mod loader;
 pub mod settings;
 pub mod view;
@@ -21,6 +22,14 @@ pub use demo::demo_study;
 use loader::{LoadEvent, LoadJob};
 use settings::Settings;
 use view::ViewState;
+
+/// What a file dialog is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dialog {
+    Files,
+    Folder,
+    Model,
+}
 
 /// What the pointer is over.
 #[derive(Clone, Debug, PartialEq)]
@@ -58,7 +67,9 @@ pub struct RadlensApp {
     opened: Vec<PathBuf>,
     job: Option<LoadJob>,
     pub error: Option<String>,
-    dialog: Option<Receiver<Option<Vec<PathBuf>>>>,
+    dialog: Option<Receiver<(Dialog, Option<Vec<PathBuf>>)>>,
+    model_loading: Option<Receiver<Result<crate::model::Model, String>>>,
+    pub model: Option<inference::ModelSession>,
     tag_filter: String,
     show_settings: bool,
     gpu: bool,
@@ -85,6 +96,8 @@ impl RadlensApp {
             job: None,
             error: None,
             dialog: None,
+            model_loading: None,
+            model: None,
             tag_filter: String::new(),
             show_settings: false,
             gpu,
@@ -233,33 +246,84 @@ impl RadlensApp {
 
     fn poll_dialog(&mut self, ctx: &egui::Context) {
         let Some(rx) = &self.dialog else { return };
-        if let Ok(choice) = rx.try_recv() {
+        if let Ok((kind, choice)) = rx.try_recv() {
             self.dialog = None;
-            if let Some(paths) = choice.filter(|p| !p.is_empty()) {
-                self.open(paths, ctx);
+            match (kind, choice.filter(|p| !p.is_empty())) {
+                (Dialog::Model, Some(paths)) => {
+                    if let Some(path) = paths.into_iter().next() {
+                        self.open_model(path, ctx);
+                    }
+                }
+                (_, Some(paths)) => self.open(paths, ctx),
+                (_, None) => {}
             }
         }
     }
 
+    /// Loads a TorchScript model (with its `.toml` manifest) off the UI thread.
+    pub fn open_model(&mut self, path: PathBuf, ctx: &egui::Context) {
+        match inference::load_model(path, ctx.clone()) {
+            Ok(rx) => self.model_loading = Some(rx),
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    /// True while a model is being loaded.
+    #[must_use]
+    pub fn is_loading_model(&self) -> bool {
+        self.model_loading.is_some()
+    }
+
+    /// Model arrival, worker replies, and a new request when the slice changed.
+    fn poll_model(&mut self, ctx: &egui::Context) {
+        if let Some(rx) = &self.model_loading
+            && let Ok(result) = rx.try_recv()
+        {
+            self.model_loading = None;
+            match result.and_then(|model| inference::ModelSession::start(model, ctx)) {
+                Ok(session) => self.model = Some(session),
+                Err(e) => self.error = Some(e),
+            }
+        }
+        let Some(session) = &mut self.model else {
+            return;
+        };
+        if let Some(message) = session.poll() {
+            self.error = Some(message);
+        }
+        if let Some(study) = &self.study
+            && let Err(e) = session.request(&study.volume, study.view.slice)
+        {
+            self.error = Some(e);
+        }
+    }
+
     /// Opens a native file dialog without blocking the UI (rfd's async dialog on its own thread).
-    fn ask_for_paths(&mut self, ctx: &egui::Context, folder: bool) {
+    fn ask_for_paths(&mut self, ctx: &egui::Context, kind: Dialog) {
         let (tx, rx) = crossbeam_channel::bounded(1);
         let ctx = ctx.clone();
         let spawned = std::thread::Builder::new()
             .name("radlens-file-dialog".to_owned())
             .spawn(move || {
-                let dialog = rfd::AsyncFileDialog::new().set_title(if folder {
-                    "Open DICOM folder"
-                } else {
-                    "Open DICOM files"
-                });
-                let picked = if folder {
-                    pollster::block_on(dialog.pick_folder()).map(|f| vec![f.path().to_path_buf()])
-                } else {
-                    pollster::block_on(dialog.pick_files())
-                        .map(|fs| fs.iter().map(|f| f.path().to_path_buf()).collect())
+                let dialog = rfd::AsyncFileDialog::new();
+                let picked = match kind {
+                    Dialog::Folder => {
+                        pollster::block_on(dialog.set_title("Open DICOM folder").pick_folder())
+                            .map(|f| vec![f.path().to_path_buf()])
+                    }
+                    Dialog::Files => {
+                        pollster::block_on(dialog.set_title("Open DICOM files").pick_files())
+                            .map(|fs| fs.iter().map(|f| f.path().to_path_buf()).collect())
+                    }
+                    Dialog::Model => pollster::block_on(
+                        dialog
+                            .set_title("Load TorchScript model")
+                            .add_filter("TorchScript", &["pt", "pth"])
+                            .pick_file(),
+                    )
+                    .map(|f| vec![f.path().to_path_buf()]),
                 };
-                if tx.send(picked).is_err() {
+                if tx.send((kind, picked)).is_err() {
                     tracing::debug!("file dialog answered after the app stopped listening");
                 }
                 ctx.request_repaint();
@@ -275,10 +339,13 @@ impl RadlensApp {
         egui::MenuBar::new().ui(ui, |ui| {
             ui.menu_button("File", |ui| {
                 if ui.button("Open file…").clicked() {
-                    self.ask_for_paths(&ctx, false);
+                    self.ask_for_paths(&ctx, Dialog::Files);
                 }
                 if ui.button("Open folder…").clicked() {
-                    self.ask_for_paths(&ctx, true);
+                    self.ask_for_paths(&ctx, Dialog::Folder);
+                }
+                if ui.button("Load model…").clicked() {
+                    self.ask_for_paths(&ctx, Dialog::Model);
                 }
                 ui.menu_button("Recent", |ui| {
                     let recent = self.settings.recent.clone();
@@ -376,6 +443,7 @@ impl eframe::App for RadlensApp {
         let ctx = ui.ctx().clone();
         self.poll_job(&ctx);
         self.poll_dialog(&ctx);
+        self.poll_model(&ctx);
         let dropped: Vec<PathBuf> = ctx.input(|i| {
             i.raw
                 .dropped_files
@@ -440,6 +508,16 @@ impl RadlensApp {
             egui::Panel::left("series")
                 .default_size(ui::theme::SIDE_PANEL_WIDTH)
                 .show(ui, |ui| {
+                    if let Some(session) = &self.model {
+                        egui::Panel::bottom("model card").show(ui, |ui| {
+                            ui::model_card::model_card_ui(
+                                ui,
+                                &session.card,
+                                session.prediction.as_ref(),
+                                session.busy(),
+                            );
+                        });
+                    }
                     clicked = ui::panels::series_list_ui(ui, report, loaded, &self.thumbnails);
                 });
             if let Some(index) = clicked {

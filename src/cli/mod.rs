@@ -21,6 +21,9 @@ pub struct Cli {
     pub command: Option<Command>,
     /// Studies to open in the viewer (files or folders); none opens the embedded demo study.
     pub paths: Vec<std::path::PathBuf>,
+    /// TorchScript model to run in the viewer (`M.pt` with `M.toml` beside it).
+    #[arg(long)]
+    pub model: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, clap::Subcommand)]

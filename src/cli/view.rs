@@ -10,9 +10,12 @@ use crate::app::RadlensApp;
 pub struct ViewArgs {
     /// DICOM files and/or folders; none opens the embedded demo study.
     pub paths: Vec<PathBuf>,
+    /// TorchScript model (`M.pt` with `M.toml` beside it) to run on the slice on screen.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
 }
 
-pub fn run(paths: Vec<PathBuf>) -> Result<()> {
+pub fn run(paths: Vec<PathBuf>, model: Option<PathBuf>) -> Result<()> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("radlens")
@@ -25,7 +28,13 @@ pub fn run(paths: Vec<PathBuf>) -> Result<()> {
     eframe::run_native(
         "radlens",
         options,
-        Box::new(|cc| Ok(Box::new(RadlensApp::new(cc, paths)))),
+        Box::new(|cc| {
+            let mut app = RadlensApp::new(cc, paths);
+            if let Some(model) = model {
+                app.open_model(model, &cc.egui_ctx);
+            }
+            Ok(Box::new(app))
+        }),
     )
     .map_err(|e| anyhow!("cannot open the viewer window ({e})"))
 }

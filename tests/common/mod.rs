@@ -3,7 +3,10 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use tch::nn::{self, Module, OptimizerConfig};
+use tch::{Device, Kind, Tensor};
 
 /// `../shared/data`, relative to the package root (read-only: never write there).
 pub fn data_dir() -> PathBuf {
@@ -93,4 +96,58 @@ pub fn load(path: &std::path::Path) -> radlens::dicom::Volume {
     radlens::dicom::load(&[path.to_owned()], None)
         .unwrap_or_else(|e| panic!("{e}"))
         .0
+}
+
+// A small CNN traced to TorchScript, and its manifest (model tests and GUI tests).
+
+pub const MANIFEST: &str = r#"
+name = "tiny test net"
+classes = ["absent", "present"]
+[input]
+channels = 1
+height = 32
+width = 32
+[preprocess]
+window = { center = 40.0, width = 400.0 }
+mean = [0.5]
+std = [0.25]
+"#;
+
+/// Traces a small CNN (conv → relu → global pool → linear, 2 classes) into `dir/tiny.pt`.
+pub fn traced_model(dir: &Path, classes: i64) -> PathBuf {
+    let vs = nn::VarStore::new(Device::Cpu);
+    let root = vs.root();
+    let net = nn::seq()
+        .add(nn::conv2d(
+            &root / "conv",
+            1,
+            4,
+            3,
+            nn::ConvConfig::default(),
+        ))
+        .add_fn(|x| x.relu().adaptive_avg_pool2d([1, 1]).flatten(1, -1))
+        .add(nn::linear(
+            &root / "fc",
+            4,
+            classes,
+            nn::LinearConfig::default(),
+        ));
+    // One optimiser step so the weights are not the initial ones (and tracing sees trained values).
+    let mut opt = nn::Sgd::default().build(&vs, 0.1).unwrap();
+    let x = Tensor::randn([4, 1, 32, 32], (Kind::Float, Device::Cpu));
+    let y = Tensor::from_slice(&[0i64, 1, 0, 1]).remainder(classes);
+    opt.backward_step(&net.forward(&x).cross_entropy_for_logits(&y));
+    let mut vs = vs;
+    vs.freeze();
+    let mut forward = |inputs: &[Tensor]| vec![net.forward(&inputs[0])];
+    let module = tch::CModule::create_by_tracing(
+        "TinyNet",
+        "forward",
+        &[Tensor::zeros([1, 1, 32, 32], (Kind::Float, Device::Cpu))],
+        &mut forward,
+    )
+    .unwrap();
+    let path = dir.join("tiny.pt");
+    module.save(&path).unwrap();
+    path
 }

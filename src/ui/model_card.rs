@@ -1,0 +1,69 @@
+//! The model card (manifest, classes, input, device, CAM availability) and the prediction for the
+//! slice on screen.
+
+use crate::app::inference::ModelCard;
+use crate::model::{CamSupport, Prediction};
+
+pub fn model_card_ui(
+    ui: &mut egui::Ui,
+    card: &ModelCard,
+    prediction: Option<&(usize, Result<Prediction, String>)>,
+    busy: bool,
+) {
+    let m = &card.manifest;
+    ui.heading("Model");
+    ui.label(egui::RichText::new(&m.name).strong());
+    if !m.description.is_empty() {
+        ui.label(&m.description);
+    }
+    ui.label(format!(
+        "input {}×{}×{} · {} · {}",
+        m.input.channels,
+        m.input.height,
+        m.input.width,
+        card.device,
+        match &card.cam {
+            CamSupport::Available => "CAM available".to_owned(),
+            CamSupport::Unavailable(reason) => format!("CAM unavailable: {reason}"),
+        }
+    ));
+    if !m.provenance.metrics.is_empty() {
+        let metrics: Vec<String> = m
+            .provenance
+            .metrics
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        ui.label(format!("metrics: {}", metrics.join(", ")));
+    }
+    ui.separator();
+    match prediction {
+        Some((slice, Ok(p))) => {
+            ui.label(format!(
+                "Prediction, slice {}{}",
+                slice + 1,
+                if busy { " (updating…)" } else { "" }
+            ));
+            for (i, (class, prob)) in p.classes.iter().zip(&p.probabilities).enumerate() {
+                let mut text = egui::RichText::new(format!("{class} {:.1}%", prob * 100.0));
+                if i == p.top {
+                    text = text.strong();
+                }
+                ui.add(egui::ProgressBar::new(*prob).text(text));
+            }
+        }
+        Some((slice, Err(e))) => {
+            ui.colored_label(
+                super::theme::ERROR_TEXT,
+                format!("slice {}: {e}", slice + 1),
+            );
+        }
+        None => {
+            ui.label(if busy {
+                "Predicting…"
+            } else {
+                "No prediction yet"
+            });
+        }
+    }
+}
