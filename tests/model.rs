@@ -8,6 +8,7 @@ mod common;
 use std::process::Command;
 
 use radlens::model::{CamSupport, Model, ModelError};
+use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
 
 use common::{MANIFEST, traced_model};
@@ -242,5 +243,53 @@ mod worker {
         assert!(matches!(next(&worker), Reply::Restarted { ok: true, .. }));
         worker.submit(0, predict_job()).unwrap();
         assert!(matches!(next(&worker), Reply::Done { result: Ok(_), .. }));
+    }
+}
+
+/// The Grad-CAM pattern through TorchScript (STACK.md): differentiate the class score w.r.t.
+/// `features(x).detach().set_requires_grad(true)` through `head`. Traced here as two modules, since
+/// tracing makes one module per function; 100 calls in a row must all give defined gradients.
+#[test]
+fn hundred_backward_calls_through_head_give_defined_gradients() {
+    let dir = tempfile::tempdir().unwrap();
+    let vs = nn::VarStore::new(Device::Cpu);
+    let root = vs.root();
+    let conv = nn::conv2d(&root / "conv", 1, 8, 3, nn::ConvConfig::default());
+    let fc = nn::linear(&root / "fc", 8, 2, nn::LinearConfig::default());
+    let mut vs = vs;
+    vs.freeze();
+    let x = Tensor::rand([1, 1, 32, 32], (Kind::Float, Device::Cpu));
+    let mut features = |inputs: &[Tensor]| vec![conv.forward(&inputs[0]).relu()];
+    let features = tch::CModule::create_by_tracing(
+        "Features",
+        "forward",
+        std::slice::from_ref(&x),
+        &mut features,
+    )
+    .unwrap();
+    let a0 = features.forward_ts(&[&x]).unwrap();
+    let mut head =
+        |inputs: &[Tensor]| vec![fc.forward(&inputs[0].adaptive_avg_pool2d([1, 1]).flatten(1, -1))];
+    let head =
+        tch::CModule::create_by_tracing("Head", "forward", std::slice::from_ref(&a0), &mut head)
+            .unwrap();
+    features.save(dir.path().join("features.pt")).unwrap();
+    head.save(dir.path().join("head.pt")).unwrap();
+    let features = tch::CModule::load(dir.path().join("features.pt")).unwrap();
+    let head = tch::CModule::load(dir.path().join("head.pt")).unwrap();
+    for call in 0..100 {
+        let a = features
+            .forward_ts(&[&x])
+            .unwrap()
+            .detach()
+            .set_requires_grad(true);
+        let score = head
+            .forward_ts(&[&a])
+            .unwrap()
+            .select(1, 1)
+            .sum(Kind::Float);
+        let grads = Tensor::f_run_backward(&[&score], &[&a], false, false).unwrap();
+        assert!(grads[0].defined(), "call {call}: undefined gradient");
+        assert_eq!(grads[0].size(), a.size());
     }
 }
