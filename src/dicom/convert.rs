@@ -165,29 +165,30 @@ pub(super) fn write_i16_native(
     let Value::Primitive(pixels) = obj.get(tags::PIXEL_DATA)?.value() else {
         return None;
     };
-    match (pixels, bits_allocated) {
+    let result = match (pixels, bits_allocated) {
         (PrimitiveValue::U16(v), 16) => {
-            let samples = v.get(range)?.iter().map(|&x| u32::from(x));
-            Some(integer_rescale_into(
-                samples,
+            let samples = v.get(range)?;
+            integer_rescale_into(
+                samples.iter().map(|&x| u32::from(x)),
                 bits_stored,
                 signed,
                 rescale,
                 dst,
-            ))
+            )
         }
         (PrimitiveValue::U8(v), 8) => {
-            let samples = v.get(range)?.iter().map(|&x| u32::from(x));
-            Some(integer_rescale_into(
-                samples,
+            let bytes = v.get(range)?;
+            integer_rescale_into(
+                bytes.iter().map(|&x| u32::from(x)),
                 bits_stored,
                 signed,
                 rescale,
                 dst,
-            ))
+            )
         }
-        _ => None,
-    }
+        _ => return None,
+    };
+    Some(result)
 }
 
 pub(super) fn write_f32(

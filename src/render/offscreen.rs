@@ -3,7 +3,7 @@
 
 use egui_wgpu::wgpu;
 
-use super::renderer::SliceRenderers;
+use super::renderer::{SliceRenderers, texture_with_usage};
 
 impl SliceRenderers {
     /// Draws `view` alone into `target` (cleared to black), submits and waits for the GPU.
@@ -58,20 +58,12 @@ impl SliceRenderers {
         width: u32,
         height: u32,
     ) -> Result<Vec<u8>, String> {
-        let target = device.create_texture(&wgpu::TextureDescriptor {
-            label: Some("radlens offscreen"),
-            size: wgpu::Extent3d {
-                width,
-                height,
-                depth_or_array_layers: 1,
-            },
-            mip_level_count: 1,
-            sample_count: 1,
-            dimension: wgpu::TextureDimension::D2,
-            format: wgpu::TextureFormat::Rgba8Unorm,
-            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
-            view_formats: &[],
-        });
+        let target = texture_with_usage(
+            device,
+            "radlens offscreen",
+            (width, height, wgpu::TextureFormat::Rgba8Unorm),
+            wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+        );
         let target_view = target.create_view(&wgpu::TextureViewDescriptor::default());
         let padded_row = (width * 4).div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT)
             * wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;

@@ -206,12 +206,28 @@ struct Generations {
     colormap: Option<Colormap>,
 }
 
+/// A 2-D texture for sampling (`usage` adds to `TEXTURE_BINDING | COPY_DST`, e.g. a render target).
 fn texture(
     device: &wgpu::Device,
     label: &str,
     width: u32,
     height: u32,
     format: wgpu::TextureFormat,
+) -> wgpu::Texture {
+    texture_with_usage(
+        device,
+        label,
+        (width, height, format),
+        wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+    )
+}
+
+/// A 2-D texture with exactly `usage`.
+pub(super) fn texture_with_usage(
+    device: &wgpu::Device,
+    label: &str,
+    (width, height, format): (u32, u32, wgpu::TextureFormat),
+    usage: wgpu::TextureUsages,
 ) -> wgpu::Texture {
     device.create_texture(&wgpu::TextureDescriptor {
         label: Some(label),
@@ -224,7 +240,7 @@ fn texture(
         sample_count: 1,
         dimension: wgpu::TextureDimension::D2,
         format,
-        usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+        usage,
         view_formats: &[],
     })
 }
