@@ -320,3 +320,69 @@ fn model_predicts_the_slice_on_screen_and_follows_scrolling() {
     harness.run();
     harness.get_by_label_contains("tiny test net");
 }
+
+/// A file dropped on the window, as the platform layer hands it to egui.
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+#[test]
+fn dropping_a_folder_opens_it() {
+    let mut harness = app(Vec::new());
+    let folder = common::data("dicom/series/mr_brain_t1_sag_35sl");
+    harness
+        .input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(Dropped(folder)));
+    harness.step();
+    let deadline = Instant::now() + Duration::from_mins(1);
+    while harness.state().study.as_ref().unwrap().volume.modality != "MR"
+        || !harness.state().is_idle()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "dropped folder did not open: {:?}",
+            harness.state().error
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(harness.state().study.as_ref().unwrap().volume.shape[0], 35);
+}
+
+#[test]
+fn clicking_a_series_in_the_list_loads_it() {
+    let mut harness = app(vec![common::data("dicom/series/ct_3slice_with_seg")]);
+    assert_eq!(
+        harness.state().study.as_ref().unwrap().volume.modality,
+        "CT"
+    );
+    harness
+        .get_by_label_contains("SEG Liver Segmentation")
+        .click();
+    harness.run();
+    let deadline = Instant::now() + Duration::from_mins(1);
+    while harness.state().study.as_ref().unwrap().volume.modality != "SEG"
+        || !harness.state().is_idle()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "series did not load: {:?}",
+            harness.state().error
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        harness.state().study.as_ref().unwrap().volume.shape,
+        [3, 512, 512]
+    );
+}
