@@ -184,7 +184,15 @@ mod worker {
             }
             other @ Reply::Restarted { .. } => panic!("{other:?}"),
         }
-        assert!(notified.load(Ordering::Relaxed) >= 1);
+        // The worker notifies right after sending: the reply can arrive a moment before that.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while notified.load(Ordering::Relaxed) == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no notification after the reply"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     #[test]
