@@ -11,7 +11,7 @@ use radlens::model::{CamSupport, Model, ModelError};
 use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
 
-use common::{MANIFEST, traced_model};
+use common::{MANIFEST, traced_cam_model, traced_model};
 
 #[test]
 fn traced_model_loads_validates_and_predicts() {
@@ -300,4 +300,41 @@ fn hundred_backward_calls_through_head_give_defined_gradients() {
         assert!(grads[0].defined(), "call {call}: undefined gradient");
         assert_eq!(grads[0].size(), a.size());
     }
+}
+
+#[test]
+fn features_and_head_from_cam_files_agree_with_forward() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = traced_cam_model(dir.path(), 2);
+    let model = Model::load(&path).unwrap();
+    assert_eq!(model.cam, CamSupport::Available);
+    let x = Tensor::rand([3, 1, 32, 32], (Kind::Float, Device::Cpu));
+    let a = model.features(&x).unwrap();
+    assert_eq!(a.size(), [3, 4, 30, 30]);
+    let via_head = model.head(&a).unwrap();
+    let direct = model.forward(&x).unwrap();
+    assert!(via_head.allclose(&direct, 1e-5, 1e-6, false));
+
+    // A head that disagrees with forward: CAM off with the reason, prediction still works.
+    let sub = dir.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let other = traced_cam_model(&sub, 2);
+    std::fs::copy(
+        other.with_file_name("cam.head.pt"),
+        dir.path().join("cam.head.pt"),
+    )
+    .unwrap();
+    let model = Model::load(&path).unwrap();
+    assert!(
+        matches!(&model.cam, CamSupport::Unavailable(r) if r.contains("differs")),
+        "{:?}",
+        model.cam
+    );
+    let err = model.features(&x).unwrap_err().to_string();
+    assert!(err.contains("CAM methods need"), "{err}");
+
+    // A declared file that is missing is a load error naming that file.
+    std::fs::remove_file(dir.path().join("cam.head.pt")).unwrap();
+    let err = Model::load(&path).err().unwrap().to_string();
+    assert!(err.ends_with("cam.head.pt"), "{err}");
 }

@@ -17,6 +17,19 @@ pub struct Manifest {
     pub preprocess: Preprocess,
     #[serde(default)]
     pub provenance: Provenance,
+    /// Where `features`/`head` live when they are not methods of `M.pt` itself.
+    #[serde(default)]
+    pub cam: Option<CamFiles>,
+}
+
+/// `[cam] features = "M.features.pt"`, `head = "M.head.pt"`: two single-method TorchScript files
+/// beside the manifest (for exporters such as tch that trace one function per module). Each
+/// file's `forward` is used as `features` resp. `head`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CamFiles {
+    pub features: PathBuf,
+    pub head: PathBuf,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, serde::Deserialize, serde::Serialize)]
@@ -118,6 +131,16 @@ impl Manifest {
                     "`preprocess.{name}` has {} values for {channels} channels",
                     values.len()
                 ));
+            }
+        }
+        if let Some(cam) = &self.cam {
+            for (key, file) in [("features", &cam.features), ("head", &cam.head)] {
+                if file.is_absolute() || file.components().count() != 1 {
+                    return Err(format!(
+                        "`cam.{key}` must be a file name beside the manifest, is {}",
+                        file.display()
+                    ));
+                }
             }
         }
         if p.std

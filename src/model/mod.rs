@@ -13,7 +13,7 @@ mod runtime;
 mod worker;
 
 pub use error::ModelError;
-pub use manifest::{InputShape, Manifest, Preprocess, Provenance};
+pub use manifest::{CamFiles, InputShape, Manifest, Preprocess, Provenance};
 pub use preprocess::preprocess_slice;
 pub use runtime::{CamSupport, Model, Prediction};
 pub use worker::{Job, Reply, Request, Worker, newest_per_view};

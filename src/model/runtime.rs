@@ -31,6 +31,8 @@ pub struct Model {
     pub cam: CamSupport,
     pub device: Device,
     module: CModule,
+    /// `features`/`head` as separate files (manifest `[cam]`), else methods of `module`.
+    cam_files: Option<(CModule, CModule)>,
 }
 
 impl Model {
@@ -77,25 +79,92 @@ impl Model {
                 "forward returns NaN or infinite logits".to_owned(),
             ));
         }
-        let cam = cam_support(&module, &zeros, &logits);
-        Ok(Self {
+        let cam_files = match &manifest.cam {
+            Some(files) => {
+                let dir = path.parent().unwrap_or(Path::new("."));
+                let load = |file: &Path| {
+                    let file = dir.join(file);
+                    CModule::load_on_device(&file, device).map_err(|e| ModelError::Load {
+                        cause: first_line(&e),
+                        path: file,
+                    })
+                };
+                Some((load(&files.features)?, load(&files.head)?))
+            }
+            None => None,
+        };
+        let mut model = Self {
             manifest,
             path: path.to_owned(),
-            cam,
+            cam: CamSupport::Available,
             device,
             module,
-        })
+            cam_files,
+        };
+        model.cam = model.cam_support(&zeros, &logits);
+        Ok(model)
     }
 
-    /// Probabilities (softmax of the logits) for an input `[1, C, H, W]` of the declared shape.
-    pub fn predict(&self, input: &Tensor) -> Result<Prediction, ModelError> {
+    /// The input size `[1, C, H, W]` the manifest declares.
+    #[must_use]
+    pub fn input_size(&self) -> [i64; 4] {
         let shape = self.manifest.input;
-        let expected = [
+        [
             1,
             i64::from(shape.channels),
             i64::from(shape.height),
             i64::from(shape.width),
-        ];
+        ]
+    }
+
+    /// Logits `[N, K]` for a batch `[N, C, H, W]` (moved to the model's device). Runs with autograd
+    /// as the caller has it: wrap in `tch::no_grad` when no gradient is wanted.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor, ModelError> {
+        let x = x.f_to_device(self.device).map_err(|e| self.failed(&e))?;
+        self.module.forward_ts(&[&x]).map_err(|e| self.failed(&e))
+    }
+
+    /// Activations `A[N, D, h, w]` of the CAM layer; an error when CAM is unavailable.
+    pub fn features(&self, x: &Tensor) -> Result<Tensor, ModelError> {
+        self.require_cam()?;
+        let x = x.f_to_device(self.device).map_err(|e| self.failed(&e))?;
+        match &self.cam_files {
+            Some((features, _)) => features.forward_ts(&[&x]),
+            None => self.module.method_ts("features", &[&x]),
+        }
+        .map_err(|e| self.failed(&e))
+    }
+
+    /// Logits from activations: `head(features(x)) == forward(x)`.
+    pub fn head(&self, a: &Tensor) -> Result<Tensor, ModelError> {
+        self.require_cam()?;
+        match &self.cam_files {
+            Some((_, head)) => head.forward_ts(&[a]),
+            None => self.module.method_ts("head", &[a]),
+        }
+        .map_err(|e| self.failed(&e))
+    }
+
+    fn require_cam(&self) -> Result<(), ModelError> {
+        match &self.cam {
+            CamSupport::Available => Ok(()),
+            CamSupport::Unavailable(reason) => Err(ModelError::Contract {
+                reason: format!("CAM methods need `features` and `head`: {reason}"),
+                path: self.path.clone(),
+            }),
+        }
+    }
+
+    fn failed(&self, e: &tch::TchError) -> ModelError {
+        ModelError::Inference {
+            cause: first_line(e),
+            path: self.path.clone(),
+        }
+    }
+
+    /// Probabilities (softmax of the logits) for an input `[1, C, H, W]` of the declared shape.
+    pub fn predict(&self, input: &Tensor) -> Result<Prediction, ModelError> {
+        let expected = self.input_size();
         if input.size() != expected {
             return Err(ModelError::Input {
                 reason: format!(
@@ -104,12 +173,8 @@ impl Model {
                 ),
             });
         }
-        let failed = |e: &tch::TchError| ModelError::Inference {
-            cause: first_line(e),
-            path: self.path.clone(),
-        };
-        let input = input.f_to_device(self.device).map_err(|e| failed(&e))?;
-        let logits = tch::no_grad(|| self.module.forward_ts(&[&input])).map_err(|e| failed(&e))?;
+        let failed = |e: &tch::TchError| self.failed(e);
+        let logits = tch::no_grad(|| self.forward(input))?;
         let probabilities: Vec<f32> = logits
             .f_softmax(-1, Kind::Float)
             .and_then(|p| p.f_flatten(0, -1))
@@ -142,24 +207,34 @@ fn all_finite(t: &Tensor) -> bool {
         .is_ok_and(|v| v == 1)
 }
 
-/// `features`/`head` present and agreeing with `forward`?
-fn cam_support(module: &CModule, zeros: &Tensor, logits: &Tensor) -> CamSupport {
-    let Ok(features) = tch::no_grad(|| module.method_ts("features", &[zeros])) else {
-        return CamSupport::Unavailable("the model exports no `features` method".to_owned());
-    };
-    if features.dim() != 4 {
-        return CamSupport::Unavailable(format!(
-            "`features` returns {} dimensions, CAM needs [N, D, h, w]",
-            features.dim()
-        ));
-    }
-    let Ok(head) = tch::no_grad(|| module.method_ts("head", &[&features])) else {
-        return CamSupport::Unavailable("the model exports no `head` method".to_owned());
-    };
-    let agree = head.f_allclose(logits, 1e-4, 1e-5, false).unwrap_or(false);
-    if agree {
-        CamSupport::Available
-    } else {
-        CamSupport::Unavailable("head(features(x)) differs from forward(x)".to_owned())
+impl Model {
+    /// `features`/`head` present and agreeing with `forward`?
+    fn cam_support(&self, zeros: &Tensor, logits: &Tensor) -> CamSupport {
+        let features = tch::no_grad(|| match &self.cam_files {
+            Some((features, _)) => features.forward_ts(&[zeros]),
+            None => self.module.method_ts("features", &[zeros]),
+        });
+        let Ok(features) = features else {
+            return CamSupport::Unavailable("the model exports no `features` method".to_owned());
+        };
+        if features.dim() != 4 {
+            return CamSupport::Unavailable(format!(
+                "`features` returns {} dimensions, CAM needs [N, D, h, w]",
+                features.dim()
+            ));
+        }
+        let head = tch::no_grad(|| match &self.cam_files {
+            Some((_, head)) => head.forward_ts(&[&features]),
+            None => self.module.method_ts("head", &[&features]),
+        });
+        let Ok(head) = head else {
+            return CamSupport::Unavailable("the model exports no `head` method".to_owned());
+        };
+        let agree = head.f_allclose(logits, 1e-4, 1e-5, false).unwrap_or(false);
+        if agree {
+            CamSupport::Available
+        } else {
+            CamSupport::Unavailable("head(features(x)) differs from forward(x)".to_owned())
+        }
     }
 }

@@ -151,3 +151,45 @@ pub fn traced_model(dir: &Path, classes: i64) -> PathBuf {
     module.save(&path).unwrap();
     path
 }
+
+/// The same kind of net, exported with CAM support: `cam.pt` (forward), `cam.features.pt` (conv →
+/// relu, `[N, 4, 30, 30]`) and `cam.head.pt` (global average pool → linear), with `cam.toml`
+/// naming them under `[cam]`. Returns the path of `cam.pt`.
+pub fn traced_cam_model(dir: &Path, classes: i64) -> PathBuf {
+    let vs = nn::VarStore::new(Device::Cpu);
+    let root = vs.root();
+    let conv = nn::conv2d(&root / "conv", 1, 4, 3, nn::ConvConfig::default());
+    let fc = nn::linear(&root / "fc", 4, classes, nn::LinearConfig::default());
+    let features = |x: &Tensor| x.apply(&conv).relu();
+    let head = |a: &Tensor| a.adaptive_avg_pool2d([1, 1]).flatten(1, -1).apply(&fc);
+    let mut opt = nn::Sgd::default().build(&vs, 0.1).unwrap();
+    let x = Tensor::randn([4, 1, 32, 32], (Kind::Float, Device::Cpu));
+    let y = Tensor::from_slice(&[0i64, 1, 0, 1]).remainder(classes);
+    opt.backward_step(&head(&features(&x)).cross_entropy_for_logits(&y));
+    let mut vs = vs;
+    vs.freeze();
+    let x0 = Tensor::zeros([1, 1, 32, 32], (Kind::Float, Device::Cpu));
+    let a0 = features(&x0);
+    let trace = |name: &str, input: &Tensor, f: &dyn Fn(&Tensor) -> Tensor, file: &str| {
+        let mut closure = |inputs: &[Tensor]| vec![f(&inputs[0])];
+        let module = tch::CModule::create_by_tracing(
+            name,
+            "forward",
+            std::slice::from_ref(input),
+            &mut closure,
+        )
+        .unwrap();
+        let path = dir.join(file);
+        module.save(&path).unwrap();
+        path
+    };
+    let path = trace("CamNet", &x0, &|x| head(&features(x)), "cam.pt");
+    trace("CamFeatures", &x0, &features, "cam.features.pt");
+    trace("CamHead", &a0, &head, "cam.head.pt");
+    std::fs::write(
+        dir.join("cam.toml"),
+        format!("{MANIFEST}\n[cam]\nfeatures = \"cam.features.pt\"\nhead = \"cam.head.pt\"\n"),
+    )
+    .unwrap();
+    path
+}
