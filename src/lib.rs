@@ -6,7 +6,9 @@
 //! - [`imaging`]: pure maths, depends on nothing in the crate.
 //! - [`dicom`]: dicom-rs and `imaging` only; returns volumes, never UI or model types.
 //! - [`render`]: wgpu and `imaging` only; draws slices/heatmaps/masks given as arrays.
-//! - [`model`]: tch only (with the future `explain`); takes arrays, never DICOM objects.
+//! - [`model`]: tch only (with `explain`); takes arrays, never DICOM objects.
+//! - [`explain`]: tch, `model` and `imaging`; attribution maps (Grad-CAM … KernelSHAP) as raw
+//!   heatmaps on the slice grid; never UI or DICOM types.
 //! - [`cli`]: the headless subcommands; thin wrappers over the library modules.
 //! - [`ui`]: widgets (`*_ui` functions); [`app`]: the eframe app, its state and background jobs,
 //!   the only glue between UI and workers.
@@ -15,6 +17,7 @@
 pub mod app;
 pub mod cli;
 pub mod dicom;
+pub mod explain;
 pub mod imaging;
 pub mod model;
 pub mod render;

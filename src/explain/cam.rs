@@ -1,0 +1,72 @@
+//! The CAM pipeline shared by Grad-CAM, Grad-CAM++ and Score-CAM (pytorch-grad-cam's `BaseCAM`):
+//! activations `A = features(x)`, the target's gradient with respect to them through `head`,
+//! per-channel weights (the one step each method defines), then `ReLU(Σ_k w_k A_k)` on the
+//! feature grid. Upsampling to the slice happens once, in [`super::explain`].
+
+use std::collections::BTreeMap;
+
+use tch::{Kind, Tensor};
+
+use super::run::Run;
+use super::{Attribution, ExplainError};
+
+/// `A[1, D, h, w]` (detached) and `d score / d A` (same shape).
+///
+/// Differentiates with respect to `features(x).detach().set_requires_grad(true)` fed to `head`:
+/// differentiating through an activation that a TorchScript `forward` returned breaks on the
+/// second call (STACK.md).
+pub(super) fn activations_and_gradients(
+    run: &mut Run<'_>,
+) -> Result<(Tensor, Tensor), ExplainError> {
+    run.check_cancel()?;
+    let a = tch::no_grad(|| run.model.features(run.input))?
+        .detach()
+        .set_requires_grad(true);
+    let logits = run.model.head(&a)?;
+    let score = run
+        .target_column(&logits, 1)?
+        .f_sum(Kind::Float)
+        .map_err(|e| run.torch(&e))?;
+    let gradient = run.gradient(&score, &a)?;
+    run.count(1);
+    Ok((a.detach(), gradient))
+}
+
+/// `ReLU(Σ_k w_k A_k)` as `[h, w]`, for weights `[1, D]`.
+pub(super) fn combine(a: &Tensor, weights: &Tensor) -> Result<Tensor, tch::TchError> {
+    let size = a.size();
+    weights
+        .f_reshape([1, size[1], 1, 1])?
+        .f_mul(a)?
+        .f_sum_dim_intlist([1i64].as_slice(), false, Kind::Float)?
+        .f_relu()?
+        .f_reshape([size[2], size[3]])
+}
+
+/// A gradient-weighted CAM: `weights(A, dS/dA) -> [1, D]`.
+pub(super) fn gradient_cam(
+    run: &mut Run<'_>,
+    weights: impl FnOnce(&Tensor, &Tensor) -> Result<Tensor, tch::TchError>,
+) -> Result<Attribution, ExplainError> {
+    run.plan(1);
+    let (a, gradient) = activations_and_gradients(run)?;
+    let map = weights(&a, &gradient)
+        .and_then(|w| combine(&a, &w))
+        .map_err(|e| run.torch(&e))?;
+    Ok(Attribution {
+        map,
+        parameters: feature_grid(&a),
+    })
+}
+
+/// The activations' size, recorded in the provenance.
+pub(super) fn feature_grid(a: &Tensor) -> BTreeMap<String, serde_json::Value> {
+    let size = a.size();
+    BTreeMap::from([
+        ("feature_channels".to_owned(), size[1].into()),
+        (
+            "feature_grid".to_owned(),
+            serde_json::json!([size[2], size[3]]),
+        ),
+    ])
+}

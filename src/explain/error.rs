@@ -1,0 +1,54 @@
+//! Explanation errors: one line each, cause first and the file last.
+
+use std::path::PathBuf;
+
+use crate::model::ModelError;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExplainError {
+    /// A CAM method on a model without usable `features`/`head`.
+    #[error("{method} needs a model that exports `features` and `head` ({reason}): {}", path.display())]
+    CamUnavailable {
+        method: &'static str,
+        reason: String,
+        path: PathBuf,
+    },
+    #[error("unknown explanation method `{0}` (known: {known})", known = super::Method::names())]
+    UnknownMethod(String),
+    #[error("target class {target} does not exist: the model has {count} classes ({classes})")]
+    Target {
+        target: String,
+        count: usize,
+        classes: String,
+    },
+    #[error("invalid parameter for {method}: {reason}")]
+    Parameter {
+        method: &'static str,
+        reason: String,
+    },
+    #[error("input does not fit the model ({reason})")]
+    Input { reason: String },
+    #[error("explanation cancelled")]
+    Cancelled,
+    #[error("{method} produced non-finite values (the model returned NaN or infinity): {}", path.display())]
+    NonFinite { method: &'static str, path: PathBuf },
+    #[error("{method} failed ({cause}): {}", path.display())]
+    Torch {
+        method: &'static str,
+        cause: String,
+        path: PathBuf,
+    },
+    #[error(transparent)]
+    Model(#[from] ModelError),
+}
+
+/// libtorch errors carry a C++ backtrace after the first line; keep the first line only.
+pub(crate) fn first_line(err: &tch::TchError) -> String {
+    err.to_string()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
