@@ -1,6 +1,7 @@
 //! The headless command line: one file per subcommand. This is a contract other tools rely on:
 //! keep the names, flags and JSON fields stable.
 
+pub mod explain;
 pub mod info;
 pub mod predict;
 pub mod view;
@@ -34,6 +35,8 @@ pub enum Command {
     Volume(volume::VolumeArgs),
     /// Class probabilities of a TorchScript model for one slice, image or input tensor.
     Predict(predict::PredictArgs),
+    /// Explanation map (Grad-CAM, IG, LIME, …) of a model's score for one slice, as a .npy.
+    Explain(explain::ExplainArgs),
     /// Open the viewer on files/folders (the default when no subcommand is given).
     View(view::ViewArgs),
 }

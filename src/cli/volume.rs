@@ -43,7 +43,7 @@ pub fn run(args: &VolumeArgs) -> Result<()> {
 }
 
 /// Sources are never modified: refuse an output path that is one of the input files.
-fn refuse_to_overwrite_input(out: &Path, inputs: &[PathBuf]) -> Result<()> {
+pub(crate) fn refuse_to_overwrite_input(out: &Path, inputs: &[PathBuf]) -> Result<()> {
     let Ok(out_abs) = std::path::absolute(out) else {
         return Ok(());
     };
@@ -61,7 +61,7 @@ fn refuse_to_overwrite_input(out: &Path, inputs: &[PathBuf]) -> Result<()> {
 
 /// Writes through a temporary file in the destination folder, then renames it into place, so a
 /// failed or interrupted write never leaves a partial file.
-fn write_atomically(
+pub(crate) fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> Result<()>,
 ) -> Result<()> {

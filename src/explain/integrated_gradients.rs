@@ -154,7 +154,9 @@ impl Explainer for IntegratedGradients {
                 .and_then(|s| s.f_double_value(&[]))
                 .map_err(|e| torch(&e))? as f32,
         );
-        let ends = run.scores(2, |_| Tensor::f_cat(&[&x, &baseline], 0))?;
+        let ends = run.scores(2, |range| {
+            Tensor::f_cat(&[&x, &baseline], 0)?.f_narrow(0, range.start as i64, range.len() as i64)
+        })?;
         let delta = total - (f64::from(ends[0]) - f64::from(ends[1]));
         let parameters = BTreeMap::from([
             ("steps".to_owned(), steps.into()),

@@ -130,7 +130,7 @@ mod tests {
         }
         assert_eq!(histogram[0] + histogram[6], 0, "no ends among the draws");
         // (M−1)/(k(M−k)) for M = 6: 1, 5/8, 5/9, 5/8, 1 → normalised.
-        let p: Vec<f64> = (1..6).map(|k| 5.0 / (k * (6 - k)) as f64).collect();
+        let p: Vec<f64> = (1..6).map(|k| 5.0 / f64::from(k * (6 - k))).collect();
         let total: f64 = p.iter().sum();
         for k in 1..6 {
             let expected = p[k - 1] / total;

@@ -98,12 +98,14 @@ pub(super) fn weighted_ridge(
 /// Solves `A β = b` for symmetric positive definite `A` (`m × m`, overwritten by its factor).
 #[allow(clippy::many_single_char_names)]
 fn cholesky_solve(a: &mut [f64], b: &[f64], m: usize) -> Option<Vec<f64>> {
+    // A pivot this small relative to the largest diagonal entry means "singular" in f64.
+    let tiny = (0..m).map(|j| a[j * m + j].abs()).fold(0.0, f64::max) * 1e-12;
     for j in 0..m {
         let mut d = a[j * m + j];
         for k in 0..j {
             d -= a[j * m + k] * a[j * m + k];
         }
-        if d.is_nan() || d <= 0.0 {
+        if d.is_nan() || d <= tiny {
             return None;
         }
         let d = d.sqrt();
