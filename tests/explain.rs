@@ -786,3 +786,41 @@ fn explain_cli_on_a_model_input_npy_writes_the_input_grid() {
     assert_eq!(map.shape(), &[32, 32]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("present"));
 }
+
+/// Timings for docs/EXPLAIN.md (not a check): every method with its defaults on the 32×32 test
+/// CAM model, for a 32×32 model input and for a real 512×512 CT slice (preprocessed to 32×32,
+/// heatmap back to 512×512). Leaves the model in `$TMPDIR/radlens-explain-timing/` for timing
+/// the CLI. `cargo test --test explain timings -- --ignored --nocapture`
+#[test]
+#[ignore = "prints timings; run on demand"]
+fn timings() {
+    let dir = std::env::temp_dir().join("radlens-explain-timing");
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = Model::load(&common::traced_cam_model(&dir, 2)).unwrap();
+    let volume = common::load(&common::data("dicom/series/ct_3slice_with_seg/02.dcm"));
+    let [_, rows, cols] = volume.shape;
+    let mut slice = vec![0.0; rows * cols];
+    volume.slice_f32_into(0, &mut slice);
+    let small = Tensor::rand([1, 1, 32, 32], (Kind::Float, Device::Cpu));
+    for method in Method::ALL {
+        let params = ExplainParams::new(method);
+        let mut line = format!("{:<11}", method.name());
+        for input in [
+            ExplainInput::from_tensor(small.shallow_clone()).unwrap(),
+            ExplainInput::from_slice(&slice, rows, cols, &model.manifest).unwrap(),
+        ] {
+            run(&model, &input, &params); // warm-up
+            let mut best = f64::INFINITY;
+            for _ in 0..3 {
+                best = best.min(run(&model, &input, &params).provenance.elapsed_ms);
+            }
+            line.push_str(&format!(
+                " | {}x{}: {best:8.2} ms",
+                input.source_rows, input.source_cols
+            ));
+        }
+        eprintln!("{line}");
+    }
+    eprintln!("model: {}", dir.join("cam.pt").display());
+}
+

@@ -134,8 +134,9 @@ fn explain_slice(model: &Model, input: &ModelInput, params: &ExplainParams) -> R
     )?)
 }
 
-/// The slice in its window with the heatmap blended over it (half opacity): signed maps on the
-/// diverging colormap centred on zero, others on jet from their minimum to their maximum.
+/// The slice in its window with the heatmap blended over it (half opacity, transparent below 5 %
+/// of the range so the anatomy stays visible): signed maps on the diverging colormap centred on
+/// zero, others on jet from their minimum to their maximum.
 fn write_overlay(path: &Path, input: &ModelInput, heatmap: &Heatmap) -> Result<()> {
     let signed = heatmap.provenance.signed;
     let (colormap, normalisation) = if signed {
@@ -150,7 +151,7 @@ fn write_overlay(path: &Path, input: &ModelInput, heatmap: &Heatmap) -> Result<(
         heat: Some(HeatParams {
             low,
             high,
-            threshold: 0.0,
+            threshold: 0.05,
             opacity: 0.5,
             signed,
         }),
