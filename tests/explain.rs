@@ -794,6 +794,7 @@ fn explain_cli_on_a_model_input_npy_writes_the_input_grid() {
 #[test]
 #[ignore = "prints timings; run on demand"]
 fn timings() {
+    use std::fmt::Write as _;
     let dir = std::env::temp_dir().join("radlens-explain-timing");
     std::fs::create_dir_all(&dir).unwrap();
     let model = Model::load(&common::traced_cam_model(&dir, 2)).unwrap();
@@ -814,13 +815,14 @@ fn timings() {
             for _ in 0..3 {
                 best = best.min(run(&model, &input, &params).provenance.elapsed_ms);
             }
-            line.push_str(&format!(
+            write!(
+                line,
                 " | {}x{}: {best:8.2} ms",
                 input.source_rows, input.source_cols
-            ));
+            )
+            .unwrap();
         }
         eprintln!("{line}");
     }
     eprintln!("model: {}", dir.join("cam.pt").display());
 }
-
