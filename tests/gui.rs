@@ -8,6 +8,7 @@
 mod common;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use egui::{Event, Key, MouseWheelUnit, Pos2, Vec2};
@@ -21,6 +22,8 @@ const SIZE: [f32; 2] = [1100.0, 700.0];
 /// Snapshots are taken smaller to keep the committed PNGs small.
 const SNAPSHOT_SIZE: [f32; 2] = [960.0, 540.0];
 const SNAPSHOT_PIXELS_PER_POINT: f32 = 0.6;
+/// Width of the series list on the left (theme::SIDE_PANEL_WIDTH plus margins), in pixels at 1 ppp.
+const SIDE_PANEL: u32 = 220;
 
 /// Builds the app on `paths` (the demo when empty) and waits until the series is shown.
 fn app(paths: Vec<PathBuf>) -> Harness<'static, RadlensApp> {
@@ -384,5 +387,181 @@ fn clicking_a_series_in_the_list_loads_it() {
     assert_eq!(
         harness.state().study.as_ref().unwrap().volume.shape,
         [3, 512, 512]
+    );
+}
+
+/// Steps the app until `done` holds (or fails after `secs`).
+fn wait_for(
+    harness: &mut Harness<'_, RadlensApp>,
+    secs: u64,
+    what: &str,
+    done: impl Fn(&RadlensApp) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !done(harness.state()) {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {:?}",
+            harness.state().error
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn heat_on_screen(state: &RadlensApp) -> Option<Arc<radlens::explain::Heatmap>> {
+    let study = state.study.as_ref()?;
+    state
+        .model
+        .as_ref()?
+        .heatmap_for(0, &study.volume, study.view.slice)
+        .cloned()
+}
+
+fn coloured_pixels(harness: &mut Harness<'_, RadlensApp>) -> usize {
+    let rect = harness.state().study.as_ref().unwrap().image_rect.unwrap();
+    let image = harness.render().unwrap();
+    image
+        .enumerate_pixels()
+        .filter(|(x, y, p)| {
+            rect.contains(Pos2::new(*x as f32, *y as f32))
+                && (p.0[0].abs_diff(p.0[1]) > 40 || p.0[1].abs_diff(p.0[2]) > 40)
+        })
+        .count()
+}
+
+#[test]
+fn demo_model_explains_the_slice_on_screen_follows_scrolling_and_cancels() {
+    let mut harness = app(Vec::new());
+    wait_for(&mut harness, 60, "demo model loads", |s| s.model.is_some());
+    harness.get_by_label_contains("lesion present vs absent");
+    assert_eq!(
+        coloured_pixels(&mut harness),
+        0,
+        "no overlay before explaining"
+    );
+
+    // Explain (Grad-CAM, the default) with the button: a heatmap on the slice grid, drawn.
+    harness.get_by_label("Explain").click();
+    harness.run();
+    wait_for(&mut harness, 60, "Grad-CAM heatmap", |s| {
+        heat_on_screen(s).is_some()
+    });
+    let heatmap = heat_on_screen(harness.state()).unwrap();
+    assert_eq!(heatmap.provenance.method, radlens::explain::Method::GradCam);
+    assert_eq!((heatmap.rows, heatmap.cols), (512, 512));
+    harness.run();
+    assert!(coloured_pixels(&mut harness) > 1000, "overlay not drawn");
+
+    // Follow slice: scrolling explains the new slice.
+    harness.state_mut().model.as_mut().unwrap().panes[0].follow = true;
+    let first = slice(&harness);
+    harness.key_press(Key::ArrowDown);
+    harness.run();
+    assert_ne!(slice(&harness), first);
+    wait_for(&mut harness, 60, "heatmap of the next slice", |s| {
+        heat_on_screen(s).is_some()
+    });
+
+    // A long method, cancelled with Esc: nothing runs any more and its map never arrives.
+    let session = harness.state_mut().model.as_mut().unwrap();
+    session.panes[0].follow = false;
+    session.panes[0].method = radlens::explain::Method::KernelShap;
+    harness.key_press(Key::ArrowUp);
+    harness.run();
+    harness.key_press(Key::E);
+    harness.run();
+    assert!(
+        harness.state().model.as_ref().unwrap().panes[0]
+            .running
+            .is_some()
+    );
+    harness.key_press(Key::Escape);
+    harness.run();
+    assert!(
+        harness.state().model.as_ref().unwrap().panes[0]
+            .running
+            .is_none()
+    );
+    for _ in 0..50 {
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        heat_on_screen(harness.state())
+            .is_none_or(|h| h.provenance.method != radlens::explain::Method::KernelShap),
+        "a cancelled explanation was shown"
+    );
+}
+
+#[test]
+fn comparison_layout_explains_three_panes_linked_and_scrolls_them_together() {
+    let mut harness = app(Vec::new());
+    wait_for(&mut harness, 60, "demo model loads", |s| s.model.is_some());
+    harness.key_press(Key::C);
+    harness.run();
+    assert_eq!(harness.state().compare.map(|c| c.panes), Some(3));
+    let all_explained = |s: &RadlensApp| {
+        let (Some(study), Some(model)) = (s.study.as_ref(), s.model.as_ref()) else {
+            return false;
+        };
+        (0..3).all(|p| {
+            model
+                .heatmap_for(p, &study.volume, study.view.slice)
+                .is_some()
+        })
+    };
+    wait_for(&mut harness, 120, "three panes explained", all_explained);
+    let methods: std::collections::HashSet<_> = harness
+        .state()
+        .model
+        .as_ref()
+        .unwrap()
+        .panes
+        .iter()
+        .map(|p| p.method)
+        .collect();
+    assert_eq!(methods.len(), 3, "each pane shows another method");
+    harness.run();
+
+    // Every pane draws its overlay: colour in each third of the window's central area.
+    let image = harness.render().unwrap();
+    let (width, height) = image.dimensions();
+    let central = |third: u32| {
+        let x0 = SIDE_PANEL + (width - SIDE_PANEL) * third / 3;
+        let x1 = SIDE_PANEL + (width - SIDE_PANEL) * (third + 1) / 3;
+        (x0..x1)
+            .flat_map(|x| (height / 4..height * 3 / 4).map(move |y| (x, y)))
+            .filter(|&(x, y)| {
+                let p = image.get_pixel(x, y).0;
+                p[0].abs_diff(p[1]) > 40 || p[1].abs_diff(p[2]) > 40
+            })
+            .count()
+    };
+    for third in 0..3 {
+        assert!(central(third) > 300, "pane {} shows no overlay", third + 1);
+    }
+
+    // The wheel over the third pane moves the slice of all panes; all are explained again.
+    let before = slice(&harness);
+    harness.hover_at(Pos2::new(
+        (SIDE_PANEL + (width - SIDE_PANEL) * 5 / 6) as f32,
+        height as f32 / 2.0,
+    ));
+    harness.run();
+    harness.event(Event::MouseWheel {
+        unit: MouseWheelUnit::Line,
+        delta: Vec2::new(0.0, -1.0),
+        phase: egui::TouchPhase::Move,
+        source: egui::MouseWheelSource::Unknown,
+        modifiers: egui::Modifiers::NONE,
+    });
+    harness.run();
+    assert_eq!(slice(&harness), before + 1);
+    wait_for(
+        &mut harness,
+        120,
+        "three panes follow the slice",
+        all_explained,
     );
 }

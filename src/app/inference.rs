@@ -1,14 +1,25 @@
-//! The app's model session: loading a model off the UI thread, the inference worker, and the
+//! The app's model session: loading a model off the UI thread, the inference worker, the
 //! prediction for the slice on screen (resubmitted whenever the slice changes; stale requests are
-//! dropped by the worker).
+//! dropped by the worker), and explanations computed on the same worker with progress and cancel.
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossbeam_channel::Receiver;
 
 use crate::dicom::{Volume, Voxels};
-use crate::model::{CamSupport, Manifest, Model, Prediction, Reply, Worker, preprocess_slice};
+use crate::explain::{ExplainInput, ExplainParams, Heatmap, Method, Target, explain};
+use crate::imaging::Colormap;
+use crate::model::{
+    CamSupport, JobContext, Manifest, Model, Prediction, Reply, Worker, preprocess_slice,
+};
+
+/// What the worker computes for the app.
+pub enum Output {
+    Prediction(Prediction),
+    Heatmap(Box<Heatmap>),
+}
 
 /// What the model card shows (copied before the model moves into its worker).
 #[derive(Clone, Debug)]
@@ -19,20 +30,80 @@ pub struct ModelCard {
     pub device: String,
 }
 
-/// A loaded model and its latest answer.
+/// A loaded model and its latest answers.
 pub struct ModelSession {
     pub card: ModelCard,
-    worker: Worker,
+    worker: Worker<Output>,
     /// `(slice, prediction)` for the slice on screen, or the error for it.
     pub prediction: Option<(usize, Result<Prediction, String>)>,
     /// What was last submitted: (volume identity, slice).
     submitted: Option<(usize, usize)>,
     /// Request id → slice it was for.
     pending: Vec<(u64, usize)>,
+    /// One explanation per pane: pane 0 is the single view's; the comparison layout shows 2–4.
+    pub panes: Vec<Explanation>,
 }
 
-/// The single view that asks for predictions (side-by-side views will use more).
-const VIEW: u32 = 0;
+/// Most panes of the comparison layout.
+pub const MAX_PANES: usize = 4;
+
+/// The explanation of the slice on screen in one pane: what to compute, how to show it, the
+/// running job, the last result.
+pub struct Explanation {
+    pub method: Method,
+    pub target: Target,
+    /// Recompute when the slice changes.
+    pub follow: bool,
+    pub colormap: Colormap,
+    pub opacity: f32,
+    /// Normalised level below which the overlay is transparent.
+    pub threshold: f32,
+    /// `(volume identity, slice)` and the heatmap (or why there is none).
+    pub result: Option<(SliceKey, Result<Arc<Heatmap>, String>)>,
+    pub running: Option<Running>,
+}
+
+/// An explanation being computed.
+pub struct Running {
+    pub id: u64,
+    pub key: SliceKey,
+    pub method: Method,
+    pub fraction: f32,
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl Explanation {
+    /// Grad-CAM of the top class (or an occlusion map when the model has no CAM layer).
+    #[must_use]
+    pub fn new(cam: &CamSupport, colormap: Colormap, opacity: f32, threshold: f32) -> Self {
+        Self {
+            method: if matches!(cam, CamSupport::Available) {
+                Method::GradCam
+            } else {
+                Method::Occlusion
+            },
+            target: Target::Top,
+            follow: false,
+            colormap,
+            opacity,
+            threshold,
+            result: None,
+            running: None,
+        }
+    }
+}
+
+/// The view that asks for predictions; explanation pane `i` asks as view `EXPLANATION_VIEW + i`.
+/// The worker keeps only the newest request per view.
+const PREDICTION_VIEW: u32 = 0;
+const EXPLANATION_VIEW: u32 = 1;
+
+/// Identity of a volume's slice (volume address, slice index) for matching answers to the screen.
+pub type SliceKey = (usize, usize);
+
+fn slice_key(volume: &Arc<Volume>, slice: usize) -> SliceKey {
+    (Arc::as_ptr(volume) as usize, slice)
+}
 
 /// Loads `path` on a named thread; the receiver yields the model or the error message.
 pub fn load_model(
@@ -71,12 +142,39 @@ impl ModelSession {
             prediction: None,
             submitted: None,
             pending: Vec::new(),
+            panes: Vec::new(),
         })
+    }
+
+    /// Makes sure there are `n` panes (new ones explain with the next method in the list, so a
+    /// fresh comparison shows different methods).
+    pub fn ensure_panes(&mut self, n: usize, colormap: Colormap, opacity: f32, threshold: f32) {
+        while self.panes.len() < n.min(MAX_PANES) {
+            let mut pane = Explanation::new(&self.card.cam, colormap, opacity, threshold);
+            let usable: Vec<Method> = Method::ALL
+                .into_iter()
+                .filter(|m| matches!(self.card.cam, CamSupport::Available) || !m.needs_cam())
+                .collect();
+            // Fast, different methods first: Grad-CAM, occlusion, SmoothGrad, IG, then the rest.
+            let preferred = [
+                Method::GradCam,
+                Method::Occlusion,
+                Method::SmoothGrad,
+                Method::IntegratedGradients,
+            ];
+            let order: Vec<Method> = preferred
+                .into_iter()
+                .filter(|m| usable.contains(m))
+                .chain(usable.iter().copied().filter(|m| !preferred.contains(m)))
+                .collect();
+            pane.method = order[self.panes.len() % order.len().max(1)];
+            self.panes.push(pane);
+        }
     }
 
     /// Asks for the prediction of `slice` of `volume` unless that is what was last asked.
     pub fn request(&mut self, volume: &Arc<Volume>, slice: usize) -> Result<(), String> {
-        let key = (Arc::as_ptr(volume) as usize, slice);
+        let key = slice_key(volume, slice);
         if self.submitted == Some(key) {
             return Ok(());
         }
@@ -88,14 +186,101 @@ impl ModelSession {
         let [_, rows, cols] = volume.shape;
         let mut values = vec![0.0; rows * cols];
         volume.slice_f32_into(slice, &mut values);
-        let job = Box::new(move |model: &Model| {
+        let job = Box::new(move |model: &Model, _: &JobContext<'_>| {
             let input = preprocess_slice(&values, rows, cols, &model.manifest)
                 .map_err(|e| e.to_string())?;
-            model.predict(&input).map_err(|e| e.to_string())
+            model
+                .predict(&input)
+                .map(Output::Prediction)
+                .map_err(|e| e.to_string())
         });
-        let (id, _cancel) = self.worker.submit(VIEW, job)?;
+        let (id, _cancel) = self.worker.submit(PREDICTION_VIEW, job)?;
         self.pending.push((id, slice));
         Ok(())
+    }
+
+    /// Starts explaining `slice` of `volume` in `pane` with its method and target (its running
+    /// explanation is cancelled first).
+    pub fn explain(
+        &mut self,
+        pane: usize,
+        volume: &Arc<Volume>,
+        slice: usize,
+    ) -> Result<(), String> {
+        self.cancel_explanation(pane);
+        let key = slice_key(volume, slice);
+        let Some(explanation) = self.panes.get_mut(pane) else {
+            return Ok(());
+        };
+        let method = explanation.method;
+        if matches!(volume.voxels, Voxels::Rgb8(_)) {
+            explanation.result = Some((key, Err("colour images are not model input".into())));
+            return Ok(());
+        }
+        let [_, rows, cols] = volume.shape;
+        let mut values = vec![0.0; rows * cols];
+        volume.slice_f32_into(slice, &mut values);
+        let mut params = ExplainParams::new(method);
+        params.target = explanation.target.clone();
+        let job = Box::new(move |model: &Model, ctx: &JobContext<'_>| {
+            let input = ExplainInput::from_slice(&values, rows, cols, &model.manifest)
+                .map_err(|e| e.to_string())?;
+            explain(model, &input, &params, &|f| ctx.progress(f), ctx.cancel)
+                .map(|h| Output::Heatmap(Box::new(h)))
+                .map_err(|e| e.to_string())
+        });
+        let (id, cancel) = self.worker.submit(EXPLANATION_VIEW + pane as u32, job)?;
+        self.panes[pane].running = Some(Running {
+            id,
+            key,
+            method,
+            fraction: 0.0,
+            cancel,
+        });
+        Ok(())
+    }
+
+    /// Stops `pane`'s running explanation (it ends at its next batch; its answer is ignored).
+    pub fn cancel_explanation(&mut self, pane: usize) {
+        if let Some(running) = self.panes.get_mut(pane).and_then(|p| p.running.take()) {
+            running.cancel.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Panes that follow the slice (the first `shown` ones, all when `always`, else those with
+    /// "follow slice" on) explain the slice on screen when theirs is missing; work for another
+    /// slice is cancelled.
+    pub fn follow(
+        &mut self,
+        volume: &Arc<Volume>,
+        slice: usize,
+        shown: usize,
+        always: bool,
+    ) -> Result<(), String> {
+        let key = slice_key(volume, slice);
+        for pane in 0..shown.min(self.panes.len()) {
+            let e = &self.panes[pane];
+            let current = e.running.as_ref().map(|r| r.key) == Some(key)
+                || e.result.as_ref().is_some_and(|(k, _)| *k == key);
+            if (e.follow || always) && !current {
+                self.explain(pane, volume, slice)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `pane`'s heatmap for `slice` of `volume`, if that is what its last explanation was of.
+    #[must_use]
+    pub fn heatmap_for(
+        &self,
+        pane: usize,
+        volume: &Arc<Volume>,
+        slice: usize,
+    ) -> Option<&Arc<Heatmap>> {
+        match &self.panes.get(pane)?.result {
+            Some((key, Ok(heatmap))) if *key == slice_key(volume, slice) => Some(heatmap),
+            _ => None,
+        }
     }
 
     /// Takes the worker's replies; returns a message to show when something went wrong.
@@ -108,7 +293,32 @@ impl ModelSession {
                         let (_, slice) = self.pending[index];
                         // Older requests were dropped as stale; forget them too.
                         self.pending.drain(..=index);
-                        self.prediction = Some((slice, result));
+                        let prediction = result.and_then(|output| match output {
+                            Output::Prediction(p) => Ok(p),
+                            Output::Heatmap(_) => Err("unexpected answer".to_owned()),
+                        });
+                        self.prediction = Some((slice, prediction));
+                    } else if let Some(pane) = self
+                        .panes
+                        .iter_mut()
+                        .find(|p| p.running.as_ref().is_some_and(|r| r.id == id))
+                    {
+                        let key = pane.running.take().map(|r| r.key).unwrap_or_default();
+                        let heatmap = result.and_then(|output| match output {
+                            Output::Heatmap(h) => Ok(Arc::new(*h)),
+                            Output::Prediction(_) => Err("unexpected answer".to_owned()),
+                        });
+                        pane.result = Some((key, heatmap));
+                    }
+                }
+                Reply::Progress { id, fraction, .. } => {
+                    if let Some(running) = self
+                        .panes
+                        .iter_mut()
+                        .filter_map(|p| p.running.as_mut())
+                        .find(|r| r.id == id)
+                    {
+                        running.fraction = fraction;
                     }
                 }
                 Reply::Restarted { reason, ok } => {

@@ -1,7 +1,7 @@
 //! The menu bar, the settings window and the native file dialogs.
 
+use super::RadlensApp;
 use super::settings::Settings;
-use super::{RadlensApp, demo_study};
 
 /// What a file dialog is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,15 +78,33 @@ impl RadlensApp {
                     }
                 });
                 if ui.button("Open demo study").clicked() {
-                    match demo_study() {
-                        Ok(dir) => self.open(vec![dir], &ctx),
-                        Err(e) => self.error = Some(format!("cannot unpack the demo study ({e})")),
-                    }
+                    self.open_demo(&ctx);
                 }
             });
             ui.menu_button("View", |ui| {
                 ui.checkbox(&mut self.settings.show_tags, "DICOM tag browser (t)");
                 ui.checkbox(&mut self.settings.bilinear, "Smooth (bilinear) display");
+                ui.separator();
+                let mut comparing = self.compare.is_some();
+                let response = ui.add_enabled(
+                    self.model.is_some(),
+                    egui::Checkbox::new(&mut comparing, "Compare explanations (c)"),
+                );
+                if response.changed() {
+                    self.compare = comparing.then(super::CompareLayout::default);
+                }
+                if let Some(layout) = &mut self.compare {
+                    ui.horizontal(|ui| {
+                        ui.label("panes");
+                        for n in 2..=4 {
+                            ui.selectable_value(&mut layout.panes, n, n.to_string());
+                        }
+                    });
+                    ui.add_enabled(
+                        layout.panes >= 3,
+                        egui::Checkbox::new(&mut layout.difference, "last pane: 1 − 2 difference"),
+                    );
+                }
                 if ui.button("Settings…").clicked() {
                     self.show_settings = true;
                 }
@@ -119,6 +137,27 @@ impl RadlensApp {
                 }
                 ui.separator();
                 ui.checkbox(&mut self.settings.bilinear, "Smooth (bilinear) display");
+                ui.separator();
+                let mut comparing = self.compare.is_some();
+                let response = ui.add_enabled(
+                    self.model.is_some(),
+                    egui::Checkbox::new(&mut comparing, "Compare explanations (c)"),
+                );
+                if response.changed() {
+                    self.compare = comparing.then(super::CompareLayout::default);
+                }
+                if let Some(layout) = &mut self.compare {
+                    ui.horizontal(|ui| {
+                        ui.label("panes");
+                        for n in 2..=4 {
+                            ui.selectable_value(&mut layout.panes, n, n.to_string());
+                        }
+                    });
+                    ui.add_enabled(
+                        layout.panes >= 3,
+                        egui::Checkbox::new(&mut layout.difference, "last pane: 1 − 2 difference"),
+                    );
+                }
             });
         self.show_settings = open;
     }

@@ -16,10 +16,11 @@ use std::sync::Arc;
 use crossbeam_channel::Receiver;
 
 use crate::dicom::{ScanReport, Volume, Voxels};
-use crate::imaging::Window;
-use crate::render::{Frame, MaskLayer, SliceImage};
+use crate::imaging::{Colormap, HeatParams, Window};
+use crate::render::{Frame, HeatLayer, MaskLayer, SliceImage};
 use crate::ui;
-pub use demo::demo_study;
+use crate::ui::model_card::ExplainAction;
+pub use demo::{demo_model, demo_study};
 use loader::{LoadEvent, LoadJob};
 use menus::Dialog;
 use settings::Settings;
@@ -47,8 +48,70 @@ pub struct Study {
     pub masks: Vec<Option<Vec<u8>>>,
     /// The current slice's mask for the GPU, rebuilt only when the slice changes.
     mask_layer: Option<(usize, Option<Arc<MaskLayer>>)>,
+    /// Each pane's heatmap on screen for the GPU, rebuilt only when the heatmap changes.
+    heat_layers: [Option<(usize, Arc<HeatLayer>)>; inference::MAX_PANES],
+    /// The comparison layout's difference view, rebuilt only when either heatmap changes.
+    difference: Option<((usize, usize), Arc<HeatLayer>)>,
     pub hover: Option<Hover>,
     pub image_rect: Option<egui::Rect>,
+}
+
+impl Study {
+    /// The current slice's pixels for the GPU (rebuilt only when the slice changes).
+    fn slice_image(&mut self, slice: usize) -> Arc<SliceImage> {
+        match &self.image {
+            Some((s, image)) if *s == slice => Arc::clone(image),
+            _ => {
+                let image = Arc::new(slice_image(
+                    &self.volume,
+                    slice,
+                    crate::render::next_generation(),
+                ));
+                self.image = Some((slice, Arc::clone(&image)));
+                image
+            }
+        }
+    }
+
+    /// The current slice's region of interest for the GPU, if it has one.
+    fn mask_layer(&mut self, slice: usize) -> Option<Arc<MaskLayer>> {
+        match &self.mask_layer {
+            Some((s, layer)) if *s == slice => layer.clone(),
+            _ => {
+                let [_, rows, cols] = self.volume.shape;
+                let layer = self
+                    .masks
+                    .get(slice)
+                    .and_then(Option::as_ref)
+                    .map(|values| {
+                        Arc::new(MaskLayer {
+                            generation: crate::render::next_generation(),
+                            width: cols as u32,
+                            height: rows as u32,
+                            values: values.clone(),
+                        })
+                    });
+                self.mask_layer = Some((slice, layer.clone()));
+                layer
+            }
+        }
+    }
+
+    /// What the status bar says about the pixel `(col, row)` under the pointer.
+    fn set_hover(&mut self, pixel: Option<(usize, usize)>) {
+        let slice = self.view.slice;
+        self.hover = pixel.map(|(col, row)| Hover {
+            col,
+            row,
+            slice,
+            value: self.volume.value(slice, row, col),
+            patient_mm: self.volume.geometry.patient_from_voxel([
+                col as f64,
+                row as f64,
+                slice as f64,
+            ]),
+        });
+    }
 }
 
 /// The radlens window.
@@ -66,6 +129,8 @@ pub struct RadlensApp {
     pub model: Option<inference::ModelSession>,
     tag_filter: String,
     show_settings: bool,
+    /// The comparison layout, when shown (needs a model).
+    pub compare: Option<CompareLayout>,
     gpu: bool,
 }
 
@@ -94,23 +159,29 @@ impl RadlensApp {
             model: None,
             tag_filter: String::new(),
             show_settings: false,
+            compare: None,
             gpu,
         };
-        let paths = if paths.is_empty() {
-            match demo_study() {
-                Ok(dir) => vec![dir],
-                Err(e) => {
-                    app.error = Some(format!("cannot unpack the demo study ({e})"));
-                    Vec::new()
-                }
-            }
+        if paths.is_empty() {
+            app.open_demo(&cc.egui_ctx);
         } else {
-            paths
-        };
-        if !paths.is_empty() {
             app.open(paths, &cc.egui_ctx);
         }
         app
+    }
+
+    /// Opens the embedded demo study, and the demo model unless a model is loaded or loading.
+    pub fn open_demo(&mut self, ctx: &egui::Context) {
+        match demo_study() {
+            Ok(dir) => self.open(vec![dir], ctx),
+            Err(e) => self.error = Some(format!("cannot unpack the demo study ({e})")),
+        }
+        if self.model.is_none() && self.model_loading.is_none() {
+            match demo_model() {
+                Ok(path) => self.open_model(path, ctx),
+                Err(e) => self.error = Some(format!("cannot unpack the demo model ({e})")),
+            }
+        }
     }
 
     /// Series thumbnails rendered so far.
@@ -223,6 +294,8 @@ impl RadlensApp {
                         image: None,
                         masks,
                         mask_layer: None,
+                        heat_layers: Default::default(),
+                        difference: None,
                         hover: None,
                         image_rect: None,
                     });
@@ -275,7 +348,11 @@ impl RadlensApp {
         {
             self.model_loading = None;
             match result.and_then(|model| inference::ModelSession::start(model, ctx)) {
-                Ok(session) => self.model = Some(session),
+                Ok(mut session) => {
+                    let s = &self.settings;
+                    session.ensure_panes(1, s.colormap, s.heat_opacity, s.heat_threshold);
+                    self.model = Some(session);
+                }
                 Err(e) => self.error = Some(e),
             }
         }
@@ -285,12 +362,59 @@ impl RadlensApp {
         if let Some(message) = session.poll() {
             self.error = Some(message);
         }
+        let (shown, always) = match self.compare {
+            Some(layout) => {
+                let s = &self.settings;
+                session.ensure_panes(layout.panes, s.colormap, s.heat_opacity, s.heat_threshold);
+                // The difference pane explains nothing itself.
+                (layout.panes - usize::from(layout.difference), true)
+            }
+            None => (1, false),
+        };
         if let Some(study) = &self.study
-            && let Err(e) = session.request(&study.volume, study.view.slice)
+            && let Err(e) = session
+                .request(&study.volume, study.view.slice)
+                .and_then(|()| session.follow(&study.volume, study.view.slice, shown, always))
         {
             self.error = Some(e);
         }
     }
+}
+
+/// The GPU layer and display parameters of `heatmap` (cached in `cache` by the heatmap's
+/// identity): raw values uploaded as they are, the display range their min–max (±max |v| when
+/// signed), threshold and opacity from the pane.
+fn heat_layer(
+    cache: &mut Option<(usize, Arc<HeatLayer>)>,
+    heatmap: Option<&Arc<crate::explain::Heatmap>>,
+    pane: &inference::Explanation,
+) -> Option<(Arc<HeatLayer>, HeatParams)> {
+    let (threshold, opacity) = (pane.threshold, pane.opacity);
+    let heatmap = heatmap?;
+    let key = Arc::as_ptr(heatmap) as usize;
+    let layer = match cache {
+        Some((k, layer)) if *k == key => Arc::clone(layer),
+        _ => {
+            let layer = Arc::new(HeatLayer {
+                generation: crate::render::next_generation(),
+                width: heatmap.cols as u32,
+                height: heatmap.rows as u32,
+                values: heatmap.values.clone(),
+            });
+            *cache = Some((key, Arc::clone(&layer)));
+            layer
+        }
+    };
+    let (lo, hi) = heatmap.range();
+    let signed = heatmap.provenance.signed;
+    let params = HeatParams {
+        low: if signed { 0.0 } else { lo },
+        high: if signed { lo.abs().max(hi.abs()) } else { hi },
+        threshold,
+        opacity,
+        signed,
+    };
+    Some((layer, params))
 }
 
 /// The pixels of one slice for the GPU.
@@ -391,7 +515,8 @@ impl RadlensApp {
             egui::Panel::left("series")
                 .default_size(ui::theme::SIDE_PANEL_WIDTH)
                 .show(ui, |ui| {
-                    if let Some(session) = &self.model {
+                    if let Some(session) = &mut self.model {
+                        let mut action = None;
                         egui::Panel::bottom("model card").show(ui, |ui| {
                             ui::model_card::model_card_ui(
                                 ui,
@@ -399,7 +524,33 @@ impl RadlensApp {
                                 session.prediction.as_ref(),
                                 session.busy(),
                             );
+                            let on_screen = self
+                                .study
+                                .as_ref()
+                                .and_then(|s| session.heatmap_for(0, &s.volume, s.view.slice))
+                                .cloned();
+                            if self.compare.is_none()
+                                && let Some(pane) = session.panes.first_mut()
+                            {
+                                let card = session.card.clone();
+                                action = ui::model_card::explanation_ui(
+                                    ui,
+                                    &card,
+                                    pane,
+                                    on_screen.as_deref(),
+                                );
+                            }
                         });
+                        match (action, &self.study) {
+                            (Some(ExplainAction::Start), Some(study)) => {
+                                if let Err(e) = session.explain(0, &study.volume, study.view.slice)
+                                {
+                                    self.error = Some(e);
+                                }
+                            }
+                            (Some(ExplainAction::Cancel), _) => session.cancel_explanation(0),
+                            _ => {}
+                        }
                     }
                     clicked = ui::panels::series_list_ui(ui, report, loaded, &self.thumbnails);
                 });
@@ -409,6 +560,15 @@ impl RadlensApp {
         }
         if !ctx.egui_wants_keyboard_input() && ctx.input(|i| i.key_pressed(egui::Key::T)) {
             self.settings.show_tags = !self.settings.show_tags;
+        }
+        if !ctx.egui_wants_keyboard_input()
+            && self.model.is_some()
+            && ctx.input(|i| i.key_pressed(egui::Key::C))
+        {
+            self.compare = match self.compare {
+                Some(_) => None,
+                None => Some(CompareLayout::default()),
+            };
         }
         if let Some(study) = self.study.as_ref().filter(|_| self.settings.show_tags) {
             let tags = study
@@ -428,10 +588,10 @@ impl RadlensApp {
         }
     }
 
-    /// The slice viewport in the remaining space.
+    /// The slice viewport in the remaining space: one view, or the comparison layout.
+    #[allow(clippy::too_many_lines)] // one layout pass; the pieces are in `ui::compare`
     fn viewport_ui(&mut self, ui: &mut egui::Ui, ctx: &egui::Context) {
         let bilinear = self.settings.bilinear;
-        let colormap = self.settings.colormap;
         let gpu = self.gpu;
         let presets: Vec<Window> = match &self.study {
             Some(s) if s.volume.modality == "CT" => {
@@ -439,6 +599,7 @@ impl RadlensApp {
             }
             _ => Vec::new(),
         };
+        let compare = self.compare.filter(|_| self.model.is_some());
         egui::CentralPanel::default().show(ui, |ui| {
             let Some(study) = &mut self.study else {
                 ui.centered_and_justified(|ui| {
@@ -452,60 +613,195 @@ impl RadlensApp {
             };
             ui::viewer::viewer_keys(ctx, &mut study.view, &study.volume, &presets);
             let slice = study.view.slice;
-            let image = match &study.image {
-                Some((s, image)) if *s == slice => Arc::clone(image),
-                _ => {
-                    let image = Arc::new(slice_image(
-                        &study.volume,
-                        slice,
-                        crate::render::next_generation(),
-                    ));
-                    study.image = Some((slice, Arc::clone(&image)));
-                    image
+            let image = study.slice_image(slice);
+            let mask = study.mask_layer(slice);
+            let Some(layout) = compare else {
+                let pane = self.model.as_ref().and_then(|m| m.panes.first());
+                let heat = pane.and_then(|pane| {
+                    let heatmap = self
+                        .model
+                        .as_ref()
+                        .and_then(|m| m.heatmap_for(0, &study.volume, slice));
+                    heat_layer(&mut study.heat_layers[0], heatmap, pane)
+                });
+                let input = ui::viewer::ViewerInput {
+                    volume: &study.volume,
+                    image: &image,
+                    heat: heat.as_ref().map(|(layer, params)| (layer, *params)),
+                    mask: mask.as_ref(),
+                    colormap: pane.map_or(Colormap::Jet, |p| p.colormap),
+                    bilinear,
+                    gpu,
+                    view_id: 0,
+                    crosshair: None,
+                };
+                let output = ui::viewer::viewer_ui(ui, &input, &mut study.view);
+                study.image_rect = output.image_rect;
+                study.set_hover(output.hovered_pixel);
+                return;
+            };
+            let Some(session) = &mut self.model else {
+                return;
+            };
+            let crosshair = study.hover.as_ref().map(|h| (h.col, h.row));
+            let rects = pane_rects(ui.available_rect_before_wrap(), layout.panes);
+            let mut hovered = None;
+            let mut actions = Vec::new();
+            for (pane, rect) in rects.into_iter().enumerate() {
+                let difference = layout.difference && pane + 1 == layout.panes;
+                let mut child = ui.new_child(egui::UiBuilder::new().max_rect(rect.shrink(2.0)));
+                let (heat, colormap, title) = if difference {
+                    child.label("difference: pane 1 − pane 2 (each scaled to its max |value|)");
+                    let a = session.heatmap_for(0, &study.volume, slice).cloned();
+                    let b = session.heatmap_for(1, &study.volume, slice).cloned();
+                    let heat = difference_layer(&mut study.difference, a.as_ref(), b.as_ref());
+                    (heat, Colormap::Diverging, "difference".to_owned())
+                } else {
+                    let card = session.card.clone();
+                    let explanation = &mut session.panes[pane];
+                    child.horizontal_wrapped(|ui| {
+                        ui.label(format!("{}", pane + 1));
+                        if let Some(action) =
+                            ui::compare::method_controls_ui(ui, &card, explanation, pane + 1)
+                        {
+                            actions.push((pane, action));
+                        }
+                    });
+                    child.horizontal_wrapped(|ui| {
+                        ui::compare::display_controls_ui(ui, explanation, pane + 1);
+                    });
+                    let title = explanation.method.name().to_owned();
+                    let colormap = explanation.colormap;
+                    let heatmap = session.heatmap_for(pane, &study.volume, slice);
+                    let heat =
+                        heat_layer(&mut study.heat_layers[pane], heatmap, &session.panes[pane]);
+                    (heat, colormap, title)
+                };
+                let input = ui::viewer::ViewerInput {
+                    volume: &study.volume,
+                    image: &image,
+                    heat: heat.as_ref().map(|(layer, params)| (layer, *params)),
+                    mask: mask.as_ref(),
+                    colormap,
+                    bilinear,
+                    gpu,
+                    view_id: pane as u64 + 1,
+                    crosshair,
+                };
+                let output = ui::viewer::viewer_ui(&mut child, &input, &mut study.view);
+                if let Some((_, params)) = &heat {
+                    let viewport = child.min_rect();
+                    let (low, high) = if params.signed {
+                        (-params.high, params.high)
+                    } else {
+                        (params.low, params.high)
+                    };
+                    ui::compare::colorbar(
+                        &child.painter_at(viewport),
+                        viewport,
+                        colormap,
+                        low,
+                        high,
+                        &title,
+                    );
                 }
-            };
-            let mask = match &study.mask_layer {
-                Some((s, layer)) if *s == slice => layer.clone(),
-                _ => {
-                    let [_, rows, cols] = study.volume.shape;
-                    let layer = study
-                        .masks
-                        .get(slice)
-                        .and_then(Option::as_ref)
-                        .map(|values| {
-                            Arc::new(MaskLayer {
-                                generation: crate::render::next_generation(),
-                                width: cols as u32,
-                                height: rows as u32,
-                                values: values.clone(),
-                            })
-                        });
-                    study.mask_layer = Some((slice, layer.clone()));
-                    layer
+                if pane == 0 {
+                    study.image_rect = output.image_rect;
                 }
-            };
-            let input = ui::viewer::ViewerInput {
-                volume: &study.volume,
-                image: &image,
-                heat: None,
-                mask: mask.as_ref(),
-                colormap,
-                bilinear,
-                gpu,
-            };
-            let output = ui::viewer::viewer_ui(ui, &input, &mut study.view);
-            study.image_rect = output.image_rect;
-            study.hover = output.hovered_pixel.map(|(col, row)| Hover {
-                col,
-                row,
-                slice: study.view.slice,
-                value: study.volume.value(study.view.slice, row, col),
-                patient_mm: study.volume.geometry.patient_from_voxel([
-                    col as f64,
-                    row as f64,
-                    study.view.slice as f64,
-                ]),
-            });
+                hovered = hovered.or(output.hovered_pixel);
+            }
+            study.set_hover(hovered);
+            for (pane, action) in actions {
+                let result = match action {
+                    ExplainAction::Start => session.explain(pane, &study.volume, slice),
+                    ExplainAction::Cancel => {
+                        session.cancel_explanation(pane);
+                        Ok(())
+                    }
+                };
+                if let Err(e) = result {
+                    self.error = Some(e);
+                }
+            }
         });
     }
+}
+
+/// Which panes the comparison layout shows and whether the last one is a difference view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompareLayout {
+    /// 2–4 panes.
+    pub panes: usize,
+    /// The last pane shows pane 1 − pane 2 instead of an explanation of its own.
+    pub difference: bool,
+}
+
+impl Default for CompareLayout {
+    fn default() -> Self {
+        Self {
+            panes: 3,
+            difference: false,
+        }
+    }
+}
+
+/// `n` pane rectangles filling `area`: side by side for 2 and 3, a 2×2 grid for 4.
+fn pane_rects(area: egui::Rect, n: usize) -> Vec<egui::Rect> {
+    let (columns, rows) = if n >= 4 { (2, 2) } else { (n.max(1), 1) };
+    let size = egui::vec2(area.width() / columns as f32, area.height() / rows as f32);
+    (0..n.min(4))
+        .map(|i| {
+            let (c, r) = (i % columns, i / columns);
+            egui::Rect::from_min_size(
+                area.min + egui::vec2(c as f32 * size.x, r as f32 * size.y),
+                size,
+            )
+        })
+        .collect()
+}
+
+/// The signed difference of two heatmaps of the same grid, each scaled to its largest magnitude
+/// (raw units of different methods are not comparable), cached by the pair's identity.
+fn difference_layer(
+    cache: &mut Option<((usize, usize), Arc<HeatLayer>)>,
+    a: Option<&Arc<crate::explain::Heatmap>>,
+    b: Option<&Arc<crate::explain::Heatmap>>,
+) -> Option<(Arc<HeatLayer>, HeatParams)> {
+    let (a, b) = (a?, b?);
+    if (a.rows, a.cols) != (b.rows, b.cols) {
+        return None;
+    }
+    let key = (Arc::as_ptr(a) as usize, Arc::as_ptr(b) as usize);
+    let layer = match cache {
+        Some((k, layer)) if *k == key => Arc::clone(layer),
+        _ => {
+            let scale = |h: &crate::explain::Heatmap| {
+                let m = h.values.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                if m > 0.0 { 1.0 / m } else { 0.0 }
+            };
+            let (sa, sb) = (scale(a), scale(b));
+            let values = a
+                .values
+                .iter()
+                .zip(&b.values)
+                .map(|(x, y)| x * sa - y * sb)
+                .collect();
+            let layer = Arc::new(HeatLayer {
+                generation: crate::render::next_generation(),
+                width: a.cols as u32,
+                height: a.rows as u32,
+                values,
+            });
+            *cache = Some((key, Arc::clone(&layer)));
+            layer
+        }
+    };
+    let params = HeatParams {
+        low: 0.0,
+        high: 1.0,
+        threshold: 0.05,
+        opacity: 0.7,
+        signed: true,
+    };
+    Some((layer, params))
 }

@@ -4,6 +4,7 @@
 //! Dependency rule: `ui/` may use `app` state types, `imaging` and `render`; it never starts
 //! threads or reads files.
 
+pub mod compare;
 pub mod model_card;
 pub mod panels;
 pub mod status;

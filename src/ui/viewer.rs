@@ -23,6 +23,10 @@ pub struct ViewerInput<'a> {
     pub bilinear: bool,
     /// GPU rendering available (false only in headless tests without wgpu).
     pub gpu: bool,
+    /// Which GPU view this is (each pane of the comparison layout has its own textures).
+    pub view_id: u64,
+    /// Image pixel `(col, row)` to mark with a crosshair (the pointer's, in linked panes).
+    pub crosshair: Option<(usize, usize)>,
 }
 
 /// What happened in the viewport this frame.
@@ -32,8 +36,6 @@ pub struct ViewerOutput {
     pub hovered_pixel: Option<(usize, usize)>,
     pub image_rect: Option<Rect>,
 }
-
-const VIEW_ID: u64 = 0;
 
 pub fn viewer_ui(ui: &mut egui::Ui, input: &ViewerInput<'_>, view: &mut ViewState) -> ViewerOutput {
     let (viewport, response) = ui.allocate_exact_size(ui.available_size(), Sense::click_and_drag());
@@ -67,7 +69,7 @@ pub fn viewer_ui(ui: &mut egui::Ui, input: &ViewerInput<'_>, view: &mut ViewStat
         painter.add(egui_wgpu::Callback::new_paint_callback(
             viewport,
             SliceCallback {
-                view: VIEW_ID,
+                view: input.view_id,
                 image: Arc::clone(input.image),
                 heat: input.heat.map(|(h, _)| Arc::clone(h)),
                 mask: input.mask.map(Arc::clone),
@@ -77,6 +79,25 @@ pub fn viewer_ui(ui: &mut egui::Ui, input: &ViewerInput<'_>, view: &mut ViewStat
         ));
     }
     draw_overlays(&painter, viewport, image, volume, view);
+    if let Some((col, row)) = input.crosshair {
+        let [_, rows, cols] = volume.shape;
+        let centre = crate::app::view::pixel_centre(col, row, image, cols, rows);
+        let stroke = Stroke::new(1.0, theme::CROSSHAIR);
+        painter.line_segment(
+            [
+                Pos2::new(viewport.min.x, centre.y),
+                Pos2::new(viewport.max.x, centre.y),
+            ],
+            stroke,
+        );
+        painter.line_segment(
+            [
+                Pos2::new(centre.x, viewport.min.y),
+                Pos2::new(centre.x, viewport.max.y),
+            ],
+            stroke,
+        );
+    }
 
     let [_, rows, cols] = volume.shape;
     ViewerOutput {
