@@ -9,6 +9,8 @@
 //! - [`model`]: tch only (with `explain`); takes arrays, never DICOM objects.
 //! - [`explain`]: tch, `model` and `imaging`; attribution maps (Grad-CAM … KernelSHAP) as raw
 //!   heatmaps on the slice grid; never UI or DICOM types.
+//! - [`training`]: the demo model's data (real slices + synthetic lesions) and metrics; uses
+//!   `dicom`, `imaging`, `model`.
 //! - [`cli`]: the headless subcommands; thin wrappers over the library modules.
 //! - [`ui`]: widgets (`*_ui` functions); [`app`]: the eframe app, its state and background jobs,
 //!   the only glue between UI and workers.
@@ -21,4 +23,5 @@ pub mod explain;
 pub mod imaging;
 pub mod model;
 pub mod render;
+pub mod training;
 pub mod ui;

@@ -8,6 +8,7 @@
 mod common;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use egui::{Event, Key, MouseWheelUnit, Pos2, Vec2};
@@ -384,5 +385,125 @@ fn clicking_a_series_in_the_list_loads_it() {
     assert_eq!(
         harness.state().study.as_ref().unwrap().volume.shape,
         [3, 512, 512]
+    );
+}
+
+/// Steps the app until `done` holds (or fails after `secs`).
+fn wait_for(
+    harness: &mut Harness<'_, RadlensApp>,
+    secs: u64,
+    what: &str,
+    done: impl Fn(&RadlensApp) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !done(harness.state()) {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {:?}",
+            harness.state().error
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn heat_on_screen(state: &RadlensApp) -> Option<Arc<radlens::explain::Heatmap>> {
+    let study = state.study.as_ref()?;
+    state
+        .model
+        .as_ref()?
+        .heatmap_for(&study.volume, study.view.slice)
+        .cloned()
+}
+
+fn coloured_pixels(harness: &mut Harness<'_, RadlensApp>) -> usize {
+    let rect = harness.state().study.as_ref().unwrap().image_rect.unwrap();
+    let image = harness.render().unwrap();
+    image
+        .enumerate_pixels()
+        .filter(|(x, y, p)| {
+            rect.contains(Pos2::new(*x as f32, *y as f32))
+                && (p.0[0].abs_diff(p.0[1]) > 40 || p.0[1].abs_diff(p.0[2]) > 40)
+        })
+        .count()
+}
+
+#[test]
+fn demo_model_explains_the_slice_on_screen_follows_scrolling_and_cancels() {
+    let mut harness = app(Vec::new());
+    wait_for(&mut harness, 60, "demo model loads", |s| s.model.is_some());
+    harness.get_by_label_contains("lesion present vs absent");
+    assert_eq!(
+        coloured_pixels(&mut harness),
+        0,
+        "no overlay before explaining"
+    );
+
+    // Explain (Grad-CAM, the default) with the button: a heatmap on the slice grid, drawn.
+    harness.get_by_label("Explain").click();
+    harness.run();
+    wait_for(&mut harness, 60, "Grad-CAM heatmap", |s| {
+        heat_on_screen(s).is_some()
+    });
+    let heatmap = heat_on_screen(harness.state()).unwrap();
+    assert_eq!(heatmap.provenance.method, radlens::explain::Method::GradCam);
+    assert_eq!((heatmap.rows, heatmap.cols), (512, 512));
+    harness.run();
+    assert!(coloured_pixels(&mut harness) > 1000, "overlay not drawn");
+
+    // Follow slice: scrolling explains the new slice.
+    harness
+        .state_mut()
+        .model
+        .as_mut()
+        .unwrap()
+        .explanation
+        .follow = true;
+    let first = slice(&harness);
+    harness.key_press(Key::ArrowDown);
+    harness.run();
+    assert_ne!(slice(&harness), first);
+    wait_for(&mut harness, 60, "heatmap of the next slice", |s| {
+        heat_on_screen(s).is_some()
+    });
+
+    // A long method, cancelled with Esc: nothing runs any more and its map never arrives.
+    let session = harness.state_mut().model.as_mut().unwrap();
+    session.explanation.follow = false;
+    session.explanation.method = radlens::explain::Method::KernelShap;
+    harness.key_press(Key::ArrowUp);
+    harness.run();
+    harness.key_press(Key::E);
+    harness.run();
+    assert!(
+        harness
+            .state()
+            .model
+            .as_ref()
+            .unwrap()
+            .explanation
+            .running
+            .is_some()
+    );
+    harness.key_press(Key::Escape);
+    harness.run();
+    assert!(
+        harness
+            .state()
+            .model
+            .as_ref()
+            .unwrap()
+            .explanation
+            .running
+            .is_none()
+    );
+    for _ in 0..50 {
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        heat_on_screen(harness.state())
+            .is_none_or(|h| h.provenance.method != radlens::explain::Method::KernelShap),
+        "a cancelled explanation was shown"
     );
 }

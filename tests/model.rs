@@ -136,7 +136,7 @@ mod worker {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::time::Duration;
 
-    use radlens::model::{Job, Model, Reply, Request, Worker, newest_per_view};
+    use radlens::model::{Job, JobContext, Model, Reply, Request, Worker, newest_per_view};
 
     use super::{MANIFEST, traced_model};
     use tch::{Device, Kind, Tensor};
@@ -150,7 +150,7 @@ mod worker {
     }
 
     fn predict_job() -> Job {
-        Box::new(|m: &Model| {
+        Box::new(|m: &Model, _: &JobContext<'_>| {
             let input = Tensor::rand([1, 1, 32, 32], (Kind::Float, Device::Cpu));
             m.predict(&input).map_err(|e| e.to_string())
         })
@@ -182,7 +182,7 @@ mod worker {
                 assert_eq!((got, view), (id, 3));
                 assert_eq!(result.unwrap().probabilities.len(), 2);
             }
-            other @ Reply::Restarted { .. } => panic!("{other:?}"),
+            other => panic!("{other:?}"),
         }
         // The worker notifies right after sending: the reply can arrive a moment before that.
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
@@ -235,18 +235,65 @@ mod worker {
     }
 
     #[test]
+    fn a_long_job_reports_progress_and_stops_mid_way_when_cancelled() {
+        let (_dir, model) = model();
+        let mut worker = Worker::spawn(model, || {}).unwrap();
+        let steps_run = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&steps_run);
+        let job: Job = Box::new(move |m: &Model, ctx: &JobContext<'_>| {
+            for step in 0..1000 {
+                if ctx.is_cancelled() {
+                    return Err("cancelled".to_owned());
+                }
+                counter.fetch_add(1, Ordering::Relaxed);
+                let input = Tensor::rand([1, 1, 32, 32], (Kind::Float, Device::Cpu));
+                m.predict(&input).map_err(|e| e.to_string())?;
+                ctx.progress(step as f32 / 1000.0);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err("ran to the end".to_owned())
+        });
+        let (id, cancel) = worker.submit(0, job).unwrap();
+        let mut fractions = Vec::new();
+        loop {
+            match next(&worker) {
+                Reply::Progress {
+                    id: pid, fraction, ..
+                } => {
+                    assert_eq!(pid, id);
+                    fractions.push(fraction);
+                    if fractions.len() == 3 {
+                        cancel.store(true, Ordering::Relaxed);
+                    }
+                }
+                Reply::Done {
+                    id: did, result, ..
+                } => {
+                    assert_eq!(did, id);
+                    assert_eq!(result.unwrap_err(), "cancelled");
+                    break;
+                }
+                other @ Reply::Restarted { .. } => panic!("{other:?}"),
+            }
+        }
+        assert!(fractions.windows(2).all(|w| w[0] < w[1]), "{fractions:?}");
+        let run = steps_run.load(Ordering::Relaxed);
+        assert!(run < 1000, "the job ran all {run} steps despite the cancel");
+    }
+
+    #[test]
     fn a_crashing_job_is_an_error_and_the_worker_goes_on() {
         let (_dir, model) = model();
         let mut worker = Worker::spawn(model, || {}).unwrap();
         let (crash_id, _) = worker
-            .submit(0, Box::new(|_: &Model| panic!("boom")))
+            .submit(0, Box::new(|_: &Model, _: &JobContext<'_>| panic!("boom")))
             .unwrap();
         match next(&worker) {
             Reply::Done { id, result, .. } => {
                 assert_eq!(id, crash_id);
                 assert!(result.unwrap_err().contains("crashed"));
             }
-            other @ Reply::Restarted { .. } => panic!("{other:?}"),
+            other => panic!("{other:?}"),
         }
         assert!(matches!(next(&worker), Reply::Restarted { ok: true, .. }));
         worker.submit(0, predict_job()).unwrap();

@@ -1,37 +1,81 @@
-//! The demo study embedded in the binary, so `radlens` with no arguments shows something real
-//! wherever it runs. Written once to a cache folder (the loader reads files), never modified.
+//! The demo study and demo model embedded in the binary, so `radlens` with no arguments shows
+//! something real wherever it runs: an abdominal CT with synthetic lesions (and their ground-truth
+//! mask) and the lesion classifier trained by `examples/build_demo.rs`. Written once to a cache
+//! folder (the loader reads files), rewritten only when the embedded bytes differ, never modified.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-/// Three real CT slices (BSD-3, see assets/README.md).
-const DEMO_FILES: [(&str, &[u8]); 3] = [
+type Embedded = (&'static str, &'static [u8]);
+
+/// Three real CT slices (BSD-3, see assets/README.md) with inserted lesions, and their mask.
+const STUDY: [Embedded; 4] = [
     (
         "01.dcm",
-        include_bytes!("../../assets/demo/ct_3slice/01.dcm"),
+        include_bytes!("../../assets/demo/ct_lesions/01.dcm"),
     ),
     (
         "02.dcm",
-        include_bytes!("../../assets/demo/ct_3slice/02.dcm"),
+        include_bytes!("../../assets/demo/ct_lesions/02.dcm"),
     ),
     (
         "03.dcm",
-        include_bytes!("../../assets/demo/ct_3slice/03.dcm"),
+        include_bytes!("../../assets/demo/ct_lesions/03.dcm"),
+    ),
+    (
+        "lesions.mask.npy",
+        include_bytes!("../../assets/demo/ct_lesions/lesions.mask.npy"),
+    ),
+];
+
+/// The demo model: forward, CAM parts and manifest (see docs/MODELS.md).
+const MODEL: [Embedded; 4] = [
+    (
+        "lesion.pt",
+        include_bytes!("../../assets/demo/model/lesion.pt"),
+    ),
+    (
+        "lesion.features.pt",
+        include_bytes!("../../assets/demo/model/lesion.features.pt"),
+    ),
+    (
+        "lesion.head.pt",
+        include_bytes!("../../assets/demo/model/lesion.head.pt"),
+    ),
+    (
+        "lesion.toml",
+        include_bytes!("../../assets/demo/model/lesion.toml"),
     ),
 ];
 
 /// The demo study's folder, written on first use.
 pub fn demo_study() -> std::io::Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("radlens-demo-{}", env!("CARGO_PKG_VERSION")));
+    unpack("study", &STUDY)
+}
+
+/// The demo model's `lesion.pt` (with its parts and manifest beside it), written on first use.
+pub fn demo_model() -> std::io::Result<PathBuf> {
+    Ok(unpack("model", &MODEL)?.join(MODEL[0].0))
+}
+
+fn unpack(what: &str, files: &[Embedded]) -> std::io::Result<PathBuf> {
+    let dir = std::env::temp_dir()
+        .join(format!("radlens-demo-{}", env!("CARGO_PKG_VERSION")))
+        .join(what);
     std::fs::create_dir_all(&dir)?;
-    for (name, bytes) in DEMO_FILES {
-        let path = dir.join(name);
-        let up_to_date = std::fs::metadata(&path).is_ok_and(|m| m.len() == bytes.len() as u64);
-        if !up_to_date {
-            // Atomic: a half-written demo file must never be mistaken for a broken study.
-            let tmp = tempfile::NamedTempFile::new_in(&dir)?;
-            std::fs::write(tmp.path(), bytes)?;
-            tmp.persist(&path).map_err(|e| e.error)?;
-        }
+    for (name, bytes) in files {
+        write_if_changed(&dir, &dir.join(name), bytes)?;
     }
     Ok(dir)
+}
+
+fn write_if_changed(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let same = std::fs::metadata(path).is_ok_and(|m| m.len() == bytes.len() as u64)
+        && std::fs::read(path).is_ok_and(|b| b == bytes);
+    if !same {
+        // Atomic: a half-written demo file must never be mistaken for a broken study.
+        let tmp = tempfile::NamedTempFile::new_in(dir)?;
+        std::fs::write(tmp.path(), bytes)?;
+        tmp.persist(path).map_err(|e| e.error)?;
+    }
+    Ok(())
 }

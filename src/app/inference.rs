@@ -1,14 +1,24 @@
-//! The app's model session: loading a model off the UI thread, the inference worker, and the
+//! The app's model session: loading a model off the UI thread, the inference worker, the
 //! prediction for the slice on screen (resubmitted whenever the slice changes; stale requests are
-//! dropped by the worker).
+//! dropped by the worker), and explanations computed on the same worker with progress and cancel.
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossbeam_channel::Receiver;
 
 use crate::dicom::{Volume, Voxels};
-use crate::model::{CamSupport, Manifest, Model, Prediction, Reply, Worker, preprocess_slice};
+use crate::explain::{ExplainInput, ExplainParams, Heatmap, Method, Target, explain};
+use crate::model::{
+    CamSupport, JobContext, Manifest, Model, Prediction, Reply, Worker, preprocess_slice,
+};
+
+/// What the worker computes for the app.
+pub enum Output {
+    Prediction(Prediction),
+    Heatmap(Box<Heatmap>),
+}
 
 /// What the model card shows (copied before the model moves into its worker).
 #[derive(Clone, Debug)]
@@ -19,20 +29,50 @@ pub struct ModelCard {
     pub device: String,
 }
 
-/// A loaded model and its latest answer.
+/// A loaded model and its latest answers.
 pub struct ModelSession {
     pub card: ModelCard,
-    worker: Worker,
+    worker: Worker<Output>,
     /// `(slice, prediction)` for the slice on screen, or the error for it.
     pub prediction: Option<(usize, Result<Prediction, String>)>,
     /// What was last submitted: (volume identity, slice).
     submitted: Option<(usize, usize)>,
     /// Request id → slice it was for.
     pending: Vec<(u64, usize)>,
+    pub explanation: Explanation,
 }
 
-/// The single view that asks for predictions (side-by-side views will use more).
-const VIEW: u32 = 0;
+/// The explanation of the slice on screen: what to compute, the running job, the last result.
+pub struct Explanation {
+    pub method: Method,
+    pub target: Target,
+    /// Recompute when the slice changes.
+    pub follow: bool,
+    /// `(volume identity, slice)` and the heatmap (or why there is none).
+    pub result: Option<(SliceKey, Result<Arc<Heatmap>, String>)>,
+    pub running: Option<Running>,
+}
+
+/// An explanation being computed.
+pub struct Running {
+    pub id: u64,
+    pub key: SliceKey,
+    pub method: Method,
+    pub fraction: f32,
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// The view that asks for predictions, and the one that asks for explanations: each keeps only its
+/// newest request.
+const PREDICTION_VIEW: u32 = 0;
+const EXPLANATION_VIEW: u32 = 1;
+
+/// Identity of a volume's slice (volume address, slice index) for matching answers to the screen.
+pub type SliceKey = (usize, usize);
+
+fn slice_key(volume: &Arc<Volume>, slice: usize) -> SliceKey {
+    (Arc::as_ptr(volume) as usize, slice)
+}
 
 /// Loads `path` on a named thread; the receiver yields the model or the error message.
 pub fn load_model(
@@ -71,12 +111,19 @@ impl ModelSession {
             prediction: None,
             submitted: None,
             pending: Vec::new(),
+            explanation: Explanation {
+                method: Method::GradCam,
+                target: Target::Top,
+                follow: false,
+                result: None,
+                running: None,
+            },
         })
     }
 
     /// Asks for the prediction of `slice` of `volume` unless that is what was last asked.
     pub fn request(&mut self, volume: &Arc<Volume>, slice: usize) -> Result<(), String> {
-        let key = (Arc::as_ptr(volume) as usize, slice);
+        let key = slice_key(volume, slice);
         if self.submitted == Some(key) {
             return Ok(());
         }
@@ -88,14 +135,78 @@ impl ModelSession {
         let [_, rows, cols] = volume.shape;
         let mut values = vec![0.0; rows * cols];
         volume.slice_f32_into(slice, &mut values);
-        let job = Box::new(move |model: &Model| {
+        let job = Box::new(move |model: &Model, _: &JobContext<'_>| {
             let input = preprocess_slice(&values, rows, cols, &model.manifest)
                 .map_err(|e| e.to_string())?;
-            model.predict(&input).map_err(|e| e.to_string())
+            model
+                .predict(&input)
+                .map(Output::Prediction)
+                .map_err(|e| e.to_string())
         });
-        let (id, _cancel) = self.worker.submit(VIEW, job)?;
+        let (id, _cancel) = self.worker.submit(PREDICTION_VIEW, job)?;
         self.pending.push((id, slice));
         Ok(())
+    }
+
+    /// Starts explaining `slice` of `volume` with the chosen method and target (a running
+    /// explanation is cancelled first).
+    pub fn explain(&mut self, volume: &Arc<Volume>, slice: usize) -> Result<(), String> {
+        self.cancel_explanation();
+        let key = slice_key(volume, slice);
+        let method = self.explanation.method;
+        if matches!(volume.voxels, Voxels::Rgb8(_)) {
+            self.explanation.result = Some((key, Err("colour images are not model input".into())));
+            return Ok(());
+        }
+        let [_, rows, cols] = volume.shape;
+        let mut values = vec![0.0; rows * cols];
+        volume.slice_f32_into(slice, &mut values);
+        let mut params = ExplainParams::new(method);
+        params.target = self.explanation.target.clone();
+        let job = Box::new(move |model: &Model, ctx: &JobContext<'_>| {
+            let input = ExplainInput::from_slice(&values, rows, cols, &model.manifest)
+                .map_err(|e| e.to_string())?;
+            explain(model, &input, &params, &|f| ctx.progress(f), ctx.cancel)
+                .map(|h| Output::Heatmap(Box::new(h)))
+                .map_err(|e| e.to_string())
+        });
+        let (id, cancel) = self.worker.submit(EXPLANATION_VIEW, job)?;
+        self.explanation.running = Some(Running {
+            id,
+            key,
+            method,
+            fraction: 0.0,
+            cancel,
+        });
+        Ok(())
+    }
+
+    /// Stops the running explanation (it ends at its next batch; its answer is ignored).
+    pub fn cancel_explanation(&mut self) {
+        if let Some(running) = self.explanation.running.take() {
+            running.cancel.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// With "follow slice" on, explains the slice on screen when its explanation is missing.
+    pub fn follow(&mut self, volume: &Arc<Volume>, slice: usize) -> Result<(), String> {
+        let key = slice_key(volume, slice);
+        let e = &self.explanation;
+        let current = e.running.as_ref().map(|r| r.key) == Some(key)
+            || e.result.as_ref().is_some_and(|(k, _)| *k == key);
+        if e.follow && !current {
+            self.explain(volume, slice)?;
+        }
+        Ok(())
+    }
+
+    /// The heatmap for `slice` of `volume`, if that is what the last explanation was of.
+    #[must_use]
+    pub fn heatmap_for(&self, volume: &Arc<Volume>, slice: usize) -> Option<&Arc<Heatmap>> {
+        match &self.explanation.result {
+            Some((key, Ok(heatmap))) if *key == slice_key(volume, slice) => Some(heatmap),
+            _ => None,
+        }
     }
 
     /// Takes the worker's replies; returns a message to show when something went wrong.
@@ -108,7 +219,28 @@ impl ModelSession {
                         let (_, slice) = self.pending[index];
                         // Older requests were dropped as stale; forget them too.
                         self.pending.drain(..=index);
-                        self.prediction = Some((slice, result));
+                        let prediction = result.and_then(|output| match output {
+                            Output::Prediction(p) => Ok(p),
+                            Output::Heatmap(_) => Err("unexpected answer".to_owned()),
+                        });
+                        self.prediction = Some((slice, prediction));
+                    } else if let Some(running) = &self.explanation.running
+                        && running.id == id
+                    {
+                        let key = running.key;
+                        self.explanation.running = None;
+                        let heatmap = result.and_then(|output| match output {
+                            Output::Heatmap(h) => Ok(Arc::new(*h)),
+                            Output::Prediction(_) => Err("unexpected answer".to_owned()),
+                        });
+                        self.explanation.result = Some((key, heatmap));
+                    }
+                }
+                Reply::Progress { id, fraction, .. } => {
+                    if let Some(running) = &mut self.explanation.running
+                        && running.id == id
+                    {
+                        running.fraction = fraction;
                     }
                 }
                 Reply::Restarted { reason, ok } => {

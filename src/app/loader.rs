@@ -124,7 +124,11 @@ fn decode(
                     },
                 )
                 .collect();
-            let masks = dicom::masks_for(&volume, &seg_volumes);
+            let mut masks = dicom::masks_for(&volume, &seg_volumes);
+            let mut volume = volume;
+            volume
+                .warnings
+                .extend(dicom::add_mask_files(&volume, &mut masks));
             send(LoadEvent::Loaded {
                 volume: Box::new(volume),
                 series_index,

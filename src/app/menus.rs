@@ -1,7 +1,7 @@
 //! The menu bar, the settings window and the native file dialogs.
 
+use super::RadlensApp;
 use super::settings::Settings;
-use super::{RadlensApp, demo_study};
 
 /// What a file dialog is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,10 +78,7 @@ impl RadlensApp {
                     }
                 });
                 if ui.button("Open demo study").clicked() {
-                    match demo_study() {
-                        Ok(dir) => self.open(vec![dir], &ctx),
-                        Err(e) => self.error = Some(format!("cannot unpack the demo study ({e})")),
-                    }
+                    self.open_demo(&ctx);
                 }
             });
             ui.menu_button("View", |ui| {

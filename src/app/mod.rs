@@ -16,10 +16,11 @@ use std::sync::Arc;
 use crossbeam_channel::Receiver;
 
 use crate::dicom::{ScanReport, Volume, Voxels};
-use crate::imaging::Window;
-use crate::render::{Frame, MaskLayer, SliceImage};
+use crate::imaging::{HeatParams, Window};
+use crate::render::{Frame, HeatLayer, MaskLayer, SliceImage};
 use crate::ui;
-pub use demo::demo_study;
+use crate::ui::model_card::ExplainAction;
+pub use demo::{demo_model, demo_study};
 use loader::{LoadEvent, LoadJob};
 use menus::Dialog;
 use settings::Settings;
@@ -47,6 +48,8 @@ pub struct Study {
     pub masks: Vec<Option<Vec<u8>>>,
     /// The current slice's mask for the GPU, rebuilt only when the slice changes.
     mask_layer: Option<(usize, Option<Arc<MaskLayer>>)>,
+    /// The heatmap on screen for the GPU, rebuilt only when the heatmap changes.
+    heat_layer: Option<(usize, Arc<HeatLayer>)>,
     pub hover: Option<Hover>,
     pub image_rect: Option<egui::Rect>,
 }
@@ -96,21 +99,26 @@ impl RadlensApp {
             show_settings: false,
             gpu,
         };
-        let paths = if paths.is_empty() {
-            match demo_study() {
-                Ok(dir) => vec![dir],
-                Err(e) => {
-                    app.error = Some(format!("cannot unpack the demo study ({e})"));
-                    Vec::new()
-                }
-            }
+        if paths.is_empty() {
+            app.open_demo(&cc.egui_ctx);
         } else {
-            paths
-        };
-        if !paths.is_empty() {
             app.open(paths, &cc.egui_ctx);
         }
         app
+    }
+
+    /// Opens the embedded demo study, and the demo model unless a model is loaded or loading.
+    pub fn open_demo(&mut self, ctx: &egui::Context) {
+        match demo_study() {
+            Ok(dir) => self.open(vec![dir], ctx),
+            Err(e) => self.error = Some(format!("cannot unpack the demo study ({e})")),
+        }
+        if self.model.is_none() && self.model_loading.is_none() {
+            match demo_model() {
+                Ok(path) => self.open_model(path, ctx),
+                Err(e) => self.error = Some(format!("cannot unpack the demo model ({e})")),
+            }
+        }
     }
 
     /// Series thumbnails rendered so far.
@@ -223,6 +231,7 @@ impl RadlensApp {
                         image: None,
                         masks,
                         mask_layer: None,
+                        heat_layer: None,
                         hover: None,
                         image_rect: None,
                     });
@@ -286,11 +295,48 @@ impl RadlensApp {
             self.error = Some(message);
         }
         if let Some(study) = &self.study
-            && let Err(e) = session.request(&study.volume, study.view.slice)
+            && let Err(e) = session
+                .request(&study.volume, study.view.slice)
+                .and_then(|()| session.follow(&study.volume, study.view.slice))
         {
             self.error = Some(e);
         }
     }
+}
+
+/// The GPU layer and display parameters of `heatmap` (cached in `cache` by the heatmap's
+/// identity): raw values uploaded as they are, the display range their min–max (±max |v| when
+/// signed), threshold and opacity from the settings.
+fn heat_layer(
+    cache: &mut Option<(usize, Arc<HeatLayer>)>,
+    heatmap: Option<&Arc<crate::explain::Heatmap>>,
+    (threshold, opacity): (f32, f32),
+) -> Option<(Arc<HeatLayer>, HeatParams)> {
+    let heatmap = heatmap?;
+    let key = Arc::as_ptr(heatmap) as usize;
+    let layer = match cache {
+        Some((k, layer)) if *k == key => Arc::clone(layer),
+        _ => {
+            let layer = Arc::new(HeatLayer {
+                generation: crate::render::next_generation(),
+                width: heatmap.cols as u32,
+                height: heatmap.rows as u32,
+                values: heatmap.values.clone(),
+            });
+            *cache = Some((key, Arc::clone(&layer)));
+            layer
+        }
+    };
+    let (lo, hi) = heatmap.range();
+    let signed = heatmap.provenance.signed;
+    let params = HeatParams {
+        low: if signed { 0.0 } else { lo },
+        high: if signed { lo.abs().max(hi.abs()) } else { hi },
+        threshold,
+        opacity,
+        signed,
+    };
+    Some((layer, params))
 }
 
 /// The pixels of one slice for the GPU.
@@ -391,7 +437,8 @@ impl RadlensApp {
             egui::Panel::left("series")
                 .default_size(ui::theme::SIDE_PANEL_WIDTH)
                 .show(ui, |ui| {
-                    if let Some(session) = &self.model {
+                    if let Some(session) = &mut self.model {
+                        let mut action = None;
                         egui::Panel::bottom("model card").show(ui, |ui| {
                             ui::model_card::model_card_ui(
                                 ui,
@@ -399,7 +446,27 @@ impl RadlensApp {
                                 session.prediction.as_ref(),
                                 session.busy(),
                             );
+                            let on_screen = self
+                                .study
+                                .as_ref()
+                                .and_then(|s| session.heatmap_for(&s.volume, s.view.slice))
+                                .cloned();
+                            action = ui::model_card::explanation_ui(
+                                ui,
+                                &session.card,
+                                &mut session.explanation,
+                                on_screen.as_deref(),
+                            );
                         });
+                        match (action, &self.study) {
+                            (Some(ExplainAction::Start), Some(study)) => {
+                                if let Err(e) = session.explain(&study.volume, study.view.slice) {
+                                    self.error = Some(e);
+                                }
+                            }
+                            (Some(ExplainAction::Cancel), _) => session.cancel_explanation(),
+                            _ => {}
+                        }
                     }
                     clicked = ui::panels::series_list_ui(ui, report, loaded, &self.thumbnails);
                 });
@@ -432,6 +499,7 @@ impl RadlensApp {
     fn viewport_ui(&mut self, ui: &mut egui::Ui, ctx: &egui::Context) {
         let bilinear = self.settings.bilinear;
         let colormap = self.settings.colormap;
+        let heat_settings = (self.settings.heat_threshold, self.settings.heat_opacity);
         let gpu = self.gpu;
         let presets: Vec<Window> = match &self.study {
             Some(s) if s.volume.modality == "CT" => {
@@ -484,10 +552,17 @@ impl RadlensApp {
                     layer
                 }
             };
+            let heat = heat_layer(
+                &mut study.heat_layer,
+                self.model
+                    .as_ref()
+                    .and_then(|m| m.heatmap_for(&study.volume, slice)),
+                heat_settings,
+            );
             let input = ui::viewer::ViewerInput {
                 volume: &study.volume,
                 image: &image,
-                heat: None,
+                heat: heat.as_ref().map(|(layer, params)| (layer, *params)),
                 mask: mask.as_ref(),
                 colormap,
                 bilinear,

@@ -17,7 +17,7 @@ pub use decode::{LoadControl, load_series};
 pub use error::DicomError;
 pub use header::{FileHeader, TagEntry};
 pub use open::{ReadExtent, open};
-pub use seg::{masks_for, segmentations_for};
+pub use seg::{add_mask_files, masks_for, segmentations_for};
 pub use series::{ScanReport, Series, Skipped, SliceOrder, SliceRef, scan, slice_normal};
 pub use volume::{Geometry, Photometric, SliceMeta, Volume, Voxels, WindowSource};
 

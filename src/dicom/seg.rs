@@ -83,3 +83,61 @@ pub fn masks_for(target: &Volume, segmentations: &[Volume]) -> Vec<Option<Vec<u8
     }
     masks
 }
+
+/// Mask files beside a series: `NAME.mask.npy`, `uint8` or `bool` `[slices, rows, cols]` in the
+/// series' position order (as the demo study's ground truth is written), non-zero inside. Their
+/// masks are united into `masks`; a file that does not fit the series is left out with a warning.
+pub fn add_mask_files(target: &Volume, masks: &mut [Option<Vec<u8>>]) -> Vec<String> {
+    let Some(dir) = target.slices.first().and_then(|s| s.path.parent()) else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<std::path::PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with(".mask.npy"))
+        .collect();
+    files.sort();
+    let [slices, rows, cols] = target.shape;
+    let mut warnings = Vec::new();
+    for file in files {
+        let values = match read_mask(&file) {
+            Ok(v) if v.dim() == (slices, rows, cols) => v,
+            Ok(v) => {
+                warnings.push(format!(
+                    "mask shape {:?} does not fit the series' [{slices}, {rows}, {cols}]: {}",
+                    v.shape(),
+                    file.display()
+                ));
+                continue;
+            }
+            Err(cause) => {
+                warnings.push(format!("mask not read ({cause}): {}", file.display()));
+                continue;
+            }
+        };
+        for (slice, mask) in masks.iter_mut().enumerate().take(slices) {
+            let plane = values.index_axis(ndarray::Axis(0), slice);
+            if plane.iter().all(|&v| v == 0) {
+                continue;
+            }
+            let target = mask.get_or_insert_with(|| vec![0; rows * cols]);
+            for (t, &v) in target.iter_mut().zip(plane.iter()) {
+                *t |= u8::from(v != 0);
+            }
+        }
+    }
+    warnings
+}
+
+fn read_mask(path: &std::path::Path) -> Result<ndarray::Array3<u8>, String> {
+    use ndarray_npy::ReadNpyExt;
+    let open = || std::fs::File::open(path).map_err(|e| e.to_string());
+    match ndarray::Array3::<u8>::read_npy(open()?) {
+        Ok(v) => Ok(v),
+        Err(first) => ndarray::Array3::<bool>::read_npy(open()?)
+            .map(|v| v.mapv(u8::from))
+            .map_err(|_| format!("not a uint8/bool [slices, rows, cols] .npy: {first}")),
+    }
+}

@@ -4,11 +4,13 @@
 //! Dependency rule: `imaging/` depends on nothing else in the crate.
 
 mod colormap;
+mod lesion;
 mod shade;
 mod superpixels;
 mod window;
 
 pub use colormap::{Colormap, LUT_SIZE, lut_index};
+pub use lesion::{Lesion, LesionRanges};
 pub use shade::{
     HeatParams, OUTLINE_RGB, ShadeParams, blend, heat_position, is_outline, shade_slice,
     window_grey,

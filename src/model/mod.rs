@@ -4,7 +4,6 @@
 //! Dependency rule: `model/` (with `explain/`) is the only place that imports tch. It takes plain
 //! arrays (slices as `f32` values), never DICOM objects, and knows nothing about the UI.
 //!
-//! Not built yet (issue #4): the GUI model card and live prediction, the demo model.
 
 mod error;
 mod manifest;
@@ -16,4 +15,4 @@ pub use error::ModelError;
 pub use manifest::{CamFiles, InputShape, Manifest, Preprocess, Provenance};
 pub use preprocess::preprocess_slice;
 pub use runtime::{CamSupport, Model, Prediction};
-pub use worker::{Job, Reply, Request, Worker, newest_per_view};
+pub use worker::{Job, JobContext, Reply, Request, Worker, newest_per_view};

@@ -16,43 +16,63 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 
 use super::runtime::{Model, Prediction};
 
-/// Work for the model: any computation on it (prediction now, explanations later).
-pub type Job = Box<dyn FnOnce(&Model) -> Result<Prediction, String> + Send>;
+/// Work for the model: any computation on it with an output `T` (a prediction, an explanation).
+pub type Job<T = Prediction> = Box<dyn FnOnce(&Model, &JobContext<'_>) -> Result<T, String> + Send>;
+
+/// What a running job sees of its request: the cancel flag and a progress reporter.
+pub struct JobContext<'a> {
+    pub cancel: &'a AtomicBool,
+    progress: &'a dyn Fn(f32),
+}
+
+impl JobContext<'_> {
+    /// Reports the fraction done (`0..=1`) to the UI; cheap, call it as often as convenient.
+    pub fn progress(&self, fraction: f32) {
+        (self.progress)(fraction);
+    }
+
+    #[must_use]
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+}
 
 /// One request: `id` increases with every request; `view` says which view it is for.
-pub struct Request {
+pub struct Request<T = Prediction> {
     pub id: u64,
     pub view: u32,
-    pub job: Job,
+    pub job: Job<T>,
     pub cancel: Arc<AtomicBool>,
 }
 
 /// What comes back.
 #[derive(Debug)]
-pub enum Reply {
+pub enum Reply<T = Prediction> {
     Done {
         id: u64,
         view: u32,
-        result: Result<Prediction, String>,
+        result: Result<T, String>,
     },
+    /// A long job's progress (sent when it moved by at least 1 %; dropped when the queue is full).
+    Progress { id: u64, view: u32, fraction: f32 },
     /// The model was reloaded after a crash (`reason`), or could not be (`ok == false`).
     Restarted { reason: String, ok: bool },
 }
 
 /// The UI's end of the worker.
-pub struct Worker {
-    requests: Sender<Request>,
-    pub replies: Receiver<Reply>,
+pub struct Worker<T = Prediction> {
+    requests: Sender<Request<T>>,
+    pub replies: Receiver<Reply<T>>,
     next_id: u64,
 }
 
 const QUEUE: usize = 64;
 
-impl Worker {
+impl<T: Send + 'static> Worker<T> {
     /// Starts the worker thread with an already loaded model; `notify` runs after every reply.
     pub fn spawn(model: Model, notify: impl Fn() + Send + 'static) -> std::io::Result<Self> {
-        let (request_tx, request_rx) = bounded::<Request>(QUEUE);
-        let (reply_tx, reply_rx) = bounded::<Reply>(QUEUE);
+        let (request_tx, request_rx) = bounded::<Request<T>>(QUEUE);
+        let (reply_tx, reply_rx) = bounded::<Reply<T>>(QUEUE);
         std::thread::Builder::new()
             .name("radlens-inference".to_owned())
             .spawn(move || serve(model, &request_rx, &reply_tx, &notify))?;
@@ -64,7 +84,7 @@ impl Worker {
     }
 
     /// Queues `job` for `view`; returns its id and cancel flag. Fails only if the worker is gone.
-    pub fn submit(&mut self, view: u32, job: Job) -> Result<(u64, Arc<AtomicBool>), String> {
+    pub fn submit(&mut self, view: u32, job: Job<T>) -> Result<(u64, Arc<AtomicBool>), String> {
         self.next_id += 1;
         let cancel = Arc::new(AtomicBool::new(false));
         let request = Request {
@@ -82,7 +102,7 @@ impl Worker {
 
 /// Keeps, per view, only the newest of `requests` that is not cancelled (in arrival order).
 #[must_use]
-pub fn newest_per_view(requests: Vec<Request>) -> Vec<Request> {
+pub fn newest_per_view<T>(requests: Vec<Request<T>>) -> Vec<Request<T>> {
     let mut newest: HashMap<u32, u64> = HashMap::new();
     for r in &requests {
         let id = newest.entry(r.view).or_insert(r.id);
@@ -94,13 +114,13 @@ pub fn newest_per_view(requests: Vec<Request>) -> Vec<Request> {
         .collect()
 }
 
-fn serve(
+fn serve<T>(
     mut model: Model,
-    requests: &Receiver<Request>,
-    replies: &Sender<Reply>,
+    requests: &Receiver<Request<T>>,
+    replies: &Sender<Reply<T>>,
     notify: &dyn Fn(),
 ) {
-    let reply = |r: Reply| {
+    let reply = |r: Reply<T>| {
         let delivered = replies.send(r).is_ok();
         notify();
         delivered
@@ -116,8 +136,29 @@ fn serve(
             if request.cancel.load(Ordering::Relaxed) {
                 continue;
             }
-            let Request { id, view, job, .. } = request;
-            let outcome = catch_unwind(AssertUnwindSafe(|| job(&model)));
+            let Request {
+                id,
+                view,
+                job,
+                cancel,
+            } = request;
+            let last = std::cell::Cell::new(-1.0f32);
+            let progress = |fraction: f32| {
+                if (fraction - last.get()).abs() >= 0.01 {
+                    last.set(fraction);
+                    if replies
+                        .try_send(Reply::Progress { id, view, fraction })
+                        .is_ok()
+                    {
+                        notify();
+                    }
+                }
+            };
+            let context = JobContext {
+                cancel: &cancel,
+                progress: &progress,
+            };
+            let outcome = catch_unwind(AssertUnwindSafe(|| job(&model, &context)));
             let crashed = outcome.is_err();
             let result =
                 outcome.unwrap_or_else(|_| Err("the model crashed on this input".to_owned()));

@@ -1,0 +1,140 @@
+//! The shipped demo model and demo study: the held-out numbers in the manifest are what the model
+//! really scores, the study's lesions are where its mask says, and the model finds them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::PathBuf;
+
+use radlens::model::{CamSupport, Model, preprocess_slice};
+use radlens::training;
+use tch::{Kind, Tensor};
+
+fn asset(relpath: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("assets/demo")
+        .join(relpath)
+}
+
+fn metric(model: &Model, key: &str) -> f64 {
+    let value = &model.manifest.provenance.metrics[key];
+    value
+        .as_float()
+        .or_else(|| value.as_integer().map(|i| i as f64))
+        .unwrap_or_else(|| panic!("metric {key} is not a number"))
+}
+
+#[test]
+fn held_out_metrics_in_the_manifest_are_what_the_model_scores() {
+    let model = Model::load(&asset("model/lesion.pt")).unwrap();
+    assert_eq!(model.cam, CamSupport::Available);
+    assert_eq!(
+        metric(&model, "held_out_samples") as usize,
+        training::HELD_OUT_SAMPLES
+    );
+    assert_eq!(
+        metric(&model, "held_out_seed") as u64,
+        training::HELD_OUT_SEED
+    );
+    let held = training::load_slices(&common::data_dir(), &training::HELD_OUT).unwrap();
+    let set = training::held_out_set(&held, &model.manifest).unwrap();
+    let mut scores = Vec::new();
+    for chunk in set.inputs.split(100, 0) {
+        let logits = tch::no_grad(|| model.forward(&chunk)).unwrap();
+        let p = logits.softmax(-1, Kind::Float).select(1, 1);
+        scores.extend(Vec::<f32>::try_from(&p).unwrap());
+    }
+    let auc = training::roc_auc(&scores, &set.labels).unwrap();
+    let accuracy = scores
+        .iter()
+        .zip(&set.labels)
+        .filter(|(s, l)| (**s >= 0.5) == (**l == 1))
+        .count() as f64
+        / scores.len() as f64;
+    let reported = metric(&model, "held_out_auc");
+    assert!(
+        (auc - reported).abs() < 0.002,
+        "held-out AUC {auc:.4}, manifest says {reported:.4}"
+    );
+    let reported = metric(&model, "held_out_accuracy");
+    assert!(
+        (accuracy - reported).abs() < 0.002,
+        "held-out accuracy {accuracy:.4}, manifest says {reported:.4}"
+    );
+}
+
+#[test]
+fn demo_study_has_its_lesions_where_the_mask_says_and_sources_are_new_instances() {
+    let (study, _) = radlens::dicom::load(&[asset("ct_lesions")], None).unwrap();
+    let source = common::load(&common::data("dicom/series/ct_3slice_with_seg/01.dcm"));
+    let [slices, rows, cols] = study.shape;
+    assert_eq!((slices, rows, cols), (3, 512, 512));
+    assert_eq!(study.modality, "CT");
+    assert_ne!(study.series_uid, source.series_uid);
+    let mut masks = vec![None; slices];
+    let warnings = radlens::dicom::add_mask_files(&study, &mut masks);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let original = radlens::dicom::load(
+        &[common::data("dicom/series/ct_3slice_with_seg")],
+        training::HELD_OUT[0].series,
+    )
+    .unwrap()
+    .0;
+    for (index, mask) in masks.iter().enumerate() {
+        let mut lesioned = vec![0.0; rows * cols];
+        let mut clean = vec![0.0; rows * cols];
+        study.slice_f32_into(index, &mut lesioned);
+        original.slice_f32_into(index, &mut clean);
+        let changed = lesioned
+            .iter()
+            .zip(&clean)
+            .filter(|(a, b)| a.to_bits() != b.to_bits())
+            .count();
+        let Some(mask) = mask else {
+            assert_eq!(changed, 0, "slice {index} has no lesion but changed");
+            continue;
+        };
+        let inside: Vec<usize> = (0..mask.len()).filter(|&i| mask[i] != 0).collect();
+        assert!(
+            inside.len() > 50,
+            "slice {index}: {} mask pixels",
+            inside.len()
+        );
+        // Every changed pixel lies inside or at the soft edge of a lesion (within the mask's
+        // bounding box grown by its size), and inside the mask the change is large.
+        let mean_change = inside
+            .iter()
+            .map(|&i| (lesioned[i] - clean[i]).abs())
+            .sum::<f32>()
+            / inside.len() as f32;
+        assert!(
+            mean_change > 20.0,
+            "slice {index}: mean change {mean_change} HU"
+        );
+        assert!(
+            changed < inside.len() * 3,
+            "slice {index}: {changed} changed pixels"
+        );
+    }
+    assert!(masks[0].is_some() && masks[1].is_some() && masks[2].is_none());
+}
+
+#[test]
+fn demo_model_says_present_on_the_lesion_slices_and_absent_on_the_clean_one() {
+    let model = Model::load(&asset("model/lesion.pt")).unwrap();
+    let (study, _) = radlens::dicom::load(&[asset("ct_lesions")], None).unwrap();
+    let [slices, rows, cols] = study.shape;
+    let present: Vec<f32> = (0..slices)
+        .map(|index| {
+            let mut values = vec![0.0; rows * cols];
+            study.slice_f32_into(index, &mut values);
+            let input: Tensor = preprocess_slice(&values, rows, cols, &model.manifest).unwrap();
+            model.predict(&input).unwrap().probabilities[1]
+        })
+        .collect();
+    assert!(
+        present[0] > 0.5 && present[1] > 0.5 && present[2] < 0.5,
+        "P(present) per slice: {present:?}"
+    );
+}
