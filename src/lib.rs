@@ -11,6 +11,8 @@
 //!   heatmaps on the slice grid; never UI or DICOM types.
 //! - [`training`]: the demo model's data (real slices + synthetic lesions) and metrics; uses
 //!   `dicom`, `imaging`, `model`.
+//! - [`review`]: the reviewer's verdicts per explanation (JSON per study, CSV export) and ROI
+//!   rasterisation; plain data and files, uses `explain`'s parameter types only.
 //! - [`cli`]: the headless subcommands; thin wrappers over the library modules.
 //! - [`ui`]: widgets (`*_ui` functions); [`app`]: the eframe app, its state and background jobs,
 //!   the only glue between UI and workers.
@@ -23,5 +25,6 @@ pub mod explain;
 pub mod imaging;
 pub mod model;
 pub mod render;
+pub mod review;
 pub mod training;
 pub mod ui;

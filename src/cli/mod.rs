@@ -1,6 +1,7 @@
 //! The headless command line: one file per subcommand. This is a contract other tools rely on:
 //! keep the names, flags and JSON fields stable.
 
+pub mod evaluate;
 pub mod explain;
 pub mod info;
 pub mod predict;
@@ -37,6 +38,9 @@ pub enum Command {
     Predict(predict::PredictArgs),
     /// Explanation map (Grad-CAM, IG, LIME, …) of a model's score for one slice, as a .npy.
     Explain(explain::ExplainArgs),
+    /// Quality metrics of explanation maps: faithfulness, sparseness, agreement, localisation
+    /// against a mask, parameter randomisation check.
+    Evaluate(evaluate::EvaluateArgs),
     /// Open the viewer on files/folders (the default when no subcommand is given).
     View(view::ViewArgs),
 }

@@ -19,6 +19,7 @@ mod heatmap;
 mod integrated_gradients;
 mod kernel_shap;
 mod lime;
+pub mod metrics;
 mod occlusion;
 mod regression;
 mod run;

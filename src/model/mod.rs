@@ -8,11 +8,13 @@
 mod error;
 mod manifest;
 mod preprocess;
+mod randomise;
 mod runtime;
 mod worker;
 
 pub use error::ModelError;
 pub use manifest::{CamFiles, InputShape, Manifest, Preprocess, Provenance};
 pub use preprocess::preprocess_slice;
+pub use randomise::{RandomisationStage, layers_top_first};
 pub use runtime::{CamSupport, Model, Prediction};
 pub use worker::{Job, JobContext, Reply, Request, Worker, newest_per_view};

@@ -30,9 +30,14 @@ pub struct Model {
     pub path: PathBuf,
     pub cam: CamSupport,
     pub device: Device,
-    module: CModule,
+    pub(super) module: CModule,
     /// `features`/`head` as separate files (manifest `[cam]`), else methods of `module`.
-    cam_files: Option<(CModule, CModule)>,
+    pub(super) cam_files: Option<(CModule, CModule)>,
+    /// A head used instead of the model's own (a randomised copy, see `randomise.rs`).
+    pub(super) head_override: Option<CModule>,
+    /// `forward(x)` computes `head(features(x))` instead of running `module` (randomised copies,
+    /// whose `module` keeps the original weights).
+    pub(super) compose: bool,
 }
 
 impl Model {
@@ -100,6 +105,8 @@ impl Model {
             device,
             module,
             cam_files,
+            head_override: None,
+            compose: false,
         };
         model.cam = model.cam_support(&zeros, &logits);
         Ok(model)
@@ -121,6 +128,9 @@ impl Model {
     /// as the caller has it: wrap in `tch::no_grad` when no gradient is wanted.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor, ModelError> {
         let x = x.f_to_device(self.device).map_err(|e| self.failed(&e))?;
+        if self.compose {
+            return self.head(&self.features(&x)?);
+        }
         self.module.forward_ts(&[&x]).map_err(|e| self.failed(&e))
     }
 
@@ -138,6 +148,9 @@ impl Model {
     /// Logits from activations: `head(features(x)) == forward(x)`.
     pub fn head(&self, a: &Tensor) -> Result<Tensor, ModelError> {
         self.require_cam()?;
+        if let Some(head) = &self.head_override {
+            return head.forward_ts(&[a]).map_err(|e| self.failed(&e));
+        }
         match &self.cam_files {
             Some((_, head)) => head.forward_ts(&[a]),
             None => self.module.method_ts("head", &[a]),
@@ -155,7 +168,7 @@ impl Model {
         }
     }
 
-    fn failed(&self, e: &tch::TchError) -> ModelError {
+    pub(super) fn failed(&self, e: &tch::TchError) -> ModelError {
         ModelError::Inference {
             cause: first_line(e),
             path: self.path.clone(),
