@@ -73,7 +73,7 @@ features = "{MODEL_NAME}.features.pt"
 head = "{MODEL_NAME}.head.pt"
 
 [provenance]
-training_data = "Real slices of permissively licensed series in radlens' shared test data (CT: pylibjpeg-data TOSHIBA, pydicom-data enhanced CT; MR mapped to pseudo-HU: brain T1, prostate ADC, dcm_qa_ts, pylibjpeg-data) with synthetic lesions (8-30 mm, 25-90 HU from the tissue, irregular, soft-edged, textured) inserted; held out: ct_3slice_with_seg and mr_4sl_jpeg_lossless. Built by `cargo run --release --example build_demo`."
+training_data = "Real slices of permissively licensed series in radlens' shared test data (CT: pylibjpeg-data TOSHIBA, pydicom-data enhanced CT; MR mapped to pseudo-HU: brain T1, prostate ADC, dcm_qa_ts, pylibjpeg-data) with synthetic lesions (15-40 mm, 50-150 HU from the tissue, irregular, soft-edged, textured) inserted; held out: ct_3slice_with_seg and mr_4sl_jpeg_lossless. Built by `cargo run --release --example build_demo`."
 licence = "Same as radlens (weights); training images keep their licences, see assets/README.md"
 metrics = {{ {metrics} }}
 "#

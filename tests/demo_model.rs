@@ -138,3 +138,68 @@ fn demo_model_says_present_on_the_lesion_slices_and_absent_on_the_clean_one() {
         "P(present) per slice: {present:?}"
     );
 }
+
+/// Issue #5's check on the demo model: Grad-CAM, LIME and occlusion maps peak inside the lesion
+/// (pointing game) on most positives — the held-out positives (exact masks) and the demo study's
+/// two lesion slices. Prints the rate per method (`--nocapture`).
+#[test]
+fn gradcam_lime_and_occlusion_point_at_the_lesion_on_most_positives() {
+    use radlens::explain::metrics::pointing_game;
+    use radlens::explain::{ExplainInput, ExplainParams, Method, explain};
+    use std::sync::atomic::AtomicBool;
+
+    let model = Model::load(&asset("model/lesion.pt")).unwrap();
+    let held = training::load_slices(&common::data_dir(), &training::HELD_OUT).unwrap();
+    let mut cases: Vec<(Vec<f32>, usize, usize, Vec<bool>)> = (0..training::HELD_OUT_SAMPLES)
+        .map(|i| {
+            training::sample(
+                &mut training::sample_rng(training::HELD_OUT_SEED, i),
+                &held,
+                1.0,
+            )
+        })
+        .filter_map(|s| s.mask.map(|m| (s.values, s.rows, s.cols, m)))
+        .take(12)
+        .collect();
+    let (study, _) = radlens::dicom::load(&[asset("ct_lesions")], None).unwrap();
+    let mut masks = vec![None; study.shape[0]];
+    radlens::dicom::add_mask_files(&study, &mut masks);
+    let [_, rows, cols] = study.shape;
+    for (index, mask) in masks.iter().enumerate() {
+        if let Some(mask) = mask {
+            let mut values = vec![0.0; rows * cols];
+            study.slice_f32_into(index, &mut values);
+            cases.push((values, rows, cols, mask.iter().map(|&m| m != 0).collect()));
+        }
+    }
+    let cancel = AtomicBool::new(false);
+    for method in [Method::GradCam, Method::Lime, Method::Occlusion] {
+        let mut params = ExplainParams::new(method);
+        params.target = radlens::explain::Target::Index(1);
+        if method == Method::Lime {
+            params.samples = Some(300);
+        }
+        let hits = cases
+            .iter()
+            .filter(|(values, rows, cols, mask)| {
+                let input =
+                    ExplainInput::from_slice(values, *rows, *cols, &model.manifest).unwrap();
+                let heatmap = explain(&model, &input, &params, &|_| {}, &cancel).unwrap();
+                // A constant map (e.g. Grad-CAM all zero after its ReLU) points nowhere: a miss.
+                pointing_game(&heatmap.values, mask).is_ok_and(|p| p.hit)
+            })
+            .count();
+        let rate = hits as f64 / cases.len() as f64;
+        println!(
+            "pointing game {}: {hits}/{} = {rate:.2}",
+            method.name(),
+            cases.len()
+        );
+        assert!(
+            rate > 0.5,
+            "{} peaks inside the lesion on {hits}/{}",
+            method.name(),
+            cases.len()
+        );
+    }
+}
