@@ -2,6 +2,7 @@
 //! keep the names, flags and JSON fields stable.
 
 pub mod explain;
+pub mod export;
 pub mod info;
 pub mod predict;
 pub mod view;
@@ -37,6 +38,9 @@ pub enum Command {
     Predict(predict::PredictArgs),
     /// Explanation map (Grad-CAM, IG, LIME, …) of a model's score for one slice, as a .npy.
     Explain(explain::ExplainArgs),
+    /// The explained slice as displayed (heatmap, ROI, colorbar, legend) as PNG + sidecar or
+    /// DICOM Secondary Capture (de-identified by default); one slice, a range, or a folder.
+    Export(export::ExportArgs),
     /// Open the viewer on files/folders (the default when no subcommand is given).
     View(view::ViewArgs),
 }

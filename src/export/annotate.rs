@@ -277,11 +277,18 @@ fn legend_lines(
             if shade.invert { " inv" } else { "" }
         ),
     );
-    match (legend.slice, legend.position_mm) {
-        (Some((index, count)), Some(mm)) => push("slice", format!("{index}/{count} at {mm:.1} mm")),
-        (Some((index, count)), None) => push("slice", format!("{index}/{count}")),
-        (None, Some(mm)) => push("slice", format!("at {mm:.1} mm")),
-        (None, None) => {}
+    // Ordinal and 0-based index both: `--slice 1` is the second slice.
+    let at = legend
+        .position_mm
+        .map(|mm| format!(" at {mm:.1} mm"))
+        .unwrap_or_default();
+    match legend.slice {
+        Some((index, count)) => push(
+            "slice",
+            format!("{}/{count} (index {index}){at}", index + 1),
+        ),
+        None if !at.is_empty() => push("slice", at.trim_start().to_owned()),
+        None => {}
     }
     if let Some(heat) = &shade.heat {
         push(
@@ -518,7 +525,7 @@ mod tests {
             "gradcam",
             "1 lesion p=0.873",
             "400 / 40",
-            "3/35 at -12.3 mm",
+            "4/35 (index 3) at -12.3 mm",
             "jet",
             "0 .. 2.5",
             "ROI",

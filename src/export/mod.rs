@@ -25,7 +25,9 @@ pub use deid::{Action, DeidOptions, DeidReport, PROFILE, UidMap, action_for, dei
 pub use secondary_capture::{
     DicomExport, DicomOptions, SourceImage, WrittenInstance, derivation_description,
 };
-pub use sidecar::{FileHash, Sidecar, sha256_file, sidecar_path};
+pub use sidecar::{
+    DicomInfo, DisplayInfo, FileHash, OutputInfo, Sidecar, SliceInfo, sha256_file, sidecar_path,
+};
 
 /// Export failures; messages end with the path concerned.
 #[derive(Debug, thiserror::Error)]
