@@ -653,3 +653,22 @@ fn a_dicom_range_export_is_one_new_series_of_the_same_study() {
         assert_eq!(text(f, tags::PATIENT_NAME), "");
     }
 }
+
+#[test]
+fn docs_list_every_profile_row_with_its_action() {
+    let docs =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/EXPORT.md"))
+            .unwrap();
+    for (tag, action) in PROFILE {
+        let cell = format!("({:04X},{:04X})", tag.group(), tag.element());
+        let row = docs
+            .lines()
+            .find(|l| l.contains(&cell))
+            .unwrap_or_else(|| panic!("{cell} missing from docs/EXPORT.md"));
+        assert!(
+            row.contains(&format!("| {} ", action.code())),
+            "{cell}: docs say `{row}`, code says {}",
+            action.code()
+        );
+    }
+}

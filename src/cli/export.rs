@@ -119,6 +119,8 @@ struct Source {
     /// Per slice: its file, its frame (multi-frame files), its position along the normal.
     files: Vec<(PathBuf, Option<u32>, Option<f64>)>,
     is_dicom: bool,
+    /// A `.npy` INPUT is the model input as is (no preprocessing).
+    model_input: Option<tch::Tensor>,
 }
 
 pub fn run(args: &ExportArgs, out: &mut impl Write) -> Result<()> {
@@ -264,7 +266,10 @@ impl SliceExporter<'_> {
         let [slices, rows, cols] = self.source.shape;
         let plane = rows * cols;
         let values = &self.source.values[index * plane..(index + 1) * plane];
-        let tensor = preprocess_slice(values, rows, cols, &self.model.manifest)?;
+        let tensor = match &self.source.model_input {
+            Some(tensor) => tensor.shallow_clone(),
+            None => preprocess_slice(values, rows, cols, &self.model.manifest)?,
+        };
         let heatmap = self.explain(&tensor, rows, cols)?;
         let target = heatmap.provenance.target;
         let probability = self
@@ -363,6 +368,7 @@ fn read_source(args: &ExportArgs, model: &Model) -> Result<Source> {
     if matches!(extension.as_str(), "png" | "jpg" | "jpeg" | "npy") {
         let input = read_input(&args.input, None, model)?;
         return Ok(Source {
+            model_input: (extension == "npy").then(|| input.tensor.shallow_clone()),
             shape: [1, input.rows, input.cols],
             values: input.slice,
             default_window: input.window,
@@ -427,6 +433,7 @@ fn read_source(args: &ExportArgs, model: &Model) -> Result<Source> {
         masks,
         files,
         is_dicom: true,
+        model_input: None,
     })
 }
 
