@@ -672,3 +672,43 @@ fn docs_list_every_profile_row_with_its_action() {
         );
     }
 }
+
+#[test]
+fn the_slice_is_shown_in_the_series_window_unless_one_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = common::traced_cam_model(dir.path(), 2);
+    let series = data("dicom/series/mr_brain_t1_sag_35sl");
+    let export = |name: &str, extra: &[&str]| -> serde_json::Value {
+        let png = dir.path().join(name);
+        let mut args = vec![
+            os("export"),
+            os("--model"),
+            model.as_os_str(),
+            series.as_os_str(),
+            os("--method"),
+            os("gradcam"),
+            os("--png"),
+            png.as_os_str(),
+        ];
+        args.extend(extra.iter().map(os));
+        let output = radlens(&args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        serde_json::from_slice(&std::fs::read(dir.path().join(format!("{name}.json"))).unwrap())
+            .unwrap()
+    };
+    let (volume, _) = radlens::dicom::load(std::slice::from_ref(&series), None).unwrap();
+    let default = export("default.png", &[]);
+    let window = &default["display"]["window"];
+    assert!(
+        (window["center"].as_f64().unwrap() - f64::from(volume.default_window.center)).abs() < 1e-3
+            && (window["width"].as_f64().unwrap() - f64::from(volume.default_window.width)).abs()
+                < 1e-3,
+        "the viewer's window, not the model's preprocessing window: {window}"
+    );
+    let given = export(
+        "given.png",
+        &["--window-center", "300", "--window-width", "600"],
+    );
+    assert_eq!(given["display"]["window"]["center"], 300.0);
+    assert_eq!(given["display"]["window"]["width"], 600.0);
+}

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
 
-use super::predict::{display_window, read_input};
+use super::predict::read_input;
 use crate::dicom::{self, LoadControl, Photometric, Voxels};
 use crate::explain::{ExplainInput, ExplainParams, Heatmap, Method, Target, explain};
 use crate::export::{
@@ -22,7 +22,7 @@ use crate::export::{
     SourceImage, WritePolicy, annotate, derivation_description, sidecar_path, viewer_heat_params,
     write_png, write_sidecar,
 };
-use crate::imaging::{Colormap, ShadeParams};
+use crate::imaging::{Colormap, ShadeParams, Window, percentile_window};
 use crate::model::{Manifest, Model, preprocess_slice};
 
 #[derive(Debug, clap::Args)]
@@ -90,6 +90,12 @@ pub struct ExportArgs {
     /// Heatmap opacity in [0, 1] (viewer default).
     #[arg(long, default_value_t = 0.5)]
     pub opacity: f32,
+    /// Window centre (level) of the display; default: the series' own, as the viewer opens it.
+    #[arg(long)]
+    pub window_center: Option<f32>,
+    /// Window width of the display; default: the series' own.
+    #[arg(long)]
+    pub window_width: Option<f32>,
     /// The reader's verdict, printed in the legend.
     #[arg(long)]
     pub verdict: Option<String>,
@@ -113,7 +119,8 @@ struct Source {
     /// `[slices, rows, cols]` greyscale values.
     values: Vec<f32>,
     shape: [usize; 3],
-    default_window: crate::imaging::Window,
+    /// The window the viewer opens the slice in.
+    default_window: Window,
     invert: bool,
     masks: Vec<Option<Vec<u8>>>,
     /// Per slice: its file, its frame (multi-frame files), its position along the normal.
@@ -279,7 +286,16 @@ impl SliceExporter<'_> {
             .get(target)
             .copied();
         let shade = ShadeParams {
-            window: display_window(self.model, self.source.default_window),
+            window: Window {
+                center: self
+                    .args
+                    .window_center
+                    .unwrap_or(self.source.default_window.center),
+                width: self
+                    .args
+                    .window_width
+                    .unwrap_or(self.source.default_window.width),
+            },
             invert: self.source.invert,
             heat: Some(viewer_heat_params(
                 &heatmap,
@@ -367,11 +383,20 @@ fn read_source(args: &ExportArgs, model: &Model) -> Result<Source> {
         .unwrap_or_default();
     if matches!(extension.as_str(), "png" | "jpg" | "jpeg" | "npy") {
         let input = read_input(&args.input, None, model)?;
+        // As displayed: grey 0–255 for images, the robust range for a tensor.
+        let default_window = if extension == "npy" {
+            percentile_window(input.slice.iter().copied()).unwrap_or(input.window)
+        } else {
+            Window {
+                center: 127.5,
+                width: 255.0,
+            }
+        };
         return Ok(Source {
+            default_window,
             model_input: (extension == "npy").then(|| input.tensor.shallow_clone()),
             shape: [1, input.rows, input.cols],
             values: input.slice,
-            default_window: input.window,
             invert: false,
             masks: vec![None],
             files: vec![(args.input.clone(), None, None)],

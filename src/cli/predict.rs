@@ -74,27 +74,23 @@ pub(crate) fn read_input(path: &Path, slice: Option<usize>, model: &Model) -> Re
         _ => dicom_slice(path, slice)?,
     };
     let tensor = preprocess_slice(&values, rows, cols, &model.manifest)?;
-    Ok(ModelInput {
-        tensor,
-        slice: values,
-        rows,
-        cols,
-        window: display_window(model, default_window),
-    })
-}
-
-/// How a model's input is displayed: the manifest's window (or clip range), else the slice's own
-/// default (DICOM header or percentiles).
-pub(crate) fn display_window(model: &Model, default_window: Window) -> Window {
     let p = &model.manifest.preprocess;
-    p.window
+    let window = p
+        .window
         .or_else(|| {
             p.clip.map(|[lo, hi]| Window {
                 center: f32::midpoint(lo, hi),
                 width: hi - lo,
             })
         })
-        .unwrap_or(default_window)
+        .unwrap_or(default_window);
+    Ok(ModelInput {
+        tensor,
+        slice: values,
+        rows,
+        cols,
+        window,
+    })
 }
 
 fn npy_input(path: &Path) -> Result<ModelInput> {
