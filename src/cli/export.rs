@@ -18,9 +18,9 @@ use super::predict::read_input;
 use crate::dicom::{self, LoadControl, Photometric, Voxels};
 use crate::explain::{ExplainInput, ExplainParams, Heatmap, Method, Target, explain};
 use crate::export::{
-    DicomExport, DicomInfo, DicomOptions, DisplayedSlice, ExportError, Legend, Scale, Sidecar,
-    SourceImage, WritePolicy, annotate, derivation_description, sidecar_path, viewer_heat_params,
-    write_png, write_sidecar,
+    DicomExport, DicomInfo, DicomOptions, DisplayedSlice, ExportError, FileHash, Legend, Scale,
+    Sidecar, SourceImage, WritePolicy, annotate, derivation_description, sidecar_path,
+    viewer_heat_params, write_png, write_sidecar,
 };
 use crate::imaging::{Colormap, ShadeParams, Window, percentile_window};
 use crate::model::{Manifest, Model, preprocess_slice};
@@ -152,6 +152,11 @@ pub fn run(args: &ExportArgs, out: &mut impl Write) -> Result<()> {
     }
     let model_files = model_files(&model);
     let policy = checked_policy(args, &source, &model_files, &plan)?;
+    // Hashed once: the model does not change during an export.
+    let model_hashes = model_files
+        .iter()
+        .map(|(role, path)| FileHash::of(path, role, true))
+        .collect::<Result<Vec<_>, _>>()?;
     if plan.format == Format::Dicom {
         announce_identity(args);
     }
@@ -175,7 +180,7 @@ pub fn run(args: &ExportArgs, out: &mut impl Write) -> Result<()> {
     let exporter = SliceExporter {
         args,
         model: &model,
-        model_files: &model_files,
+        model_hashes: &model_hashes,
         source: &source,
         params: &params,
         colormap,
@@ -254,7 +259,7 @@ fn announce_identity(args: &ExportArgs) {
 struct SliceExporter<'a> {
     args: &'a ExportArgs,
     model: &'a Model,
-    model_files: &'a [(&'static str, PathBuf)],
+    model_hashes: &'a [FileHash],
     source: &'a Source,
     params: &'a ExplainParams,
     colormap: Colormap,
@@ -327,8 +332,8 @@ impl SliceExporter<'_> {
         };
         let mut sidecar = Sidecar::describe(format_name, &image, &slice, &legend)
             .with_explanation(&heatmap, self.params)
-            .with_inputs(std::slice::from_ref(file))?
-            .with_model(self.model_files)?;
+            .with_inputs(std::slice::from_ref(file))?;
+        sidecar.model = self.model_hashes.to_vec();
         match format {
             Format::Png => write_png(path, &image, self.policy)?,
             Format::Dicom => {
