@@ -9,6 +9,9 @@
 //! - [`model`]: tch only (with `explain`); takes arrays, never DICOM objects.
 //! - [`explain`]: tch, `model` and `imaging`; attribution maps (Grad-CAM … KernelSHAP) as raw
 //!   heatmaps on the slice grid; never UI or DICOM types.
+//! - [`export`]: `imaging`, `dicom` and `explain`'s result types, plus dicom-rs to write; the
+//!   annotated image (PNG + JSON sidecar, DICOM Secondary Capture) and de-identification; runs no
+//!   model, never UI types.
 //! - [`training`]: the demo model's data (real slices + synthetic lesions) and metrics; uses
 //!   `dicom`, `imaging`, `model`.
 //! - [`review`]: the reviewer's verdicts per explanation (JSON per study, CSV export) and ROI
@@ -22,6 +25,7 @@ pub mod app;
 pub mod cli;
 pub mod dicom;
 pub mod explain;
+pub mod export;
 pub mod imaging;
 pub mod model;
 pub mod render;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use radlens::cli::{Cli, Command, evaluate, explain, info, predict, view, volume};
+use radlens::cli::{Cli, Command, evaluate, explain, export, info, predict, view, volume};
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         Some(Command::Predict(args)) => predict::run(&args, &mut std::io::stdout().lock()),
         Some(Command::Explain(args)) => explain::run(&args, &mut std::io::stdout().lock()),
         Some(Command::Evaluate(args)) => evaluate::run(&args, &mut std::io::stdout().lock()),
+        Some(Command::Export(args)) => export::run(&args, &mut std::io::stdout().lock()),
         Some(Command::View(args)) => view::run(args.paths, args.model),
         None => view::run(cli.paths, cli.model),
     });

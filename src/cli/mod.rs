@@ -3,6 +3,7 @@
 
 pub mod evaluate;
 pub mod explain;
+pub mod export;
 pub mod info;
 pub mod predict;
 pub mod view;
@@ -41,6 +42,9 @@ pub enum Command {
     /// Quality metrics of explanation maps: faithfulness, sparseness, agreement, localisation
     /// against a mask, parameter randomisation check.
     Evaluate(evaluate::EvaluateArgs),
+    /// The explained slice as displayed (heatmap, ROI, colorbar, legend) as PNG + sidecar or
+    /// DICOM Secondary Capture (de-identified by default); one slice, a range, or a folder.
+    Export(export::ExportArgs),
     /// Open the viewer on files/folders (the default when no subcommand is given).
     View(view::ViewArgs),
 }
