@@ -11,7 +11,7 @@
 //! 3. Exports TorchScript by tracing: `lesion.pt` (forward), `lesion.features.pt` and
 //!    `lesion.head.pt` (tch traces one function per module), and writes `lesion.toml` with the
 //!    held-out metrics.
-//! 4. Writes the demo study: the held-out abdominal CT with inserted lesions as new DICOM instances
+//! 4. Writes the demo study: the abdominal CT with new inserted lesions as new DICOM instances
 //!    (new UIDs, DERIVED), and their ground-truth mask as `lesions.mask.npy`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -73,7 +73,7 @@ features = "{MODEL_NAME}.features.pt"
 head = "{MODEL_NAME}.head.pt"
 
 [provenance]
-training_data = "Real slices of permissively licensed series in radlens' shared test data (CT: pylibjpeg-data TOSHIBA, pydicom-data enhanced CT; MR mapped to pseudo-HU: brain T1, prostate ADC, dcm_qa_ts, pylibjpeg-data) with synthetic lesions (15-40 mm, 50-150 HU from the tissue, irregular, soft-edged, textured) inserted; held out: ct_3slice_with_seg and mr_4sl_jpeg_lossless. Built by `cargo run --release --example build_demo`."
+training_data = "Real slices of permissively licensed series in radlens' shared test data (CT: the 3 abdominal slices of dcmqi ct-3slice, which the demo study is also made from; MR mapped to pseudo-HU: brain T1, prostate ADC, dcm_qa_ts, pylibjpeg-data) with synthetic lesions (15-40 mm, 50-150 HU from the tissue, irregular, soft-edged, textured) inserted; held out: the head CT of pylibjpeg-data TOSHIBA and pydicom-data enhanced CT, and mr_4sl_jpeg_lossless. Built by `cargo run --release --example build_demo`."
 licence = "Same as radlens (weights); training images keep their licences, see assets/README.md"
 metrics = {{ {metrics} }}
 "#
@@ -305,13 +305,13 @@ fn export(net: &Net, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The held-out abdominal CT with lesions in its first two slices (one, then two), the third left
+/// The demo source's abdominal CT with lesions in its first two slices (one, then two), the third left
 /// as a negative; new instances beside their ground-truth mask.
 #[allow(clippy::too_many_lines)] // one linear recipe: read, insert, re-encode, write
 fn write_demo_study(data: &Path, out: &Path) -> Result<()> {
-    let source = data.join(training::HELD_OUT[0].relpath);
+    let source = data.join(training::DEMO_SOURCE.relpath);
     let (volume, _) =
-        radlens::dicom::load(std::slice::from_ref(&source), training::HELD_OUT[0].series)?;
+        radlens::dicom::load(std::slice::from_ref(&source), training::DEMO_SOURCE.series)?;
     let [n, rows, cols] = volume.shape;
     let spacing = [
         volume.geometry.spacing_mm[1] as f32,

@@ -77,7 +77,7 @@ fn demo_study_has_its_lesions_where_the_mask_says_and_sources_are_new_instances(
     assert!(warnings.is_empty(), "{warnings:?}");
     let original = radlens::dicom::load(
         &[common::data("dicom/series/ct_3slice_with_seg")],
-        training::HELD_OUT[0].series,
+        training::DEMO_SOURCE.series,
     )
     .unwrap()
     .0;

@@ -26,19 +26,18 @@ pub struct Source {
     pub ct: bool,
 }
 
-/// What the demo model learns from: real CT where the licence allows (few slices), plus MR slices
-/// mapped to pseudo-HU for more anatomy and texture.
-pub const TRAINING: [Source; 6] = [
-    Source {
-        relpath: "dicom/single/ct_ljd_TOSHIBA_J2K_SIZ0_PixRep1.dcm",
-        series: None,
-        ct: true,
-    },
-    Source {
-        relpath: "dicom/single/mf_pdd_eCT_Supplemental.dcm",
-        series: None,
-        ct: true,
-    },
+/// The abdominal CT the demo study is made from (its only permissively licensed abdominal CT).
+pub const DEMO_SOURCE: Source = Source {
+    relpath: "dicom/series/ct_3slice_with_seg",
+    series: Some("1.2.392.200103.20080913.113635.1.2009.6.22.21.43.10.23430.1"),
+    ct: true,
+};
+
+/// What the demo model learns from: the demo study's three abdominal CT slices (the demo's
+/// lesions are new, but its anatomy is seen in training: see docs/MODELS.md), plus MR slices mapped
+/// to pseudo-HU for more anatomy and texture.
+pub const TRAINING: [Source; 5] = [
+    DEMO_SOURCE,
     Source {
         relpath: "dicom/series/mr_brain_t1_sag_35sl",
         series: None,
@@ -61,11 +60,17 @@ pub const TRAINING: [Source; 6] = [
     },
 ];
 
-/// Never seen in training: the abdominal CT the demo study is made from, and a small MR series.
-pub const HELD_OUT: [Source; 2] = [
+/// Never seen in training: the other permissively licensed CT (head and skull base) and a small
+/// MR series.
+pub const HELD_OUT: [Source; 3] = [
     Source {
-        relpath: "dicom/series/ct_3slice_with_seg",
-        series: Some("1.2.392.200103.20080913.113635.1.2009.6.22.21.43.10.23430.1"),
+        relpath: "dicom/single/ct_ljd_TOSHIBA_J2K_SIZ0_PixRep1.dcm",
+        series: None,
+        ct: true,
+    },
+    Source {
+        relpath: "dicom/single/mf_pdd_eCT_Supplemental.dcm",
+        series: None,
         ct: true,
     },
     Source {
@@ -226,34 +231,37 @@ fn pick<'a>(rng: &mut impl Rng, bases: &'a [BaseSlice]) -> &'a BaseSlice {
         .unwrap_or(&bases[0])
 }
 
-/// A random view of `base`: a window of 75–100 % of each side, rotated by any angle about a
-/// random centre, possibly mirrored (nearest neighbour; outside the slice is air), then intensity
-/// gain (0.8–1.25 about 40 HU), offset (±30 HU) and noise (σ up to 10 HU).
+/// A random view of `base`: a window of 75–100 % of each side, flipped and/or transposed, then
+/// intensity gain (0.9–1.1 about 40 HU), offset (±15 HU) and noise (σ up to 8 HU).
 fn augment(rng: &mut impl Rng, base: &BaseSlice) -> (Vec<f32>, usize, usize) {
-    let rows = (base.rows as f32 * rng.random_range(0.75..=1.0)) as usize;
-    let cols = (base.cols as f32 * rng.random_range(0.75..=1.0)) as usize;
-    let centre_r =
-        base.rows as f32 / 2.0 + rng.random_range(-0.5..=0.5) * (base.rows - rows) as f32;
-    let centre_c =
-        base.cols as f32 / 2.0 + rng.random_range(-0.5..=0.5) * (base.cols - cols) as f32;
-    let (sin, cos) = rng.random_range(0.0..std::f32::consts::TAU).sin_cos();
-    let mirror = if rng.random::<bool>() { -1.0 } else { 1.0 };
-    let air = base.values.iter().copied().fold(f32::INFINITY, f32::min);
-    let offset = rng.random_range(-30.0f32..=30.0);
-    let gain = rng.random_range(0.8f32..=1.25);
-    let noise = Normal::new(0.0f32, rng.random_range(0.0f32..=10.0)).ok();
+    let crop_rows = (base.rows as f32 * rng.random_range(0.75..=1.0)) as usize;
+    let crop_cols = (base.cols as f32 * rng.random_range(0.75..=1.0)) as usize;
+    let r0 = rng.random_range(0..=base.rows - crop_rows);
+    let c0 = rng.random_range(0..=base.cols - crop_cols);
+    let (flip_r, flip_c, transpose) = (
+        rng.random::<bool>(),
+        rng.random::<bool>(),
+        rng.random::<bool>(),
+    );
+    let (rows, cols) = if transpose {
+        (crop_cols, crop_rows)
+    } else {
+        (crop_rows, crop_cols)
+    };
+    let offset = rng.random_range(-15.0f32..=15.0);
+    let gain = rng.random_range(0.9f32..=1.1);
+    let noise = Normal::new(0.0f32, rng.random_range(0.0f32..=8.0)).ok();
     let mut values = Vec::with_capacity(rows * cols);
     for r in 0..rows {
-        let dy = r as f32 - rows as f32 / 2.0;
         for c in 0..cols {
-            let dx = (c as f32 - cols as f32 / 2.0) * mirror;
-            let sr = (centre_r + dy * cos - dx * sin).round();
-            let sc = (centre_c + dy * sin + dx * cos).round();
-            let v = if sr >= 0.0 && sc >= 0.0 && sr < base.rows as f32 && sc < base.cols as f32 {
-                base.values[sr as usize * base.cols + sc as usize]
-            } else {
-                air
-            };
+            let (mut sr, mut sc) = if transpose { (c, r) } else { (r, c) };
+            if flip_r {
+                sr = crop_rows - 1 - sr;
+            }
+            if flip_c {
+                sc = crop_cols - 1 - sc;
+            }
+            let v = base.values[(r0 + sr) * base.cols + c0 + sc];
             let n = noise.map_or(0.0, |d| d.sample(rng));
             values.push((v - 40.0) * gain + 40.0 + offset + n);
         }
