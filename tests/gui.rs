@@ -31,6 +31,17 @@ fn app(paths: Vec<PathBuf>) -> Harness<'static, RadlensApp> {
 }
 
 fn app_sized(paths: Vec<PathBuf>, size: [f32; 2]) -> Harness<'static, RadlensApp> {
+    // Never the user's review folder: one that exists only if a test saves into it.
+    let reviews = std::env::temp_dir().join(format!("radlens-gui-reviews-{}", std::process::id()));
+    app_reviewing(paths, size, reviews)
+}
+
+/// The app with its review files in `review_dir`.
+fn app_reviewing(
+    paths: Vec<PathBuf>,
+    size: [f32; 2],
+    review_dir: PathBuf,
+) -> Harness<'static, RadlensApp> {
     // Snapshots render at a lower resolution: the committed PNGs stay small.
     let pixels_per_point = if size == SNAPSHOT_SIZE {
         SNAPSHOT_PIXELS_PER_POINT
@@ -40,8 +51,14 @@ fn app_sized(paths: Vec<PathBuf>, size: [f32; 2]) -> Harness<'static, RadlensApp
     let mut harness = Harness::builder()
         .with_size(size)
         .with_pixels_per_point(pixels_per_point)
+        // Worker replies (progress, predictions) keep asking for repaints for a few frames.
+        .with_max_steps(32)
         .wgpu()
-        .build_eframe(move |cc| RadlensApp::new(cc, paths));
+        .build_eframe(move |cc| {
+            let mut app = RadlensApp::new(cc, paths);
+            app.set_review_dir(review_dir);
+            app
+        });
     let deadline = Instant::now() + Duration::from_mins(1);
     while harness.state().study.is_none() || !harness.state().is_idle() {
         assert!(
@@ -243,7 +260,9 @@ fn segmentation_outline_is_drawn_and_toggles_with_m() {
 
 #[test]
 fn main_view_snapshot() {
-    let mut harness = app_sized(Vec::new(), SNAPSHOT_SIZE);
+    // The demo study without the model: the snapshot does not wait for, or depend on, a model.
+    let demo = radlens::app::demo_study().unwrap();
+    let mut harness = app_sized(vec![demo], SNAPSHOT_SIZE);
     harness.snapshot_options(
         "main_view",
         &SnapshotOptions::new().threshold(2.0).max_failed_pixels(200),
@@ -252,7 +271,8 @@ fn main_view_snapshot() {
 
 #[test]
 fn tag_browser_filters_and_snapshot() {
-    let mut harness = app_sized(Vec::new(), SNAPSHOT_SIZE);
+    let demo = radlens::app::demo_study().unwrap();
+    let mut harness = app_sized(vec![demo], SNAPSHOT_SIZE);
     harness
         .get_by_role(egui::accesskit::Role::TextInput)
         .click();
@@ -430,19 +450,31 @@ fn coloured_pixels(harness: &mut Harness<'_, RadlensApp>) -> usize {
         .count()
 }
 
+/// Waits until the demo model is loaded and has predicted the slice on screen, so the model card
+/// (and the buttons in it) no longer moves.
+fn wait_for_model(harness: &mut Harness<'_, RadlensApp>) {
+    wait_for(harness, 60, "demo model predicts", |s| {
+        s.model.as_ref().is_some_and(|m| m.prediction.is_some())
+    });
+    harness.run();
+}
+
 #[test]
 fn demo_model_explains_the_slice_on_screen_follows_scrolling_and_cancels() {
     let mut harness = app(Vec::new());
-    wait_for(&mut harness, 60, "demo model loads", |s| s.model.is_some());
+    wait_for_model(&mut harness);
     harness.get_by_label_contains("lesion present vs absent");
-    assert_eq!(
-        coloured_pixels(&mut harness),
-        0,
-        "no overlay before explaining"
+    // Before explaining only the overlay text and the study mask's outline are coloured.
+    let before = coloured_pixels(&mut harness);
+    assert!(
+        before < 500,
+        "no overlay before explaining: {before} pixels"
     );
 
     // Explain (Grad-CAM, the default) with the button: a heatmap on the slice grid, drawn.
-    harness.get_by_label("Explain").click();
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::Button, "Explain")
+        .click();
     harness.run();
     wait_for(&mut harness, 60, "Grad-CAM heatmap", |s| {
         heat_on_screen(s).is_some()
@@ -451,7 +483,10 @@ fn demo_model_explains_the_slice_on_screen_follows_scrolling_and_cancels() {
     assert_eq!(heatmap.provenance.method, radlens::explain::Method::GradCam);
     assert_eq!((heatmap.rows, heatmap.cols), (512, 512));
     harness.run();
-    assert!(coloured_pixels(&mut harness) > 1000, "overlay not drawn");
+    assert!(
+        coloured_pixels(&mut harness) > before + 1000,
+        "overlay not drawn"
+    );
 
     // Follow slice: scrolling explains the new slice.
     harness.state_mut().model.as_mut().unwrap().panes[0].follow = true;
@@ -498,6 +533,8 @@ fn demo_model_explains_the_slice_on_screen_follows_scrolling_and_cancels() {
 fn comparison_layout_explains_three_panes_linked_and_scrolls_them_together() {
     let mut harness = app(Vec::new());
     wait_for(&mut harness, 60, "demo model loads", |s| s.model.is_some());
+    // The panes share the width right of the series list (no tag browser).
+    harness.state_mut().settings.show_tags = false;
     harness.key_press(Key::C);
     harness.run();
     assert_eq!(harness.state().compare.map(|c| c.panes), Some(3));
@@ -564,4 +601,273 @@ fn comparison_layout_explains_three_panes_linked_and_scrolls_them_together() {
         "three panes follow the slice",
         all_explained,
     );
+}
+
+/// Pixels of the drawn-ROI outline colours inside the image.
+fn roi_pixels(harness: &mut Harness<'_, RadlensApp>) -> usize {
+    let rect = harness.state().study.as_ref().unwrap().image_rect.unwrap();
+    let image = harness.render().unwrap();
+    let near = |p: [u8; 4], c: egui::Color32| {
+        p[0].abs_diff(c.r()) < 25 && p[1].abs_diff(c.g()) < 25 && p[2].abs_diff(c.b()) < 25
+    };
+    image
+        .enumerate_pixels()
+        .filter(|(x, y, p)| {
+            rect.contains(Pos2::new(*x as f32, *y as f32))
+                && (near(p.0, radlens::ui::theme::ROI) || near(p.0, radlens::ui::theme::ROI_ACTIVE))
+        })
+        .count()
+}
+
+/// A left-drag from `from` to `to` in small steps, as a hand would.
+fn drag(harness: &mut Harness<'_, RadlensApp>, from: Pos2, to: Pos2) {
+    harness.hover_at(from);
+    harness.run();
+    harness.drag_at(from);
+    harness.run();
+    for step in 1..=8 {
+        harness.hover_at(from + (to - from) * (step as f32 / 8.0));
+        harness.run();
+    }
+    harness.drop_at(to);
+    harness.run();
+}
+
+#[test]
+fn drawing_an_ellipse_roi_with_the_mouse_covers_the_dragged_area() {
+    let mut harness = app(Vec::new());
+    let window_before = window(&harness);
+    harness.key_press(Key::O);
+    harness.run();
+    assert_eq!(
+        harness.state().rois.tool,
+        Some(radlens::app::roi::RoiTool::Ellipse)
+    );
+    let rect = harness.state().study.as_ref().unwrap().image_rect.unwrap();
+    let [_, rows, cols] = harness.state().study.as_ref().unwrap().volume.shape;
+    // The box from pixel (150, 200) to pixel (300, 320), corner to corner.
+    let corner = |col: f32, row: f32| {
+        Pos2::new(
+            rect.min.x + col / cols as f32 * rect.width(),
+            rect.min.y + row / rows as f32 * rect.height(),
+        )
+    };
+    drag(&mut harness, corner(150.0, 200.0), corner(300.0, 320.0));
+
+    assert_eq!(
+        window(&harness),
+        window_before,
+        "drawing is not window/level"
+    );
+    let rois = harness.state().rois.rois(slice(&harness)).to_vec();
+    assert_eq!(rois.len(), 1, "{rois:?}");
+    let mask = rois[0].rasterise(rows, cols).unwrap();
+    let inside = |col: usize, row: usize| mask[row * cols + col];
+    // Centre and the middles of the box's sides (a pixel in) are inside; corners and beyond not.
+    for (col, row) in [(225, 260), (152, 260), (297, 260), (225, 202), (225, 317)] {
+        assert!(inside(col, row), "({col}, {row}) should be inside");
+    }
+    for (col, row) in [(152, 202), (297, 317), (140, 260), (225, 330)] {
+        assert!(!inside(col, row), "({col}, {row}) should be outside");
+    }
+    // Area of the inscribed ellipse: π/4 · 150 · 120 pixels, within the pointer's rounding.
+    let area = mask.iter().filter(|m| **m).count() as f64;
+    let expected = std::f64::consts::FRAC_PI_4 * 150.0 * 120.0;
+    assert!(
+        (area / expected - 1.0).abs() < 0.05,
+        "{area} pixels, expected about {expected:.0}"
+    );
+
+    // Drawn as an outline; Esc leaves the tool, Ctrl+Z removes the ROI.
+    assert!(roi_pixels(&mut harness) > 200, "outline not drawn");
+    harness.key_press(Key::Escape);
+    harness.run();
+    assert_eq!(harness.state().rois.tool, None);
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, Key::Z);
+    harness.run();
+    assert!(harness.state().rois.rois(slice(&harness)).is_empty());
+    assert_eq!(roi_pixels(&mut harness), 0);
+}
+
+/// Opens the metrics panel, explains the slice with the default method and waits for it.
+fn explain_with_panel(harness: &mut Harness<'_, RadlensApp>) -> Arc<radlens::explain::Heatmap> {
+    wait_for_model(harness);
+    harness.key_press(Key::V);
+    harness.run();
+    assert!(harness.state().metrics.open);
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::Button, "Explain")
+        .click();
+    harness.run();
+    wait_for(harness, 60, "heatmap", |s| heat_on_screen(s).is_some());
+    heat_on_screen(harness.state()).unwrap()
+}
+
+#[test]
+fn metrics_panel_shows_deletion_and_insertion_aucs_of_grad_cam() {
+    let mut harness = app(Vec::new());
+    let heatmap = explain_with_panel(&mut harness);
+    assert_eq!(heatmap.provenance.method, radlens::explain::Method::GradCam);
+    harness.run();
+    wait_for(&mut harness, 120, "deletion/insertion curves", |s| {
+        let heatmap = heat_on_screen(s).unwrap();
+        s.model.as_ref().unwrap().panes[0]
+            .faithfulness
+            .result_for(&heatmap)
+            .is_some()
+    });
+    let faithfulness = harness.state().model.as_ref().unwrap().panes[0]
+        .faithfulness
+        .result_for(&heatmap)
+        .unwrap()
+        .clone()
+        .expect("faithfulness computed");
+    assert_eq!(faithfulness.deletion.fractions.len(), 33);
+    harness.run();
+    harness.get_by_label(&format!(
+        "Deletion AUC {:.3} (lower is better)",
+        faithfulness.deletion.auc
+    ));
+    harness.get_by_label(&format!(
+        "Insertion AUC {:.3} (higher is better)",
+        faithfulness.insertion.auc
+    ));
+    wait_for_label(&mut harness, "Sparseness (Gini) 0.");
+
+    // Localisation against the demo study's lesion mask.
+    harness.get_by_label("study mask").click();
+    harness.run();
+    wait_for_label(&mut harness, "Pointing game");
+    harness.get_by_label_contains("Relevance mass");
+}
+
+/// Steps the app until a widget whose label contains `text` is shown.
+fn wait_for_label(harness: &mut Harness<'_, RadlensApp>, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while harness.query_all_by_label_contains(text).next().is_none() {
+        assert!(Instant::now() < deadline, "no label with {text:?}");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_verdict_given_in_the_panel_is_saved_and_restored_on_reopen() {
+    let reviews = tempfile::tempdir().unwrap();
+    let mut harness = app_reviewing(Vec::new(), SIZE, reviews.path().to_owned());
+    let study_uid = harness
+        .state()
+        .study
+        .as_ref()
+        .unwrap()
+        .volume
+        .study_uid()
+        .unwrap()
+        .to_owned();
+    let shown = slice(&harness);
+    let roi = radlens::review::Roi::Rectangle {
+        corner_a: [100.0, 120.0],
+        corner_b: [200.0, 220.0],
+    };
+    harness.state_mut().rois.add(shown, roi.clone());
+    explain_with_panel(&mut harness);
+    harness.run();
+    harness.get_by_label("Plausible").click();
+    harness.run();
+    let note = harness.get_by_role(egui::accesskit::Role::MultilineTextInput);
+    note.click();
+    harness.run();
+    harness
+        .get_by_role(egui::accesskit::Role::MultilineTextInput)
+        .type_text("points at the lesion");
+    harness.run();
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, Key::S);
+    harness.run();
+
+    // In the file: the verdict, the note and the ROI, for the slice and method on screen.
+    let path = radlens::review::Review::path_in(reviews.path(), &study_uid);
+    let saved = radlens::review::Review::load(&path).unwrap();
+    assert_eq!(saved.entries.len(), 1);
+    let entry = &saved.entries[0];
+    assert_eq!(entry.verdict, radlens::review::Verdict::Plausible);
+    assert_eq!(entry.note, "points at the lesion");
+    assert_eq!(entry.roi.as_ref(), Some(&roi));
+    assert_eq!(entry.slice_index, shown);
+    assert_eq!(entry.params.method, radlens::explain::Method::GradCam);
+    drop(harness);
+
+    // Reopened: the review, the ROI on its slice, and the note of the explanation come back.
+    let mut harness = app_reviewing(Vec::new(), SIZE, reviews.path().to_owned());
+    let review = harness.state().review.as_ref().unwrap();
+    assert_eq!(review.review.entries, saved.entries);
+    assert_eq!(harness.state().rois.rois(shown), [roi]);
+    explain_with_panel(&mut harness);
+    harness.run();
+    assert_eq!(harness.state().metrics.note(0), "points at the lesion");
+    harness.get_by_label("reviewed with ROI: rectangle 100x100 px");
+}
+
+#[test]
+fn comparison_panel_reports_agreement_between_the_three_panes() {
+    let mut harness = app(Vec::new());
+    wait_for(&mut harness, 60, "demo model loads", |s| s.model.is_some());
+    harness.key_press(Key::C);
+    harness.key_press(Key::V);
+    harness.run();
+    let all_explained = |s: &RadlensApp| {
+        let (Some(study), Some(model)) = (s.study.as_ref(), s.model.as_ref()) else {
+            return false;
+        };
+        (0..3).all(|p| {
+            model
+                .heatmap_for(p, &study.volume, study.view.slice)
+                .is_some()
+        })
+    };
+    wait_for(&mut harness, 120, "three panes explained", all_explained);
+    harness.run();
+    for pair in ["1 vs 2", "1 vs 3", "2 vs 3"] {
+        harness.get_by_label(pair);
+    }
+    let deadline = Instant::now() + Duration::from_mins(1);
+    while harness.query_all_by_label("computing...").next().is_some() {
+        assert!(Instant::now() < deadline, "agreement not computed");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Not a test of behaviour: renders the metrics panel in the comparison layout to
+/// `$RADLENS_SCREENSHOT` for a person to look at (skipped without it).
+#[test]
+fn screenshot_of_the_metrics_panel_when_asked() {
+    let Some(out) = std::env::var_os("RADLENS_SCREENSHOT") else {
+        return;
+    };
+    let mut harness = app_sized(Vec::new(), [1600.0, 1000.0]);
+    wait_for_model(&mut harness);
+    harness.state_mut().settings.show_tags = false;
+    let shown = slice(&harness);
+    harness.state_mut().rois.add(
+        shown,
+        radlens::review::Roi::Ellipse {
+            center: [300.0, 250.0],
+            radii: [40.0, 30.0],
+        },
+    );
+    harness.key_press(Key::C);
+    harness.key_press(Key::V);
+    harness.run();
+    wait_for(&mut harness, 120, "faithfulness of three panes", |s| {
+        let (Some(study), Some(model)) = (s.study.as_ref(), s.model.as_ref()) else {
+            return false;
+        };
+        (0..3).all(|p| {
+            model
+                .heatmap_for(p, &study.volume, study.view.slice)
+                .is_some_and(|h| model.panes[p].faithfulness.result_for(h).is_some())
+        })
+    });
+    harness.run();
+    harness.render().unwrap().save(out).unwrap();
 }

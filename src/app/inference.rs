@@ -9,16 +9,24 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crossbeam_channel::Receiver;
 
 use crate::dicom::{Volume, Voxels};
+use crate::explain::metrics::{
+    Faithfulness, FaithfulnessParams, RandomisationCheck, RandomisationParams, deletion_insertion,
+    randomisation_check,
+};
 use crate::explain::{ExplainInput, ExplainParams, Heatmap, Method, Target, explain};
 use crate::imaging::Colormap;
 use crate::model::{
-    CamSupport, JobContext, Manifest, Model, Prediction, Reply, Worker, preprocess_slice,
+    CamSupport, Job, JobContext, Manifest, Model, Prediction, Reply, Worker, preprocess_slice,
 };
 
 /// What the worker computes for the app.
 pub enum Output {
     Prediction(Prediction),
     Heatmap(Box<Heatmap>),
+    /// Deletion and insertion curves of a heatmap.
+    Faithfulness(Box<Faithfulness>),
+    /// The model parameter randomisation check of a heatmap's method.
+    Randomisation(Box<RandomisationCheck>),
 }
 
 /// What the model card shows (copied before the model moves into its worker).
@@ -61,6 +69,70 @@ pub struct Explanation {
     /// `(volume identity, slice)` and the heatmap (or why there is none).
     pub result: Option<(SliceKey, Result<Arc<Heatmap>, String>)>,
     pub running: Option<Running>,
+    /// Deletion/insertion curves of the shown heatmap (computed on the worker).
+    pub faithfulness: MetricJob<Faithfulness>,
+    /// The randomisation sanity check of the shown heatmap's method (on request; long).
+    pub randomisation: MetricJob<RandomisationCheck>,
+}
+
+/// A model-dependent metric of one heatmap, computed on the worker with progress and cancel.
+pub struct MetricJob<T> {
+    /// The heatmap it is (being) computed for; results of another heatmap are not shown.
+    pub heatmap: Option<Arc<Heatmap>>,
+    /// Request id, fraction done, cancel flag.
+    pub running: Option<(u64, f32, Arc<AtomicBool>)>,
+    pub result: Option<Result<T, String>>,
+}
+
+impl<T> Default for MetricJob<T> {
+    fn default() -> Self {
+        Self {
+            heatmap: None,
+            running: None,
+            result: None,
+        }
+    }
+}
+
+impl<T> MetricJob<T> {
+    /// True when this job is (or was) about `heatmap`.
+    #[must_use]
+    pub fn is_for(&self, heatmap: &Arc<Heatmap>) -> bool {
+        self.heatmap
+            .as_ref()
+            .is_some_and(|h| Arc::ptr_eq(h, heatmap))
+    }
+
+    /// The result for `heatmap`, if that is what was computed.
+    #[must_use]
+    pub fn result_for(&self, heatmap: &Arc<Heatmap>) -> Option<&Result<T, String>> {
+        self.result.as_ref().filter(|_| self.is_for(heatmap))
+    }
+
+    /// The fraction done while computing for `heatmap`.
+    #[must_use]
+    pub fn progress_for(&self, heatmap: &Arc<Heatmap>) -> Option<f32> {
+        self.running
+            .as_ref()
+            .filter(|_| self.is_for(heatmap))
+            .map(|(_, f, _)| *f)
+    }
+
+    /// Stops the running computation; `why` becomes the result (so it is not restarted by
+    /// itself).
+    fn cancel(&mut self, why: &str) {
+        if let Some((_, _, cancel)) = self.running.take() {
+            cancel.store(true, Ordering::Relaxed);
+            self.result = Some(Err(why.to_owned()));
+        }
+    }
+}
+
+/// Which model-dependent metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricKind {
+    Faithfulness,
+    Randomisation,
 }
 
 /// An explanation being computed.
@@ -89,6 +161,8 @@ impl Explanation {
             threshold,
             result: None,
             running: None,
+            faithfulness: MetricJob::default(),
+            randomisation: MetricJob::default(),
         }
     }
 }
@@ -97,6 +171,9 @@ impl Explanation {
 /// The worker keeps only the newest request per view.
 const PREDICTION_VIEW: u32 = 0;
 const EXPLANATION_VIEW: u32 = 1;
+/// Pane `i`'s faithfulness and randomisation jobs ask as these views plus `i`.
+const FAITHFULNESS_VIEW: u32 = 100;
+const RANDOMISATION_VIEW: u32 = 200;
 
 /// Identity of a volume's slice (volume address, slice index) for matching answers to the screen.
 pub type SliceKey = (usize, usize);
@@ -208,6 +285,7 @@ impl ModelSession {
         slice: usize,
     ) -> Result<(), String> {
         self.cancel_explanation(pane);
+        self.cancel_metrics(pane);
         let key = slice_key(volume, slice);
         let Some(explanation) = self.panes.get_mut(pane) else {
             return Ok(());
@@ -244,6 +322,91 @@ impl ModelSession {
     pub fn cancel_explanation(&mut self, pane: usize) {
         if let Some(running) = self.panes.get_mut(pane).and_then(|p| p.running.take()) {
             running.cancel.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Starts computing `kind` for `pane`'s heatmap of `slice` (a running one of the same kind
+    /// is cancelled first). Nothing happens when the pane shows no heatmap of that slice.
+    pub fn evaluate(
+        &mut self,
+        pane: usize,
+        kind: MetricKind,
+        volume: &Arc<Volume>,
+        slice: usize,
+    ) -> Result<(), String> {
+        let Some(heatmap) = self.heatmap_for(pane, volume, slice).cloned() else {
+            return Ok(());
+        };
+        let [_, rows, cols] = volume.shape;
+        let mut values = vec![0.0; rows * cols];
+        volume.slice_f32_into(slice, &mut values);
+        let for_job = Arc::clone(&heatmap);
+        let (view, job): (u32, Job<Output>) = match kind {
+            MetricKind::Faithfulness => (
+                FAITHFULNESS_VIEW,
+                Box::new(move |model: &Model, ctx: &JobContext<'_>| {
+                    let input = ExplainInput::from_slice(&values, rows, cols, &model.manifest)
+                        .map_err(|e| e.to_string())?;
+                    let params = FaithfulnessParams::default();
+                    deletion_insertion(
+                        model,
+                        &input.tensor,
+                        &for_job,
+                        &params,
+                        &|f| ctx.progress(f),
+                        ctx.cancel,
+                    )
+                    .map(|f| Output::Faithfulness(Box::new(f)))
+                    .map_err(|e| e.to_string())
+                }),
+            ),
+            MetricKind::Randomisation => (
+                RANDOMISATION_VIEW,
+                Box::new(move |model: &Model, ctx: &JobContext<'_>| {
+                    let input = ExplainInput::from_slice(&values, rows, cols, &model.manifest)
+                        .map_err(|e| e.to_string())?;
+                    let params = ExplainParams::new(for_job.provenance.method);
+                    randomisation_check(
+                        model,
+                        &input,
+                        &params,
+                        &for_job,
+                        &RandomisationParams::default(),
+                        &|f| ctx.progress(f),
+                        ctx.cancel,
+                    )
+                    .map(|r| Output::Randomisation(Box::new(r)))
+                    .map_err(|e| e.to_string())
+                }),
+            ),
+        };
+        let (id, cancel) = self.worker.submit(view + pane as u32, job)?;
+        let Some(explanation) = self.panes.get_mut(pane) else {
+            return Ok(());
+        };
+        let metric = match kind {
+            MetricKind::Faithfulness => {
+                explanation.faithfulness.cancel("replaced");
+                explanation.faithfulness.result = None;
+                explanation.faithfulness.heatmap = Some(heatmap);
+                &mut explanation.faithfulness.running
+            }
+            MetricKind::Randomisation => {
+                explanation.randomisation.cancel("replaced");
+                explanation.randomisation.result = None;
+                explanation.randomisation.heatmap = Some(heatmap);
+                &mut explanation.randomisation.running
+            }
+        };
+        *metric = Some((id, 0.0, cancel));
+        Ok(())
+    }
+
+    /// Stops `pane`'s running metric computations (their results say "cancelled").
+    pub fn cancel_metrics(&mut self, pane: usize) {
+        if let Some(explanation) = self.panes.get_mut(pane) {
+            explanation.faithfulness.cancel("cancelled");
+            explanation.randomisation.cancel("cancelled");
         }
     }
 
@@ -295,7 +458,7 @@ impl ModelSession {
                         self.pending.drain(..=index);
                         let prediction = result.and_then(|output| match output {
                             Output::Prediction(p) => Ok(p),
-                            Output::Heatmap(_) => Err("unexpected answer".to_owned()),
+                            _ => Err("unexpected answer".to_owned()),
                         });
                         self.prediction = Some((slice, prediction));
                     } else if let Some(pane) = self
@@ -306,19 +469,29 @@ impl ModelSession {
                         let key = pane.running.take().map(|r| r.key).unwrap_or_default();
                         let heatmap = result.and_then(|output| match output {
                             Output::Heatmap(h) => Ok(Arc::new(*h)),
-                            Output::Prediction(_) => Err("unexpected answer".to_owned()),
+                            _ => Err("unexpected answer".to_owned()),
                         });
                         pane.result = Some((key, heatmap));
+                    } else {
+                        self.metric_done(id, result);
                     }
                 }
                 Reply::Progress { id, fraction, .. } => {
-                    if let Some(running) = self
-                        .panes
-                        .iter_mut()
-                        .filter_map(|p| p.running.as_mut())
-                        .find(|r| r.id == id)
-                    {
-                        running.fraction = fraction;
+                    for pane in &mut self.panes {
+                        if let Some(running) = pane.running.as_mut().filter(|r| r.id == id) {
+                            running.fraction = fraction;
+                        }
+                        for (running_id, done, _) in [
+                            pane.faithfulness.running.as_mut(),
+                            pane.randomisation.running.as_mut(),
+                        ]
+                        .into_iter()
+                        .flatten()
+                        {
+                            if *running_id == id {
+                                *done = fraction;
+                            }
+                        }
                     }
                 }
                 Reply::Restarted { reason, ok } => {
@@ -331,6 +504,32 @@ impl ModelSession {
             }
         }
         message
+    }
+
+    /// Files a metric job's answer with the pane that asked (answers nobody waits for are
+    /// dropped).
+    fn metric_done(&mut self, id: u64, result: Result<Output, String>) {
+        let is = |running: &Option<(u64, f32, Arc<AtomicBool>)>| {
+            running.as_ref().is_some_and(|(r, _, _)| *r == id)
+        };
+        for pane in &mut self.panes {
+            if is(&pane.faithfulness.running) {
+                pane.faithfulness.running = None;
+                pane.faithfulness.result = Some(result.and_then(|output| match output {
+                    Output::Faithfulness(f) => Ok(*f),
+                    _ => Err("unexpected answer".to_owned()),
+                }));
+                return;
+            }
+            if is(&pane.randomisation.running) {
+                pane.randomisation.running = None;
+                pane.randomisation.result = Some(result.and_then(|output| match output {
+                    Output::Randomisation(r) => Ok(*r),
+                    _ => Err("unexpected answer".to_owned()),
+                }));
+                return;
+            }
+        }
     }
 
     /// True while a request is being computed.

@@ -2,6 +2,7 @@
 
 use super::RadlensApp;
 use super::settings::Settings;
+use crate::ui::roi::RoiAction;
 
 /// What a file dialog is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -9,6 +10,8 @@ pub(super) enum Dialog {
     Files,
     Folder,
     Model,
+    /// Where to write the review as CSV.
+    ExportCsv,
 }
 
 impl RadlensApp {
@@ -16,6 +19,13 @@ impl RadlensApp {
     pub(super) fn ask_for_paths(&mut self, ctx: &egui::Context, kind: Dialog) {
         let (tx, rx) = crossbeam_channel::bounded(1);
         let ctx = ctx.clone();
+        let csv_name = self.review.as_ref().map_or_else(
+            || "review.csv".to_owned(),
+            |r| {
+                crate::review::Review::file_name(&r.review.study_instance_uid)
+                    .replace(".json", ".csv")
+            },
+        );
         let spawned = std::thread::Builder::new()
             .name("radlens-file-dialog".to_owned())
             .spawn(move || {
@@ -34,6 +44,14 @@ impl RadlensApp {
                             .set_title("Load TorchScript model")
                             .add_filter("TorchScript", &["pt", "pth"])
                             .pick_file(),
+                    )
+                    .map(|f| vec![f.path().to_path_buf()]),
+                    Dialog::ExportCsv => pollster::block_on(
+                        dialog
+                            .set_title("Export review as CSV")
+                            .add_filter("CSV", &["csv"])
+                            .set_file_name(&csv_name)
+                            .save_file(),
                     )
                     .map(|f| vec![f.path().to_path_buf()]),
                 };
@@ -80,10 +98,25 @@ impl RadlensApp {
                 if ui.button("Open demo study").clicked() {
                     self.open_demo(&ctx);
                 }
+                ui.separator();
+                let reviewing = self.review.is_some();
+                if ui
+                    .add_enabled(reviewing, egui::Button::new("Save review (Ctrl+S)"))
+                    .clicked()
+                {
+                    self.save_review();
+                }
+                if ui
+                    .add_enabled(reviewing, egui::Button::new("Export review as CSV…"))
+                    .clicked()
+                {
+                    self.ask_for_paths(&ctx, Dialog::ExportCsv);
+                }
             });
             ui.menu_button("View", |ui| {
                 ui.checkbox(&mut self.settings.show_tags, "DICOM tag browser (t)");
                 ui.checkbox(&mut self.settings.bilinear, "Smooth (bilinear) display");
+                ui.checkbox(&mut self.metrics.open, "Metrics & review (v)");
                 ui.separator();
                 let mut comparing = self.compare.is_some();
                 let response = ui.add_enabled(
@@ -109,6 +142,23 @@ impl RadlensApp {
                     self.show_settings = true;
                 }
             });
+            ui.separator();
+            let slice = self.study.as_ref().map(|s| s.view.slice);
+            match crate::ui::roi::roi_tools_ui(ui, self.rois.tool) {
+                Some(RoiAction::Tool(tool)) => self.rois.toggle_tool(tool),
+                Some(RoiAction::Undo) => {
+                    self.rois.undo();
+                }
+                Some(RoiAction::Clear) => {
+                    if let Some(slice) = slice {
+                        self.rois.clear(slice);
+                    }
+                }
+                None => {}
+            }
+            ui.separator();
+            ui.toggle_value(&mut self.metrics.open, "Metrics")
+                .on_hover_text("Metrics & review panel (v)");
         });
     }
 
@@ -138,6 +188,8 @@ impl RadlensApp {
                 ui.separator();
                 ui.checkbox(&mut self.settings.bilinear, "Smooth (bilinear) display");
                 ui.separator();
+                self.review_folder_ui(ui);
+                ui.separator();
                 let mut comparing = self.compare.is_some();
                 let response = ui.add_enabled(
                     self.model.is_some(),
@@ -160,5 +212,35 @@ impl RadlensApp {
                 }
             });
         self.show_settings = open;
+    }
+
+    /// The review folder setting: empty = the user's data folder.
+    fn review_folder_ui(&mut self, ui: &mut egui::Ui) {
+        ui.label("Review folder (empty: the user's data folder)");
+        let mut text = self
+            .settings
+            .review_dir
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let response = ui.text_edit_singleline(&mut text);
+        if response.changed() {
+            let text = text.trim();
+            self.settings.review_dir = (!text.is_empty()).then(|| text.into());
+        }
+        if response.lost_focus()
+            && let Some(volume) = self
+                .study
+                .as_ref()
+                .map(|s| std::sync::Arc::clone(&s.volume))
+        {
+            self.open_review(&volume);
+        }
+        if std::env::var_os("RADLENS_REVIEW_DIR").is_some() {
+            ui.small("RADLENS_REVIEW_DIR is set and takes precedence.");
+        }
+        if let Some(dir) = self.review_dir() {
+            ui.small(format!("in use: {}", dir.display()));
+        }
     }
 }

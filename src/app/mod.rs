@@ -7,6 +7,9 @@ mod demo;
 pub mod inference;
 mod loader;
 mod menus;
+pub mod metrics;
+pub mod review;
+pub mod roi;
 pub mod settings;
 pub mod view;
 
@@ -18,6 +21,7 @@ use crossbeam_channel::Receiver;
 use crate::dicom::{ScanReport, Volume, Voxels};
 use crate::imaging::{Colormap, HeatParams, Window};
 use crate::render::{Frame, HeatLayer, MaskLayer, SliceImage};
+use crate::review::Roi;
 use crate::ui;
 use crate::ui::model_card::ExplainAction;
 pub use demo::{demo_model, demo_study};
@@ -132,6 +136,14 @@ pub struct RadlensApp {
     /// The comparison layout, when shown (needs a model).
     pub compare: Option<CompareLayout>,
     gpu: bool,
+    /// Regions of interest drawn on the study's slices, and the drawing tool.
+    pub rois: roi::RoiEditor,
+    /// The metrics & review panel.
+    pub metrics: metrics::MetricsPanel,
+    /// The open study's review file (verdicts, notes, ROIs).
+    pub review: Option<review::ReviewSession>,
+    /// A review folder that overrides `$RADLENS_REVIEW_DIR` and the settings (tests).
+    review_dir: Option<PathBuf>,
 }
 
 impl RadlensApp {
@@ -161,6 +173,10 @@ impl RadlensApp {
             show_settings: false,
             compare: None,
             gpu,
+            rois: roi::RoiEditor::default(),
+            metrics: metrics::MetricsPanel::default(),
+            review: None,
+            review_dir: None,
         };
         if paths.is_empty() {
             app.open_demo(&cc.egui_ctx);
@@ -245,6 +261,7 @@ impl RadlensApp {
         let Some(job) = &mut self.job else { return };
         ctx.request_repaint_after(std::time::Duration::from_millis(50));
         let mut finished = false;
+        let mut loaded = false;
         loop {
             let event = match job.events.try_recv() {
                 Ok(event) => event,
@@ -287,6 +304,7 @@ impl RadlensApp {
                         volume.modality
                     );
                     let view = ViewState::for_volume(&volume);
+                    loaded = true;
                     self.study = Some(Study {
                         volume: Arc::from(volume),
                         series_index,
@@ -309,6 +327,52 @@ impl RadlensApp {
         if finished {
             self.job = None;
         }
+        if loaded && let Some(volume) = self.study.as_ref().map(|s| Arc::clone(&s.volume)) {
+            // A new series starts with no ROIs and no cached metrics.
+            self.rois = roi::RoiEditor::default();
+            self.metrics.reset();
+            self.open_review(&volume);
+        }
+    }
+
+    /// The review folder in use: [`Self::set_review_dir`]'s, else `$RADLENS_REVIEW_DIR`, else
+    /// the settings', else the user's data folder.
+    #[must_use]
+    pub fn review_dir(&self) -> Option<PathBuf> {
+        self.review_dir
+            .clone()
+            .or_else(|| review::review_dir(self.settings.review_dir.as_deref()))
+    }
+
+    /// Keeps review files in `dir` from now on (the open study's review is reloaded from there).
+    pub fn set_review_dir(&mut self, dir: PathBuf) {
+        self.review_dir = Some(dir);
+        if let Some(volume) = self.study.as_ref().map(|s| Arc::clone(&s.volume)) {
+            self.open_review(&volume);
+        }
+    }
+
+    /// Saves the current review, then opens `volume`'s study's review from the review folder
+    /// (its ROIs come back on their slices).
+    fn open_review(&mut self, volume: &Volume) {
+        self.save_review();
+        self.review = None;
+        let Some(dir) = self.review_dir() else {
+            return;
+        };
+        match review::ReviewSession::open(&dir, volume) {
+            Ok(session) => {
+                for entry in &session.review.entries {
+                    // Drawn shapes come back on their slices; a study mask is the study's own.
+                    if let Some(roi) = entry.roi.clone().filter(|r| !matches!(r, Roi::Mask { .. }))
+                    {
+                        self.rois.add(entry.slice_index, roi);
+                    }
+                }
+                self.review = Some(session);
+            }
+            Err(e) => self.error = Some(format!("review not opened: {e}")),
+        }
     }
 
     fn poll_dialog(&mut self, ctx: &egui::Context) {
@@ -319,6 +383,11 @@ impl RadlensApp {
                 (Dialog::Model, Some(paths)) => {
                     if let Some(path) = paths.into_iter().next() {
                         self.open_model(path, ctx);
+                    }
+                }
+                (Dialog::ExportCsv, Some(paths)) => {
+                    if let Some(path) = paths.into_iter().next() {
+                        self.export_review_csv(&path);
                     }
                 }
                 (_, Some(paths)) => self.open(paths, ctx),
@@ -446,6 +515,10 @@ impl eframe::App for RadlensApp {
         eframe::set_value(storage, eframe::APP_KEY, &self.settings);
     }
 
+    fn on_exit(&mut self) {
+        self.save_review();
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
         self.poll_job(&ctx);
@@ -462,8 +535,10 @@ impl eframe::App for RadlensApp {
             self.open(dropped, &ctx);
         }
 
+        self.review_keys(&ctx);
         self.bars_ui(ui);
         self.side_panels_ui(ui, &ctx);
+        self.metrics_panel(ui);
         self.viewport_ui(ui, &ctx);
         self.settings_window(&ctx);
     }
@@ -615,6 +690,14 @@ impl RadlensApp {
             let slice = study.view.slice;
             let image = study.slice_image(slice);
             let mask = study.mask_layer(slice);
+            let rois = self.rois.rois(slice).to_vec();
+            let draft = self.rois.draft(slice);
+            let active_roi = rois
+                .len()
+                .checked_sub(1)
+                .filter(|_| self.rois.source == roi::RoiSource::Drawn);
+            let drawing = self.rois.tool.is_some();
+            let mut roi_events = Vec::new();
             let Some(layout) = compare else {
                 let pane = self.model.as_ref().and_then(|m| m.panes.first());
                 let heat = pane.and_then(|pane| {
@@ -634,15 +717,25 @@ impl RadlensApp {
                     gpu,
                     view_id: 0,
                     crosshair: None,
+                    rois: &rois,
+                    active_roi,
+                    draft: draft.as_ref(),
+                    drawing,
                 };
                 let output = ui::viewer::viewer_ui(ui, &input, &mut study.view);
                 study.image_rect = output.image_rect;
                 study.set_hover(output.hovered_pixel);
+                for event in output.roi_events {
+                    self.rois.pointer(slice, event);
+                }
                 return;
             };
             let Some(session) = &mut self.model else {
                 return;
             };
+            // The layout may have been switched on this frame, after the model was polled.
+            let s = &self.settings;
+            session.ensure_panes(layout.panes, s.colormap, s.heat_opacity, s.heat_threshold);
             let crosshair = study.hover.as_ref().map(|h| (h.col, h.row));
             let rects = pane_rects(ui.available_rect_before_wrap(), layout.panes);
             let mut hovered = None;
@@ -687,6 +780,10 @@ impl RadlensApp {
                     gpu,
                     view_id: pane as u64 + 1,
                     crosshair,
+                    rois: &rois,
+                    active_roi,
+                    draft: draft.as_ref(),
+                    drawing,
                 };
                 let output = ui::viewer::viewer_ui(&mut child, &input, &mut study.view);
                 if let Some((_, params)) = &heat {
@@ -709,8 +806,12 @@ impl RadlensApp {
                     study.image_rect = output.image_rect;
                 }
                 hovered = hovered.or(output.hovered_pixel);
+                roi_events.extend(output.roi_events);
             }
             study.set_hover(hovered);
+            for event in roi_events {
+                self.rois.pointer(slice, event);
+            }
             for (pane, action) in actions {
                 let result = match action {
                     ExplainAction::Start => session.explain(pane, &study.volume, slice),

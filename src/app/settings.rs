@@ -26,6 +26,8 @@ pub struct Settings {
     pub show_tags: bool,
     /// Most recent first; each entry is the set of paths that was opened.
     pub recent: Vec<Vec<PathBuf>>,
+    /// Where review files go (`None`: the user's data folder; `$RADLENS_REVIEW_DIR` overrides).
+    pub review_dir: Option<PathBuf>,
 }
 
 pub const MAX_RECENT: usize = 10;
@@ -51,6 +53,7 @@ impl Default for Settings {
             heat_threshold: 0.2,
             show_tags: true,
             recent: Vec::new(),
+            review_dir: None,
         }
     }
 }

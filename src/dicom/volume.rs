@@ -147,6 +147,27 @@ pub struct SliceMeta {
     pub tags: Arc<[TagEntry]>,
 }
 
+impl SliceMeta {
+    /// A top-level element's value as text (trimmed of padding), `None` when absent or empty.
+    #[must_use]
+    pub fn tag_text(&self, tag: (u16, u16)) -> Option<&str> {
+        self.tags
+            .iter()
+            .find(|t| t.depth == 0 && t.tag == tag)
+            .map(|t| {
+                t.value
+                    .trim_matches(|c: char| c == '\0' || c.is_whitespace())
+            })
+            .filter(|v| !v.is_empty())
+    }
+
+    /// SOP Instance UID (0008,0018).
+    #[must_use]
+    pub fn sop_instance_uid(&self) -> Option<&str> {
+        self.tag_text((0x0008, 0x0018))
+    }
+}
+
 /// A decoded series.
 #[derive(Clone, Debug)]
 pub struct Volume {
@@ -169,6 +190,12 @@ pub struct Volume {
 }
 
 impl Volume {
+    /// Study Instance UID (0020,000D) of the series, from its first slice's header.
+    #[must_use]
+    pub fn study_uid(&self) -> Option<&str> {
+        self.slices.first()?.tag_text((0x0020, 0x000D))
+    }
+
     /// Number of values in one slice (times 3 for colour).
     #[must_use]
     pub fn slice_len(&self) -> usize {

@@ -40,7 +40,9 @@ pub fn method_controls_ui(
                     explanation.result = None;
                 }
             }
-        });
+        })
+        .response
+        .on_hover_text("Explanation method");
     let classes = &card.manifest.classes;
     let target_text = match &explanation.target {
         Target::Index(i) => classes.get(*i).cloned().unwrap_or_default(),
@@ -55,7 +57,9 @@ pub fn method_controls_ui(
             for (i, class) in classes.iter().enumerate() {
                 ui.selectable_value(&mut explanation.target, Target::Index(i), class);
             }
-        });
+        })
+        .response
+        .on_hover_text("Class to explain");
     if explanation.target != before {
         explanation.result = None;
     }
@@ -92,7 +96,9 @@ pub fn display_controls_ui(ui: &mut egui::Ui, explanation: &mut Explanation, sal
             for colormap in Colormap::ALL {
                 ui.selectable_value(&mut explanation.colormap, colormap, colormap.name());
             }
-        });
+        })
+        .response
+        .on_hover_text("Heatmap colormap");
     ui.add(
         egui::Slider::new(&mut explanation.opacity, 0.0..=1.0)
             .text("opacity")

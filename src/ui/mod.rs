@@ -5,8 +5,10 @@
 //! threads or reads files.
 
 pub mod compare;
+pub mod metrics;
 pub mod model_card;
 pub mod panels;
+pub mod roi;
 pub mod status;
 pub mod theme;
 pub mod viewer;

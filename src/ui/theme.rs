@@ -13,3 +13,18 @@ pub const OVERLAY_FONT_SIZE: f32 = 14.0;
 pub const THUMBNAIL_SIZE: f32 = 64.0;
 pub const SIDE_PANEL_WIDTH: f32 = 200.0;
 pub const TAG_PANEL_WIDTH: f32 = 320.0;
+/// Drawn regions of interest: magenta stands out on grey and on every heat colormap, and differs
+/// from the study mask's yellow outline.
+pub const ROI: Color32 = Color32::from_rgb(230, 90, 230);
+/// The ROI the metrics and the review use.
+pub const ROI_ACTIVE: Color32 = Color32::from_rgb(255, 130, 255);
+/// The shape being drawn.
+pub const ROI_DRAFT: Color32 = Color32::from_rgb(240, 240, 240);
+pub const ROI_WIDTH: f32 = 1.5;
+pub const ROI_ACTIVE_WIDTH: f32 = 2.5;
+pub const METRICS_PANEL_WIDTH: f32 = 340.0;
+pub const CURVE_PLOT_HEIGHT: f32 = 130.0;
+/// Deletion (should fall fast) and insertion (should rise fast) curves.
+pub const DELETION_CURVE: Color32 = Color32::from_rgb(230, 110, 90);
+pub const INSERTION_CURVE: Color32 = Color32::from_rgb(90, 170, 240);
+pub const GOOD_TEXT: Color32 = Color32::from_rgb(120, 210, 120);

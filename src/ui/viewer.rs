@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use egui::{Align2, Event, Key, PointerButton, Pos2, Rect, Sense, Stroke, Vec2};
 
+use crate::app::roi::RoiPointer;
 use crate::app::view::{ViewState, image_rect, nice_length_mm, orientation_labels, pixel_at};
 use crate::dicom::Volume;
 use crate::imaging::{Colormap, HeatParams, ShadeParams};
 use crate::render::{HeatLayer, MaskLayer, SliceCallback, SliceImage, Uniforms};
+use crate::review::Roi;
 
 use super::theme;
 
@@ -27,6 +29,13 @@ pub struct ViewerInput<'a> {
     pub view_id: u64,
     /// Image pixel `(col, row)` to mark with a crosshair (the pointer's, in linked panes).
     pub crosshair: Option<(usize, usize)>,
+    /// The slice's ROIs to outline, the one the metrics use, and the shape being drawn.
+    pub rois: &'a [Roi],
+    pub active_roi: Option<usize>,
+    pub draft: Option<&'a Roi>,
+    /// A drawing tool is active: left-drag and clicks draw (reported in `roi_events`) instead of
+    /// changing window/level or fitting the view.
+    pub drawing: bool,
 }
 
 /// What happened in the viewport this frame.
@@ -35,6 +44,8 @@ pub struct ViewerOutput {
     /// Image pixel `(col, row)` under the pointer.
     pub hovered_pixel: Option<(usize, usize)>,
     pub image_rect: Option<Rect>,
+    /// Pointer events for the active drawing tool, in image pixel coordinates.
+    pub roi_events: Vec<RoiPointer>,
 }
 
 pub fn viewer_ui(ui: &mut egui::Ui, input: &ViewerInput<'_>, view: &mut ViewState) -> ViewerOutput {
@@ -42,7 +53,17 @@ pub fn viewer_ui(ui: &mut egui::Ui, input: &ViewerInput<'_>, view: &mut ViewStat
     let volume = input.volume;
     let slices = volume.shape[0];
 
-    handle_pointer(ui, &response, viewport, view, slices);
+    let [_, rows, cols] = volume.shape;
+    let roi_events = if input.drawing {
+        // Drawing uses the image placement of the frame the pointer acted on.
+        let image = image_rect(volume, view, viewport);
+        let events = drawing_events(ui, &response, image, cols, rows);
+        handle_pointer(ui, &response, viewport, view, slices, true);
+        events
+    } else {
+        handle_pointer(ui, &response, viewport, view, slices, false);
+        Vec::new()
+    };
 
     let painter = ui.painter_at(viewport);
     painter.rect_filled(viewport, 0.0, theme::VIEWPORT_BACKGROUND);
@@ -79,8 +100,15 @@ pub fn viewer_ui(ui: &mut egui::Ui, input: &ViewerInput<'_>, view: &mut ViewStat
         ));
     }
     draw_overlays(&painter, viewport, image, volume, view);
+    super::roi::paint_rois(
+        &painter,
+        image,
+        [rows, cols],
+        input.rois,
+        input.active_roi,
+        input.draft,
+    );
     if let Some((col, row)) = input.crosshair {
-        let [_, rows, cols] = volume.shape;
         let centre = crate::app::view::pixel_centre(col, row, image, cols, rows);
         let stroke = Stroke::new(1.0, theme::CROSSHAIR);
         painter.line_segment(
@@ -99,13 +127,60 @@ pub fn viewer_ui(ui: &mut egui::Ui, input: &ViewerInput<'_>, view: &mut ViewStat
         );
     }
 
-    let [_, rows, cols] = volume.shape;
     ViewerOutput {
         hovered_pixel: response
             .hover_pos()
             .and_then(|p| pixel_at(p, image, cols, rows)),
         image_rect: Some(image),
+        roi_events,
     }
+}
+
+/// The primary button's presses, drags, releases and clicks on the image, in image pixel
+/// coordinates (continuous: `x` = column, `y` = row). Shift-drag stays a pan.
+fn drawing_events(
+    ui: &egui::Ui,
+    response: &egui::Response,
+    image: Rect,
+    cols: usize,
+    rows: usize,
+) -> Vec<RoiPointer> {
+    let to_image = |p: Pos2| {
+        [
+            f64::from((p.x - image.min.x) / image.width()) * cols as f64,
+            f64::from((p.y - image.min.y) / image.height()) * rows as f64,
+        ]
+    };
+    let (shift, origin, latest) = ui.input(|i| {
+        (
+            i.modifiers.shift,
+            i.pointer.press_origin(),
+            i.pointer.latest_pos(),
+        )
+    });
+    let Some(pos) = response.interact_pointer_pos().or(latest) else {
+        return Vec::new();
+    };
+    let mut events = Vec::new();
+    if shift {
+        return events;
+    }
+    if response.drag_started_by(PointerButton::Primary) {
+        events.push(RoiPointer::Press(to_image(origin.unwrap_or(pos))));
+    }
+    if response.dragged_by(PointerButton::Primary) && response.drag_delta() != Vec2::ZERO {
+        events.push(RoiPointer::Drag(to_image(pos)));
+    }
+    if response.drag_stopped_by(PointerButton::Primary) {
+        events.push(RoiPointer::Release(to_image(pos)));
+    }
+    if response.clicked_by(PointerButton::Primary) {
+        events.push(RoiPointer::Click(to_image(pos)));
+    }
+    if response.double_clicked() {
+        events.push(RoiPointer::DoubleClick(to_image(pos)));
+    }
+    events
 }
 
 fn handle_pointer(
@@ -114,8 +189,9 @@ fn handle_pointer(
     viewport: Rect,
     view: &mut ViewState,
     slices: usize,
+    drawing: bool,
 ) {
-    if response.double_clicked() {
+    if response.double_clicked() && !drawing {
         view.fit();
     }
     let (modifiers, events) = ui.input(|i| (i.modifiers, i.events.clone()));
@@ -140,7 +216,7 @@ fn handle_pointer(
         let primary = response.dragged_by(PointerButton::Primary);
         if response.dragged_by(PointerButton::Middle) || (primary && modifiers.shift) {
             view.pan += delta;
-        } else if primary {
+        } else if primary && !drawing {
             view.drag_window(delta);
         } else if response.dragged_by(PointerButton::Secondary) {
             let anchor = response.interact_pointer_pos().unwrap_or(viewport.center());
