@@ -871,3 +871,134 @@ fn screenshot_of_the_metrics_panel_when_asked() {
     harness.run();
     harness.render().unwrap().save(out).unwrap();
 }
+
+#[test]
+fn export_matches_the_viewer_pixel_for_pixel_and_writes_png_and_dicom() {
+    let out = tempfile::tempdir().unwrap();
+    let mut harness = app(Vec::new());
+    wait_for(&mut harness, 60, "demo model loads", |s| s.model.is_some());
+    {
+        let state = harness.state_mut();
+        let study = state.study.as_ref().unwrap();
+        let (volume, slice) = (Arc::clone(&study.volume), study.view.slice);
+        state
+            .model
+            .as_mut()
+            .unwrap()
+            .explain(0, &volume, slice)
+            .unwrap();
+    }
+    wait_for(&mut harness, 60, "Grad-CAM heatmap", |s| {
+        heat_on_screen(s).is_some()
+    });
+    harness.run();
+
+    // Show the slice 1:1 (one image pixel per screen pixel, on whole pixels), unsmoothed.
+    harness.state_mut().settings.bilinear = false;
+    let cols = harness.state().study.as_ref().unwrap().volume.shape[2] as f32;
+    let width = harness
+        .state()
+        .study
+        .as_ref()
+        .unwrap()
+        .image_rect
+        .unwrap()
+        .width();
+    harness.state_mut().study.as_mut().unwrap().view.zoom *= cols / width;
+    harness.run();
+    let rect = harness.state().study.as_ref().unwrap().image_rect.unwrap();
+    let shift = rect.min.round() - rect.min;
+    harness.state_mut().study.as_mut().unwrap().view.pan += shift;
+    harness.run();
+    let rect = harness.state().study.as_ref().unwrap().image_rect.unwrap();
+    assert!((rect.width() - cols).abs() < 0.01, "not 1:1: {rect:?}");
+    let screen = harness.render().unwrap();
+
+    let state = harness.state();
+    let study = state.study.as_ref().unwrap();
+    let slice = study.view.slice;
+    let heatmap = heat_on_screen(state).unwrap();
+    let display = state.export_display().unwrap();
+    let expected = radlens::app::export::render(
+        &study.volume,
+        slice,
+        study.masks[slice].as_deref(),
+        Some(&heatmap),
+        None,
+        &display,
+        radlens::export::Scale::Native,
+    )
+    .unwrap();
+    let [rows, cols] = [study.volume.shape[1], study.volume.shape[2]];
+    let expected_pixel = |r: usize, c: usize| {
+        let [x0, y0] = expected.image_origin;
+        let i = ((y0 + r) * expected.width + x0 + c) * 3;
+        [expected.rgb[i], expected.rgb[i + 1], expected.rgb[i + 2]]
+    };
+    // The central part (the corners carry the viewer's text overlays).
+    let (mut worst, mut off) = (0, 0);
+    for r in rows / 5..rows * 4 / 5 {
+        for c in cols / 5..cols * 4 / 5 {
+            let p = screen.get_pixel(rect.min.x as u32 + c as u32, rect.min.y as u32 + r as u32);
+            let e = expected_pixel(r, c);
+            let d = (0..3).map(|k| p.0[k].abs_diff(e[k])).max().unwrap();
+            worst = worst.max(d);
+            off += usize::from(d > 1);
+        }
+    }
+    assert!(
+        worst <= 1,
+        "export differs from the viewer by up to {worst} grey levels in {off} pixels"
+    );
+
+    // File → Export of the slice on screen as PNG: its slice region is that image.
+    let png = out.path().join("slice.png");
+    harness.state_mut().start_export(png.clone());
+    wait_for(&mut harness, 60, "PNG export", |s| {
+        s.model.as_ref().unwrap().export_result.is_some()
+    });
+    let result = harness
+        .state()
+        .model
+        .as_ref()
+        .unwrap()
+        .export_result
+        .clone();
+    assert!(matches!(result, Some(Ok(_))), "{result:?}");
+    let written = image::open(&png).unwrap().into_rgb8();
+    let [x0, y0] = expected.image_origin;
+    for r in (0..rows).step_by(7) {
+        for c in (0..cols).step_by(7) {
+            let p = written.get_pixel((x0 + c) as u32, (y0 + r) as u32).0;
+            let e = expected_pixel(r, c);
+            assert!(
+                (0..3).all(|k| p[k].abs_diff(e[k]) <= 1),
+                "PNG pixel {r},{c}"
+            );
+        }
+    }
+    assert!(out.path().join("slice.png.json").exists());
+
+    // All slices as DICOM Secondary Capture into a folder, de-identified.
+    let folder = out.path().join("sc");
+    std::fs::create_dir(&folder).unwrap();
+    harness.state_mut().export.all_slices = true;
+    harness.state_mut().export.format = radlens::app::export::Format::Dicom;
+    harness.state_mut().start_export(folder.clone());
+    wait_for(&mut harness, 120, "DICOM export", |s| {
+        s.model.as_ref().unwrap().export.is_none()
+    });
+    let result = harness
+        .state()
+        .model
+        .as_ref()
+        .unwrap()
+        .export_result
+        .clone();
+    assert!(
+        matches!(&result, Some(Ok(m)) if m.contains("de-identified")),
+        "{result:?}"
+    );
+    let (exported, _) = radlens::dicom::load(&[folder], None).unwrap();
+    assert_eq!(exported.shape[0], 3);
+}

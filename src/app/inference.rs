@@ -27,6 +27,15 @@ pub enum Output {
     Faithfulness(Box<Faithfulness>),
     /// The model parameter randomisation check of a heatmap's method.
     Randomisation(Box<RandomisationCheck>),
+    /// An export of annotated slices finished: what was written.
+    Exported(String),
+}
+
+/// An export running on the worker (it explains every slice it writes).
+pub struct ExportRun {
+    pub id: u64,
+    pub fraction: f32,
+    pub cancel: Arc<AtomicBool>,
 }
 
 /// What the model card shows (copied before the model moves into its worker).
@@ -50,6 +59,9 @@ pub struct ModelSession {
     pending: Vec<(u64, usize)>,
     /// One explanation per pane: pane 0 is the single view's; the comparison layout shows 2–4.
     pub panes: Vec<Explanation>,
+    pub export: Option<ExportRun>,
+    /// The last export's summary or error.
+    pub export_result: Option<Result<String, String>>,
 }
 
 /// Most panes of the comparison layout.
@@ -174,6 +186,7 @@ const EXPLANATION_VIEW: u32 = 1;
 /// Pane `i`'s faithfulness and randomisation jobs ask as these views plus `i`.
 const FAITHFULNESS_VIEW: u32 = 100;
 const RANDOMISATION_VIEW: u32 = 200;
+const EXPORT_VIEW: u32 = 300;
 
 /// Identity of a volume's slice (volume address, slice index) for matching answers to the screen.
 pub type SliceKey = (usize, usize);
@@ -220,6 +233,8 @@ impl ModelSession {
             submitted: None,
             pending: Vec::new(),
             panes: Vec::new(),
+            export: None,
+            export_result: None,
         })
     }
 
@@ -402,6 +417,27 @@ impl ModelSession {
         Ok(())
     }
 
+    /// Runs an export job on the worker (progress and cancel as for explanations).
+    pub fn export(&mut self, job: Job<Output>) -> Result<(), String> {
+        self.cancel_export();
+        let (id, cancel) = self.worker.submit(EXPORT_VIEW, job)?;
+        self.export = Some(ExportRun {
+            id,
+            fraction: 0.0,
+            cancel,
+        });
+        self.export_result = None;
+        Ok(())
+    }
+
+    /// Stops the running export after the slice it is writing.
+    pub fn cancel_export(&mut self) {
+        if let Some(run) = self.export.take() {
+            run.cancel.store(true, Ordering::Relaxed);
+            self.export_result = Some(Err("export cancelled".to_owned()));
+        }
+    }
+
     /// Stops `pane`'s running metric computations (their results say "cancelled").
     pub fn cancel_metrics(&mut self, pane: usize) {
         if let Some(explanation) = self.panes.get_mut(pane) {
@@ -472,11 +508,20 @@ impl ModelSession {
                             _ => Err("unexpected answer".to_owned()),
                         });
                         pane.result = Some((key, heatmap));
+                    } else if self.export.as_ref().is_some_and(|e| e.id == id) {
+                        self.export = None;
+                        self.export_result = Some(result.and_then(|output| match output {
+                            Output::Exported(summary) => Ok(summary),
+                            _ => Err("unexpected answer".to_owned()),
+                        }));
                     } else {
                         self.metric_done(id, result);
                     }
                 }
                 Reply::Progress { id, fraction, .. } => {
+                    if let Some(run) = self.export.as_mut().filter(|e| e.id == id) {
+                        run.fraction = fraction;
+                    }
                     for pane in &mut self.panes {
                         if let Some(running) = pane.running.as_mut().filter(|r| r.id == id) {
                             running.fraction = fraction;

@@ -12,6 +12,10 @@ pub(super) enum Dialog {
     Model,
     /// Where to write the review as CSV.
     ExportCsv,
+    /// Where to write one annotated slice (PNG, or DICOM when `true`).
+    ExportImage(bool),
+    /// The folder for a series of annotated slices.
+    ExportFolder,
 }
 
 impl RadlensApp {
@@ -54,6 +58,27 @@ impl RadlensApp {
                             .save_file(),
                     )
                     .map(|f| vec![f.path().to_path_buf()]),
+                    Dialog::ExportImage(dicom) => {
+                        let (name, extension) = if dicom {
+                            ("DICOM Secondary Capture", "dcm")
+                        } else {
+                            ("PNG", "png")
+                        };
+                        pollster::block_on(
+                            dialog
+                                .set_title("Export annotated slice")
+                                .add_filter(name, &[extension])
+                                .set_file_name(format!("radlens_export.{extension}"))
+                                .save_file(),
+                        )
+                        .map(|f| vec![f.path().to_path_buf()])
+                    }
+                    Dialog::ExportFolder => pollster::block_on(
+                        dialog
+                            .set_title("Export annotated slices into folder")
+                            .pick_folder(),
+                    )
+                    .map(|f| vec![f.path().to_path_buf()]),
                 };
                 if tx.send((kind, picked)).is_err() {
                     tracing::debug!("file dialog answered after the app stopped listening");
@@ -66,6 +91,7 @@ impl RadlensApp {
         }
     }
 
+    #[allow(clippy::too_many_lines)] // the menu bar, item by item
     pub(super) fn menu_ui(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         egui::MenuBar::new().ui(ui, |ui| {
@@ -111,6 +137,16 @@ impl RadlensApp {
                     .clicked()
                 {
                     self.ask_for_paths(&ctx, Dialog::ExportCsv);
+                }
+                ui.separator();
+                if ui
+                    .add_enabled(
+                        self.model.is_some() && self.study.is_some(),
+                        egui::Button::new("Export annotated slices… (Ctrl+E)"),
+                    )
+                    .clicked()
+                {
+                    self.export.open = true;
                 }
             });
             ui.menu_button("View", |ui| {

@@ -4,6 +4,7 @@
 //! Dependency rule: `app/` may use everything; nothing but `main.rs` and tests uses `app/`.
 
 mod demo;
+pub mod export;
 pub mod inference;
 mod loader;
 mod menus;
@@ -135,6 +136,8 @@ pub struct RadlensApp {
     show_settings: bool,
     /// The comparison layout, when shown (needs a model).
     pub compare: Option<CompareLayout>,
+    /// File → Export: annotated slices as PNG or DICOM Secondary Capture.
+    pub export: export::ExportDialog,
     gpu: bool,
     /// Regions of interest drawn on the study's slices, and the drawing tool.
     pub rois: roi::RoiEditor,
@@ -172,6 +175,7 @@ impl RadlensApp {
             tag_filter: String::new(),
             show_settings: false,
             compare: None,
+            export: export::ExportDialog::default(),
             gpu,
             rois: roi::RoiEditor::default(),
             metrics: metrics::MetricsPanel::default(),
@@ -390,6 +394,11 @@ impl RadlensApp {
                         self.export_review_csv(&path);
                     }
                 }
+                (Dialog::ExportImage(_) | Dialog::ExportFolder, Some(paths)) => {
+                    if let Some(path) = paths.into_iter().next() {
+                        self.start_export(path);
+                    }
+                }
                 (_, Some(paths)) => self.open(paths, ctx),
                 (_, None) => {}
             }
@@ -541,6 +550,174 @@ impl eframe::App for RadlensApp {
         self.metrics_panel(ui);
         self.viewport_ui(ui, &ctx);
         self.settings_window(&ctx);
+        self.export_window(&ctx);
+    }
+}
+
+impl RadlensApp {
+    /// How the slice on screen is displayed in pane 1 (what an export reproduces).
+    #[must_use]
+    pub fn export_display(&self) -> Option<export::Display> {
+        let study = self.study.as_ref()?;
+        let pane = self.model.as_ref()?.panes.first()?;
+        let monochrome1 = study.volume.photometric == crate::dicom::Photometric::Monochrome1;
+        let mut params = crate::explain::ExplainParams::new(pane.method);
+        params.target = pane.target.clone();
+        Some(export::Display {
+            window: study.view.window,
+            invert: study.view.invert != monochrome1,
+            colormap: pane.colormap,
+            threshold: pane.threshold,
+            opacity: pane.opacity,
+            params,
+        })
+    }
+
+    /// Sends the export to the worker: the slice on screen to `destination` (a file), or every
+    /// slice into `destination` (a folder).
+    pub fn start_export(&mut self, destination: PathBuf) {
+        let (Some(display), Some(study)) = (self.export_display(), self.study.as_ref()) else {
+            return;
+        };
+        let slices = if self.export.all_slices {
+            (0..study.volume.shape[0]).collect()
+        } else {
+            vec![study.view.slice]
+        };
+        let request = export::ExportRequest {
+            volume: Arc::clone(&study.volume),
+            slices,
+            masks: study.masks.clone(),
+            display,
+            format: self.export.format,
+            scale: self.export.scale,
+            keep_identity: self.export.keep_identity,
+            destination,
+        };
+        if let Some(session) = &mut self.model
+            && let Err(e) = session.export(request.into_job())
+        {
+            self.error = Some(e);
+        }
+    }
+
+    /// The export window: options, a preview of the slice on screen, progress and cancel.
+    #[allow(clippy::too_many_lines)] // one window, control by control
+    fn export_window(&mut self, ctx: &egui::Context) {
+        if !ctx.egui_wants_keyboard_input()
+            && ctx.input(|i| i.modifiers.command && i.key_pressed(egui::Key::E))
+            && self.model.is_some()
+        {
+            self.export.open = true;
+        }
+        if !self.export.open {
+            return;
+        }
+        let display = self.export_display();
+        let mut open = true;
+        let mut ask = None;
+        egui::Window::new("Export annotated slices")
+            .open(&mut open)
+            .default_width(440.0)
+            .show(ctx, |ui| {
+                let (Some(display), Some(study), Some(session)) =
+                    (display, self.study.as_ref(), self.model.as_mut())
+                else {
+                    ui.label("Open a study and a model first.");
+                    return;
+                };
+                let e = &mut self.export;
+                ui.horizontal(|ui| {
+                    ui.radio_value(&mut e.format, export::Format::Png, "PNG + JSON sidecar");
+                    ui.radio_value(
+                        &mut e.format,
+                        export::Format::Dicom,
+                        "DICOM Secondary Capture",
+                    );
+                });
+                ui.horizontal(|ui| {
+                    ui.label("scale");
+                    for (scale, name) in [
+                        (crate::export::Scale::Auto, "auto"),
+                        (crate::export::Scale::Native, "1x"),
+                        (crate::export::Scale::X2, "2x"),
+                        (crate::export::Scale::X4, "4x"),
+                    ] {
+                        ui.selectable_value(&mut e.scale, scale, name);
+                    }
+                });
+                let slices = study.volume.shape[0];
+                ui.checkbox(
+                    &mut e.all_slices,
+                    format!("all {slices} slices (each explained with pane 1's method)"),
+                );
+                if e.format == export::Format::Dicom {
+                    ui.checkbox(
+                        &mut e.keep_identity,
+                        "keep patient identity (in-house PACS)",
+                    );
+                    if e.keep_identity {
+                        ui.colored_label(
+                            ui::theme::ERROR_TEXT,
+                            "Patient name, ID, dates and institution WILL be in the export.",
+                        );
+                    } else {
+                        ui.label("De-identified (DICOM PS3.15 Basic Profile), new UIDs.");
+                    }
+                }
+                let slice = study.view.slice;
+                let heatmap = session.heatmap_for(0, &study.volume, slice).cloned();
+                let mask = study.masks.get(slice).and_then(Option::as_deref);
+                match e.preview(ctx, &study.volume, slice, mask, heatmap.as_ref(), &display) {
+                    Ok(texture) => {
+                        let size = texture.size_vec2();
+                        let fit = (420.0 / size.x).min(1.0);
+                        ui.image((texture.id(), size * fit));
+                    }
+                    Err(message) => {
+                        ui.colored_label(ui::theme::ERROR_TEXT, message);
+                    }
+                }
+                if heatmap.is_none() {
+                    ui.label("No explanation on screen yet: the export computes it.");
+                }
+                match session.export.as_ref().map(|run| run.fraction) {
+                    Some(fraction) => {
+                        ui.horizontal(|ui| {
+                            ui.add(
+                                egui::ProgressBar::new(fraction)
+                                    .show_percentage()
+                                    .desired_width(300.0),
+                            );
+                            if ui.button("Cancel").clicked() {
+                                session.cancel_export();
+                            }
+                        });
+                    }
+                    None => {
+                        if ui.button("Export…").clicked() {
+                            ask = Some(if e.all_slices {
+                                Dialog::ExportFolder
+                            } else {
+                                Dialog::ExportImage(e.format == export::Format::Dicom)
+                            });
+                        }
+                    }
+                }
+                match &session.export_result {
+                    Some(Ok(summary)) => {
+                        ui.label(summary);
+                    }
+                    Some(Err(message)) => {
+                        ui.colored_label(ui::theme::ERROR_TEXT, message);
+                    }
+                    None => {}
+                }
+            });
+        self.export.open = open;
+        if let Some(kind) = ask {
+            self.ask_for_paths(ctx, kind);
+        }
     }
 }
 

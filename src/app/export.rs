@@ -1,0 +1,342 @@
+//! File → Export: the annotated slice as displayed (window, heatmap of pane 1 with its colormap,
+//! opacity and threshold, ROI outline, legend), previewed in a window, written as PNG + JSON
+//! sidecar or DICOM Secondary Capture (de-identified unless the user keeps identity) for the slice
+//! on screen or every slice of the series. The writing runs on the inference worker (each slice is
+//! explained there) with progress and cancel; files are written atomically and never over an
+//! existing file or a source.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use crate::dicom::Volume;
+use crate::explain::{ExplainInput, ExplainParams, Heatmap, explain};
+use crate::export::{
+    AnnotatedImage, DicomExport, DicomInfo, DicomOptions, DisplayedSlice, Legend, Scale, Sidecar,
+    SourceImage, WritePolicy, annotate, derivation_description, sidecar_path, viewer_heat_params,
+    write_png, write_sidecar,
+};
+use crate::imaging::{Colormap, ShadeParams, Window};
+use crate::model::{JobContext, Model, preprocess_slice};
+
+use super::inference::Output;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Png,
+    Dicom,
+}
+
+/// What the export window holds.
+pub struct ExportDialog {
+    pub open: bool,
+    pub format: Format,
+    pub scale: Scale,
+    /// Every slice of the series instead of the one on screen.
+    pub all_slices: bool,
+    /// DICOM only: copy patient/study identity (in-house PACS); off = PS3.15 de-identification.
+    pub keep_identity: bool,
+    /// The preview's texture and what it shows (slice, heatmap identity, window).
+    preview: Option<(PreviewKey, egui::TextureHandle)>,
+}
+
+type PreviewKey = (usize, usize, usize, [u32; 2], Scale);
+
+impl Default for ExportDialog {
+    fn default() -> Self {
+        Self {
+            open: false,
+            format: Format::Png,
+            scale: Scale::Auto,
+            all_slices: false,
+            keep_identity: false,
+            preview: None,
+        }
+    }
+}
+
+/// How the slice is displayed: what the export reproduces.
+#[derive(Clone, Debug)]
+pub struct Display {
+    pub window: Window,
+    pub invert: bool,
+    pub colormap: Colormap,
+    pub threshold: f32,
+    pub opacity: f32,
+    pub params: ExplainParams,
+}
+
+/// The annotated image of `slice` as displayed, with `heatmap` (if any) overlaid.
+pub fn render(
+    volume: &Volume,
+    slice: usize,
+    mask: Option<&[u8]>,
+    heatmap: Option<&Heatmap>,
+    probability: Option<f32>,
+    display: &Display,
+    scale: Scale,
+) -> Result<AnnotatedImage, String> {
+    let [slices, rows, cols] = volume.shape;
+    let mut values = vec![0.0; rows * cols];
+    volume.slice_f32_into(slice, &mut values);
+    let shade = ShadeParams {
+        window: display.window,
+        invert: display.invert,
+        heat: heatmap.map(|h| viewer_heat_params(h, display.threshold, display.opacity)),
+    };
+    let displayed = DisplayedSlice {
+        values: &values,
+        rows,
+        cols,
+        shade,
+        colormap: display.colormap,
+        heat: heatmap.map(|h| h.values.as_slice()),
+        mask,
+    };
+    let legend = Legend {
+        slice: Some((slice, slices)),
+        position_mm: position_mm(volume, slice),
+        ..heatmap.map_or_else(Legend::default, |h| Legend::for_heatmap(h, probability))
+    };
+    annotate(&displayed, &legend, scale).map_err(|e| e.to_string())
+}
+
+fn position_mm(volume: &Volume, slice: usize) -> Option<f64> {
+    let normal = volume.geometry.slice_direction;
+    volume
+        .slices
+        .get(slice)?
+        .position_mm
+        .map(|p| p.iter().zip(normal).map(|(a, b)| a * b).sum::<f64>())
+}
+
+impl ExportDialog {
+    /// The preview texture of the slice on screen (re-rendered when the slice, the heatmap, the
+    /// window or the scale change).
+    pub fn preview(
+        &mut self,
+        ctx: &egui::Context,
+        volume: &Volume,
+        slice: usize,
+        mask: Option<&[u8]>,
+        heatmap: Option<&Arc<Heatmap>>,
+        display: &Display,
+    ) -> Result<egui::TextureHandle, String> {
+        let key = (
+            std::ptr::from_ref(volume) as usize,
+            slice,
+            heatmap.map_or(0, |h| Arc::as_ptr(h) as usize),
+            [
+                display.window.center.to_bits(),
+                display.window.width.to_bits(),
+            ],
+            self.scale,
+        );
+        if let Some((k, texture)) = &self.preview
+            && *k == key
+        {
+            return Ok(texture.clone());
+        }
+        let image = render(
+            volume,
+            slice,
+            mask,
+            heatmap.map(AsRef::as_ref),
+            None,
+            display,
+            self.scale,
+        )?;
+        let colour = egui::ColorImage::from_rgb([image.width, image.height], &image.rgb);
+        let texture = ctx.load_texture("export preview", colour, egui::TextureOptions::NEAREST);
+        self.preview = Some((key, texture.clone()));
+        Ok(texture)
+    }
+}
+
+/// Everything an export job needs, moved to the worker.
+pub struct ExportRequest {
+    pub volume: Arc<Volume>,
+    pub slices: Vec<usize>,
+    pub masks: Vec<Option<Vec<u8>>>,
+    pub display: Display,
+    pub format: Format,
+    pub scale: Scale,
+    pub keep_identity: bool,
+    /// A file (one slice) or a folder (several: `slice_001.png`, …).
+    pub destination: PathBuf,
+}
+
+impl ExportRequest {
+    /// Where slice `index` goes.
+    fn path_for(&self, index: usize) -> PathBuf {
+        if self.slices.len() == 1 {
+            return self.destination.clone();
+        }
+        let extension = match self.format {
+            Format::Png => "png",
+            Format::Dicom => "dcm",
+        };
+        self.destination
+            .join(format!("slice_{:03}.{extension}", index + 1))
+    }
+
+    /// The worker job: explain, render and write every slice, reporting progress per slice.
+    #[must_use]
+    pub fn into_job(self) -> crate::model::Job<Output> {
+        Box::new(move |model: &Model, ctx: &JobContext<'_>| self.run(model, ctx))
+    }
+
+    fn run(&self, model: &Model, ctx: &JobContext<'_>) -> Result<Output, String> {
+        let sources: Vec<PathBuf> = self.volume.slices.iter().map(|s| s.path.clone()).collect();
+        let policy = WritePolicy::protecting(sources);
+        let outputs: Vec<PathBuf> = self.slices.iter().map(|&i| self.path_for(i)).collect();
+        for path in &outputs {
+            policy.check(path).map_err(|e| e.to_string())?;
+            policy
+                .check(&sidecar_path(path))
+                .map_err(|e| e.to_string())?;
+        }
+        let mut dicom = DicomExport::new(DicomOptions {
+            keep_identity: self.keep_identity,
+            ..DicomOptions::default()
+        });
+        let [_, rows, cols] = self.volume.shape;
+        for (done, (&index, path)) in self.slices.iter().zip(&outputs).enumerate() {
+            if ctx.is_cancelled() {
+                return Err(format!("export cancelled after {done} slices"));
+            }
+            let mut values = vec![0.0; rows * cols];
+            self.volume.slice_f32_into(index, &mut values);
+            let input = ExplainInput::from_slice(&values, rows, cols, &model.manifest)
+                .map_err(|e| e.to_string())?;
+            let heatmap = explain(
+                model,
+                &input,
+                &self.display.params,
+                &|_| {},
+                &AtomicBool::new(false),
+            )
+            .map_err(|e| e.to_string())?;
+            let probability = preprocess_slice(&values, rows, cols, &model.manifest)
+                .and_then(|t| model.predict(&t))
+                .ok()
+                .and_then(|p| p.probabilities.get(heatmap.provenance.target).copied());
+            let mask = self.masks.get(index).and_then(Option::as_deref);
+            self.write_one(
+                model,
+                index,
+                path,
+                mask,
+                &heatmap,
+                probability,
+                &mut dicom,
+                &policy,
+            )?;
+            ctx.progress((done + 1) as f32 / self.slices.len() as f32);
+        }
+        let identity = match (self.format, self.keep_identity) {
+            (Format::Dicom, true) => " (patient identity KEPT)",
+            (Format::Dicom, false) => " (de-identified)",
+            (Format::Png, _) => "",
+        };
+        Ok(Output::Exported(format!(
+            "exported {} slice(s){identity} to {}",
+            self.slices.len(),
+            self.destination.display()
+        )))
+    }
+
+    #[allow(clippy::too_many_arguments)] // one slice's worth of context
+    fn write_one(
+        &self,
+        model: &Model,
+        index: usize,
+        path: &Path,
+        mask: Option<&[u8]>,
+        heatmap: &Heatmap,
+        probability: Option<f32>,
+        dicom: &mut DicomExport,
+        policy: &WritePolicy,
+    ) -> Result<(), String> {
+        let image = render(
+            &self.volume,
+            index,
+            mask,
+            Some(heatmap),
+            probability,
+            &self.display,
+            self.scale,
+        )?;
+        let [slices, rows, cols] = self.volume.shape;
+        let mut values = vec![0.0; rows * cols];
+        self.volume.slice_f32_into(index, &mut values);
+        let displayed = DisplayedSlice {
+            values: &values,
+            rows,
+            cols,
+            shade: ShadeParams {
+                window: self.display.window,
+                invert: self.display.invert,
+                heat: Some(viewer_heat_params(
+                    heatmap,
+                    self.display.threshold,
+                    self.display.opacity,
+                )),
+            },
+            colormap: self.display.colormap,
+            heat: Some(&heatmap.values),
+            mask,
+        };
+        let legend = Legend {
+            slice: Some((index, slices)),
+            position_mm: position_mm(&self.volume, index),
+            ..Legend::for_heatmap(heatmap, probability)
+        };
+        let source = &self.volume.slices[index];
+        let format_name = match self.format {
+            Format::Png => "png",
+            Format::Dicom => "dicom",
+        };
+        let model_files: Vec<(&str, PathBuf)> = vec![("model", model.path.clone())];
+        let mut sidecar = Sidecar::describe(format_name, &image, &displayed, &legend)
+            .with_explanation(heatmap, &self.display.params)
+            .with_inputs(std::slice::from_ref(&source.path))
+            .and_then(|s| s.with_model(&model_files))
+            .map_err(|e| e.to_string())?;
+        match self.format {
+            Format::Png => write_png(path, &image, policy).map_err(|e| e.to_string())?,
+            Format::Dicom => {
+                let derivation = derivation_description(
+                    Some(&heatmap.provenance),
+                    &displayed.shade,
+                    self.display.colormap,
+                );
+                let written = dicom
+                    .write(
+                        path,
+                        &image,
+                        &SourceImage {
+                            path: source.path.clone(),
+                            // 1-based frame number, for multi-frame sources only.
+                            frame: self
+                                .volume
+                                .slices
+                                .iter()
+                                .any(|o| o.path == source.path && o.frame != source.frame)
+                                .then_some(source.frame + 1),
+                        },
+                        &derivation,
+                        u32::try_from(index + 1).unwrap_or(u32::MAX),
+                        policy,
+                    )
+                    .map_err(|e| e.to_string())?;
+                sidecar.dicom = Some(DicomInfo {
+                    sop_instance_uid: written.sop_instance_uid,
+                    series_instance_uid: written.series_instance_uid,
+                    deidentified: written.deidentified,
+                });
+            }
+        }
+        write_sidecar(&sidecar_path(path), &sidecar, policy).map_err(|e| e.to_string())
+    }
+}
