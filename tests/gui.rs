@@ -873,6 +873,7 @@ fn screenshot_of_the_metrics_panel_when_asked() {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // one scenario: display 1:1, compare, export twice
 fn export_matches_the_viewer_pixel_for_pixel_and_writes_png_and_dicom() {
     let out = tempfile::tempdir().unwrap();
     let mut harness = app(Vec::new());
