@@ -920,6 +920,8 @@ impl RadlensApp {
             for (pane, rect) in rects.into_iter().enumerate() {
                 let difference = layout.difference && pane + 1 == layout.panes;
                 let mut child = ui.new_child(egui::UiBuilder::new().max_rect(rect.shrink(2.0)));
+                // Controls wider than a narrow pane must not spill into the next one.
+                child.set_clip_rect(rect.shrink(1.0));
                 let (heat, colormap, title) = if difference {
                     child.label("difference: pane 1 − pane 2 (each scaled to its max |value|)");
                     let a = session.heatmap_for(0, &study.volume, slice).cloned();

@@ -87,11 +87,11 @@ pub fn method_controls_ui(
     action
 }
 
-/// Colormap, opacity and threshold of one pane.
+/// Colormap, opacity and threshold of one pane (compact: panes can be narrow).
 pub fn display_controls_ui(ui: &mut egui::Ui, explanation: &mut Explanation, salt: usize) {
     egui::ComboBox::from_id_salt(("colormap", salt))
         .selected_text(explanation.colormap.name())
-        .width(80.0)
+        .width(70.0)
         .show_ui(ui, |ui| {
             for colormap in Colormap::ALL {
                 ui.selectable_value(&mut explanation.colormap, colormap, colormap.name());
@@ -99,16 +99,11 @@ pub fn display_controls_ui(ui: &mut egui::Ui, explanation: &mut Explanation, sal
         })
         .response
         .on_hover_text("Heatmap colormap");
-    ui.add(
-        egui::Slider::new(&mut explanation.opacity, 0.0..=1.0)
-            .text("opacity")
-            .fixed_decimals(2),
-    );
-    ui.add(
-        egui::Slider::new(&mut explanation.threshold, 0.0..=1.0)
-            .text("threshold")
-            .fixed_decimals(2),
-    );
+    ui.spacing_mut().slider_width = 50.0;
+    ui.add(egui::Slider::new(&mut explanation.opacity, 0.0..=1.0).fixed_decimals(2))
+        .on_hover_text("Overlay opacity");
+    ui.add(egui::Slider::new(&mut explanation.threshold, 0.0..=1.0).fixed_decimals(2))
+        .on_hover_text("Threshold: normalised values below it are transparent");
 }
 
 /// A vertical colorbar at the right edge of `viewport`: the colormap from bottom (`low`) to top
@@ -123,7 +118,7 @@ pub fn colorbar(
 ) {
     let height = (viewport.height() * 0.5).clamp(60.0, 240.0);
     let bar = Rect::from_min_size(
-        viewport.right_top() + Vec2::new(-46.0, 24.0),
+        viewport.right_top() + Vec2::new(-72.0, 24.0),
         Vec2::new(12.0, height),
     );
     let lut = colormap.lut();
