@@ -1002,4 +1002,38 @@ fn export_matches_the_viewer_pixel_for_pixel_and_writes_png_and_dicom() {
     );
     let (exported, _) = radlens::dicom::load(&[folder], None).unwrap();
     assert_eq!(exported.shape[0], 3);
+
+    // The whole comparison layout: three panes side by side in one image, all in the sidecar.
+    harness.state_mut().compare = Some(radlens::app::CompareLayout::default());
+    harness.run();
+    let layout = out.path().join("layout.png");
+    let state = harness.state_mut();
+    state.export.all_slices = false;
+    state.export.format = radlens::app::export::Format::Png;
+    state.export.whole_layout = true;
+    state.start_export(layout.clone());
+    wait_for(&mut harness, 120, "layout export", |s| {
+        s.model.as_ref().unwrap().export.is_none()
+    });
+    let result = harness
+        .state()
+        .model
+        .as_ref()
+        .unwrap()
+        .export_result
+        .clone();
+    assert!(matches!(result, Some(Ok(_))), "{result:?}");
+    let single = image::image_dimensions(&png).unwrap();
+    let triple = image::image_dimensions(&layout).unwrap();
+    assert_eq!(triple, (single.0 * 3, single.1));
+    let sidecar: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("layout.png.json")).unwrap())
+            .unwrap();
+    let methods: Vec<&str> = sidecar["layout"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["explanation"]["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(methods.len(), 3, "{methods:?}");
 }

@@ -27,7 +27,8 @@ pub enum Format {
     Dicom,
 }
 
-/// What the export window holds.
+/// What the export window holds (its checkboxes are independent options, hence the bools).
+#[allow(clippy::struct_excessive_bools)]
 pub struct ExportDialog {
     pub open: bool,
     pub format: Format,
@@ -36,6 +37,8 @@ pub struct ExportDialog {
     pub all_slices: bool,
     /// DICOM only: copy patient/study identity (in-house PACS); off = PS3.15 de-identification.
     pub keep_identity: bool,
+    /// In the comparison layout: all explaining panes side by side (else pane 1 only).
+    pub whole_layout: bool,
     /// The preview's texture and what it shows (slice, heatmap identity, window).
     preview: Option<(PreviewKey, egui::TextureHandle)>,
 }
@@ -50,6 +53,7 @@ impl Default for ExportDialog {
             scale: Scale::Auto,
             all_slices: false,
             keep_identity: false,
+            whole_layout: true,
             preview: None,
         }
     }
@@ -158,7 +162,8 @@ pub struct ExportRequest {
     pub volume: Arc<Volume>,
     pub slices: Vec<usize>,
     pub masks: Vec<Option<Vec<u8>>>,
-    pub display: Display,
+    /// One display per pane: a single pane, or the whole comparison layout side by side.
+    pub displays: Vec<Display>,
     pub format: Format,
     pub scale: Scale,
     pub keep_identity: bool,
@@ -209,29 +214,26 @@ impl ExportRequest {
             self.volume.slice_f32_into(index, &mut values);
             let input = ExplainInput::from_slice(&values, rows, cols, &model.manifest)
                 .map_err(|e| e.to_string())?;
-            let heatmap = explain(
-                model,
-                &input,
-                &self.display.params,
-                &|_| {},
-                &AtomicBool::new(false),
-            )
-            .map_err(|e| e.to_string())?;
-            let probability = preprocess_slice(&values, rows, cols, &model.manifest)
+            let prediction = preprocess_slice(&values, rows, cols, &model.manifest)
                 .and_then(|t| model.predict(&t))
-                .ok()
-                .and_then(|p| p.probabilities.get(heatmap.provenance.target).copied());
+                .ok();
+            let mut panes = Vec::new();
+            for display in &self.displays {
+                let heatmap = explain(
+                    model,
+                    &input,
+                    &display.params,
+                    &|_| {},
+                    &AtomicBool::new(false),
+                )
+                .map_err(|e| e.to_string())?;
+                let probability = prediction
+                    .as_ref()
+                    .and_then(|p| p.probabilities.get(heatmap.provenance.target).copied());
+                panes.push((display, heatmap, probability));
+            }
             let mask = self.masks.get(index).and_then(Option::as_deref);
-            self.write_one(
-                model,
-                index,
-                path,
-                mask,
-                &heatmap,
-                probability,
-                &mut dicom,
-                &policy,
-            )?;
+            self.write_one(model, index, path, mask, &panes, &mut dicom, &policy)?;
             ctx.progress((done + 1) as f32 / self.slices.len() as f32);
         }
         let identity = match (self.format, self.keep_identity) {
@@ -246,27 +248,34 @@ impl ExportRequest {
         )))
     }
 
-    #[allow(clippy::too_many_arguments)] // one slice's worth of context
+    #[allow(clippy::too_many_arguments, clippy::too_many_lines)] // one slice, start to end
     fn write_one(
         &self,
         model: &Model,
         index: usize,
         path: &Path,
         mask: Option<&[u8]>,
-        heatmap: &Heatmap,
-        probability: Option<f32>,
+        panes: &[(&Display, Heatmap, Option<f32>)],
         dicom: &mut DicomExport,
         policy: &WritePolicy,
     ) -> Result<(), String> {
-        let image = render(
-            &self.volume,
-            index,
-            mask,
-            Some(heatmap),
-            probability,
-            &self.display,
-            self.scale,
-        )?;
+        let Some((display, heatmap, probability)) = panes.first() else {
+            return Err("nothing to export".to_owned());
+        };
+        let (display, probability) = (*display, *probability);
+        let mut images = Vec::new();
+        for (display, heatmap, probability) in panes {
+            images.push(render(
+                &self.volume,
+                index,
+                mask,
+                Some(heatmap),
+                *probability,
+                display,
+                self.scale,
+            )?);
+        }
+        let image = side_by_side(images)?;
         let [slices, rows, cols] = self.volume.shape;
         let mut values = vec![0.0; rows * cols];
         self.volume.slice_f32_into(index, &mut values);
@@ -275,15 +284,15 @@ impl ExportRequest {
             rows,
             cols,
             shade: ShadeParams {
-                window: self.display.window,
-                invert: self.display.invert,
+                window: display.window,
+                invert: display.invert,
                 heat: Some(viewer_heat_params(
                     heatmap,
-                    self.display.threshold,
-                    self.display.opacity,
+                    display.threshold,
+                    display.opacity,
                 )),
             },
-            colormap: self.display.colormap,
+            colormap: display.colormap,
             heat: Some(&heatmap.values),
             mask,
         };
@@ -299,17 +308,32 @@ impl ExportRequest {
         };
         let model_files: Vec<(&str, PathBuf)> = vec![("model", model.path.clone())];
         let mut sidecar = Sidecar::describe(format_name, &image, &displayed, &legend)
-            .with_explanation(heatmap, &self.display.params)
+            .with_explanation(heatmap, &display.params)
             .with_inputs(std::slice::from_ref(&source.path))
             .and_then(|s| s.with_model(&model_files))
             .map_err(|e| e.to_string())?;
+        if panes.len() > 1 {
+            sidecar.layout = panes
+                .iter()
+                .map(|(display, heatmap, probability)| {
+                    serde_json::json!({
+                        "explanation": heatmap.provenance,
+                        "explain_params": display.params,
+                        "probability": probability,
+                        "colormap": display.colormap.name(),
+                        "threshold": display.threshold,
+                        "opacity": display.opacity,
+                    })
+                })
+                .collect();
+        }
         match self.format {
             Format::Png => write_png(path, &image, policy).map_err(|e| e.to_string())?,
             Format::Dicom => {
                 let derivation = derivation_description(
                     Some(&heatmap.provenance),
                     &displayed.shade,
-                    self.display.colormap,
+                    display.colormap,
                 );
                 let written = dicom
                     .write(
@@ -339,4 +363,31 @@ impl ExportRequest {
         }
         write_sidecar(&sidecar_path(path), &sidecar, policy).map_err(|e| e.to_string())
     }
+}
+
+/// Images of the same height side by side, left to right (the comparison layout); the slice
+/// region reported is the first image's.
+fn side_by_side(mut images: Vec<AnnotatedImage>) -> Result<AnnotatedImage, String> {
+    if images.len() == 1 {
+        return images.pop().ok_or_else(|| "nothing to export".to_owned());
+    }
+    let height = images.iter().map(|i| i.height).max().unwrap_or(0);
+    let width: usize = images.iter().map(|i| i.width).sum();
+    let mut rgb = vec![0u8; width * height * 3];
+    let mut x0 = 0;
+    for image in &images {
+        for y in 0..image.height {
+            let from = &image.rgb[y * image.width * 3..(y + 1) * image.width * 3];
+            let at = (y * width + x0) * 3;
+            rgb[at..at + from.len()].copy_from_slice(from);
+        }
+        x0 += image.width;
+    }
+    let first = images.swap_remove(0);
+    Ok(AnnotatedImage {
+        width,
+        height,
+        rgb,
+        ..first
+    })
 }

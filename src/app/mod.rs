@@ -558,8 +558,14 @@ impl RadlensApp {
     /// How the slice on screen is displayed in pane 1 (what an export reproduces).
     #[must_use]
     pub fn export_display(&self) -> Option<export::Display> {
+        self.pane_display(0)
+    }
+
+    /// How the slice on screen is displayed in `pane`.
+    #[must_use]
+    pub fn pane_display(&self, pane: usize) -> Option<export::Display> {
         let study = self.study.as_ref()?;
-        let pane = self.model.as_ref()?.panes.first()?;
+        let pane = self.model.as_ref()?.panes.get(pane)?;
         let monochrome1 = study.volume.photometric == crate::dicom::Photometric::Monochrome1;
         let mut params = crate::explain::ExplainParams::new(pane.method);
         params.target = pane.target.clone();
@@ -576,9 +582,21 @@ impl RadlensApp {
     /// Sends the export to the worker: the slice on screen to `destination` (a file), or every
     /// slice into `destination` (a folder).
     pub fn start_export(&mut self, destination: PathBuf) {
-        let (Some(display), Some(study)) = (self.export_display(), self.study.as_ref()) else {
+        let Some(study) = self.study.as_ref() else {
             return;
         };
+        // The whole comparison layout (its explaining panes), or pane 1.
+        let panes = match self.compare {
+            Some(layout) if self.export.whole_layout => {
+                layout.panes - usize::from(layout.difference)
+            }
+            _ => 1,
+        };
+        let displays: Vec<export::Display> =
+            (0..panes).filter_map(|p| self.pane_display(p)).collect();
+        if displays.is_empty() {
+            return;
+        }
         let slices = if self.export.all_slices {
             (0..study.volume.shape[0]).collect()
         } else {
@@ -588,7 +606,7 @@ impl RadlensApp {
             volume: Arc::clone(&study.volume),
             slices,
             masks: study.masks.clone(),
-            display,
+            displays,
             format: self.export.format,
             scale: self.export.scale,
             keep_identity: self.export.keep_identity,
@@ -614,6 +632,7 @@ impl RadlensApp {
             return;
         }
         let display = self.export_display();
+        let comparing = self.compare;
         let mut open = true;
         let mut ask = None;
         egui::Window::new("Export annotated slices")
@@ -649,8 +668,17 @@ impl RadlensApp {
                 let slices = study.volume.shape[0];
                 ui.checkbox(
                     &mut e.all_slices,
-                    format!("all {slices} slices (each explained with pane 1's method)"),
+                    format!("all {slices} slices (each explained as the panes say)"),
                 );
+                if let Some(layout) = comparing {
+                    ui.checkbox(
+                        &mut e.whole_layout,
+                        format!(
+                            "whole comparison layout ({} panes side by side), else pane 1",
+                            layout.panes - usize::from(layout.difference)
+                        ),
+                    );
+                }
                 if e.format == export::Format::Dicom {
                     ui.checkbox(
                         &mut e.keep_identity,

@@ -140,6 +140,10 @@ pub struct Sidecar {
     pub display: DisplayInfo,
     pub verdict: Option<String>,
     pub dicom: Option<DicomInfo>,
+    /// A comparison-layout export: every pane's explanation and display, left to right (the
+    /// fields above then describe the first pane).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layout: Vec<serde_json::Value>,
 }
 
 impl Sidecar {
@@ -166,6 +170,7 @@ impl Sidecar {
             model: Vec::new(),
             explanation: None,
             explain_params: None,
+            layout: Vec::new(),
             probability: legend.probability,
             slice: SliceInfo {
                 index: legend.slice.map(|(i, _)| i),
