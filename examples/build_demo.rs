@@ -80,7 +80,7 @@ metrics = {{ {metrics} }}
     )
 }
 
-/// `features` (4 conv blocks → [N, 64, 16, 16]) and `head` (global average + max pool → linear).
+/// `features` (4 conv blocks → [N, 64, 16, 16]) and `head` (global average pool → linear).
 struct Net {
     features: nn::SequentialT,
     fc: nn::Linear,
@@ -113,7 +113,7 @@ impl Net {
             .add(block(vs / "b3", 32, 64))
             .add_fn(|x| x.max_pool2d_default(2))
             .add(block(vs / "b4", 64, 64));
-        let fc = nn::linear(vs / "fc", 128, 2, nn::LinearConfig::default());
+        let fc = nn::linear(vs / "fc", 64, 2, nn::LinearConfig::default());
         let locate = nn::conv2d(vs / "locate", 64, 1, 1, nn::ConvConfig::default());
         Self {
             features,
@@ -126,12 +126,11 @@ impl Net {
         self.features.forward_t(x, train)
     }
 
-    /// Global average and global max pooling side by side, then linear: a focal finding is a
-    /// maximum, the average keeps the map smooth for CAM.
+    /// Global average pooling, then linear: Grad-CAM of this head is exactly the class
+    /// activation map (the dense lesion supervision makes the features find the lesion).
     fn head(&self, a: &Tensor) -> Tensor {
-        let average = a.mean_dim([2, 3].as_slice(), false, Kind::Float);
-        let max = a.amax([2, 3].as_slice(), false);
-        Tensor::cat(&[average, max], 1).apply(&self.fc)
+        a.mean_dim([2, 3].as_slice(), false, Kind::Float)
+            .apply(&self.fc)
     }
 
     fn forward(&self, x: &Tensor, train: bool) -> Tensor {

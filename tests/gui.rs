@@ -928,6 +928,7 @@ fn export_matches_the_viewer_pixel_for_pixel_and_writes_png_and_dicom() {
         None,
         &display,
         radlens::export::Scale::Native,
+        None,
     )
     .unwrap();
     let [rows, cols] = [study.volume.shape[1], study.volume.shape[2]];
@@ -952,7 +953,16 @@ fn export_matches_the_viewer_pixel_for_pixel_and_writes_png_and_dicom() {
         "export differs from the viewer by up to {worst} grey levels in {off} pixels"
     );
 
-    // File → Export of the slice on screen as PNG: its slice region is that image.
+    // File → Export of the slice on screen as PNG: its slice region is that image, and the
+    // reviewer's verdict on this explanation is in its legend (and sidecar).
+    harness.state_mut().review.as_mut().unwrap().set_verdict(
+        &heatmap,
+        slice,
+        None,
+        radlens::review::Verdict::Plausible,
+        "lesion outlined",
+        None,
+    );
     let png = out.path().join("slice.png");
     harness.state_mut().start_export(png.clone());
     wait_for(&mut harness, 60, "PNG export", |s| {
@@ -978,7 +988,9 @@ fn export_matches_the_viewer_pixel_for_pixel_and_writes_png_and_dicom() {
             );
         }
     }
-    assert!(out.path().join("slice.png.json").exists());
+    let sidecar: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("slice.png.json")).unwrap()).unwrap();
+    assert_eq!(sidecar["verdict"], "plausible: lesion outlined");
 
     // All slices as DICOM Secondary Capture into a folder, de-identified.
     let folder = out.path().join("sc");

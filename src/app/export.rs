@@ -70,7 +70,9 @@ pub struct Display {
     pub params: ExplainParams,
 }
 
-/// The annotated image of `slice` as displayed, with `heatmap` (if any) overlaid.
+/// The annotated image of `slice` as displayed, with `heatmap` (if any) overlaid and the
+/// reviewer's `verdict` (if any) in the legend.
+#[allow(clippy::too_many_arguments)] // everything the picture shows
 pub fn render(
     volume: &Volume,
     slice: usize,
@@ -79,6 +81,7 @@ pub fn render(
     probability: Option<f32>,
     display: &Display,
     scale: Scale,
+    verdict: Option<String>,
 ) -> Result<AnnotatedImage, String> {
     let [slices, rows, cols] = volume.shape;
     let mut values = vec![0.0; rows * cols];
@@ -100,6 +103,7 @@ pub fn render(
     let legend = Legend {
         slice: Some((slice, slices)),
         position_mm: position_mm(volume, slice),
+        verdict,
         ..heatmap.map_or_else(Legend::default, |h| Legend::for_heatmap(h, probability))
     };
     annotate(&displayed, &legend, scale).map_err(|e| e.to_string())
@@ -149,6 +153,7 @@ impl ExportDialog {
             None,
             display,
             self.scale,
+            None,
         )?;
         let colour = egui::ColorImage::from_rgb([image.width, image.height], &image.rgb);
         let texture = ctx.load_texture("export preview", colour, egui::TextureOptions::NEAREST);
@@ -169,9 +174,27 @@ pub struct ExportRequest {
     pub keep_identity: bool,
     /// A file (one slice) or a folder (several: `slice_001.png`, …).
     pub destination: PathBuf,
+    /// The reviewer's verdicts (from the study's review file), printed in the legend of the
+    /// explanation they are about.
+    pub verdicts: Vec<crate::review::ReviewEntry>,
 }
 
 impl ExportRequest {
+    /// The reviewer's verdict (and note) on `heatmap` of slice `index`, if there is one.
+    fn verdict_for(&self, heatmap: &Heatmap, index: usize) -> Option<String> {
+        let key = super::review::EntryKey::of(heatmap, index);
+        self.verdicts
+            .iter()
+            .find(|entry| key.matches(entry))
+            .map(|entry| {
+                if entry.note.trim().is_empty() {
+                    entry.verdict.name().to_owned()
+                } else {
+                    format!("{}: {}", entry.verdict.name(), entry.note.trim())
+                }
+            })
+    }
+
     /// Where slice `index` goes.
     fn path_for(&self, index: usize) -> PathBuf {
         if self.slices.len() == 1 {
@@ -273,6 +296,7 @@ impl ExportRequest {
                 *probability,
                 display,
                 self.scale,
+                self.verdict_for(heatmap, index),
             )?);
         }
         let image = side_by_side(images)?;
@@ -296,9 +320,11 @@ impl ExportRequest {
             heat: Some(&heatmap.values),
             mask,
         };
+        let verdict = self.verdict_for(heatmap, index);
         let legend = Legend {
             slice: Some((index, slices)),
             position_mm: position_mm(&self.volume, index),
+            verdict,
             ..Legend::for_heatmap(heatmap, probability)
         };
         let source = &self.volume.slices[index];

@@ -611,6 +611,11 @@ impl RadlensApp {
             scale: self.export.scale,
             keep_identity: self.export.keep_identity,
             destination,
+            verdicts: self
+                .review
+                .as_ref()
+                .map(|r| r.review.entries.clone())
+                .unwrap_or_default(),
         };
         if let Some(session) = &mut self.model
             && let Err(e) = session.export(request.into_job())

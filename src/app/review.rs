@@ -29,7 +29,9 @@ impl EntryKey {
         }
     }
 
-    fn matches(&self, entry: &ReviewEntry) -> bool {
+    /// Whether `entry` is about this explanation.
+    #[must_use]
+    pub fn matches(&self, entry: &ReviewEntry) -> bool {
         entry.slice_index == self.slice_index
             && entry.params.method == self.method
             && entry.params.target == Target::Index(self.target)
