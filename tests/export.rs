@@ -223,6 +223,51 @@ fn png_sidecar_records_what_reproduces_the_export() {
     assert!(sidecar["inputs"][0].get("name").is_none());
 }
 
+#[test]
+fn a_method_list_exports_the_comparison_layout_side_by_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let series = data("dicom/series/ct_3slice_with_seg");
+    let model = demo_model();
+    let export = |methods: &str, name: &str| {
+        let png = dir.path().join(name);
+        let output = radlens(&[
+            os("export"),
+            os("--model"),
+            model.as_os_str(),
+            series.as_os_str(),
+            os("--method"),
+            os(methods),
+            os("--slice"),
+            os("1"),
+            os("--png"),
+            png.as_os_str(),
+        ]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        png
+    };
+    let single = png_rgb(&export("gradcam", "one.png"));
+    let layout_png = export("gradcam,occlusion,smoothgrad", "three.png");
+    let layout = png_rgb(&layout_png);
+    assert_eq!((layout.0, layout.1), (single.0 * 3, single.1));
+    // The first pane is the single export, pixel for pixel.
+    let row = |img: &(u32, u32, Vec<u8>), y: u32| {
+        let w = img.0 as usize * 3;
+        img.2[y as usize * w..y as usize * w + single.0 as usize * 3].to_vec()
+    };
+    for y in (0..single.1).step_by(37) {
+        assert_eq!(row(&layout, y), row(&single, y), "row {y}");
+    }
+    let sidecar: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("three.png.json")).unwrap()).unwrap();
+    let methods: Vec<&str> = sidecar["layout"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["explanation"]["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(methods, ["gradcam", "occlusion", "smoothgrad"]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // De-identification
 

@@ -299,7 +299,7 @@ impl ExportRequest {
                 self.verdict_for(heatmap, index),
             )?);
         }
-        let image = side_by_side(images)?;
+        let image = crate::export::side_by_side(images).map_err(|e| e.to_string())?;
         let [slices, rows, cols] = self.volume.shape;
         let mut values = vec![0.0; rows * cols];
         self.volume.slice_f32_into(index, &mut values);
@@ -389,31 +389,4 @@ impl ExportRequest {
         }
         write_sidecar(&sidecar_path(path), &sidecar, policy).map_err(|e| e.to_string())
     }
-}
-
-/// Images of the same height side by side, left to right (the comparison layout); the slice
-/// region reported is the first image's.
-fn side_by_side(mut images: Vec<AnnotatedImage>) -> Result<AnnotatedImage, String> {
-    if images.len() == 1 {
-        return images.pop().ok_or_else(|| "nothing to export".to_owned());
-    }
-    let height = images.iter().map(|i| i.height).max().unwrap_or(0);
-    let width: usize = images.iter().map(|i| i.width).sum();
-    let mut rgb = vec![0u8; width * height * 3];
-    let mut x0 = 0;
-    for image in &images {
-        for y in 0..image.height {
-            let from = &image.rgb[y * image.width * 3..(y + 1) * image.width * 3];
-            let at = (y * width + x0) * 3;
-            rgb[at..at + from.len()].copy_from_slice(from);
-        }
-        x0 += image.width;
-    }
-    let first = images.swap_remove(0);
-    Ok(AnnotatedImage {
-        width,
-        height,
-        rgb,
-        ..first
-    })
 }

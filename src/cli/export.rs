@@ -19,8 +19,8 @@ use crate::dicom::{self, LoadControl, Photometric, Voxels};
 use crate::explain::{ExplainInput, ExplainParams, Heatmap, Method, Target, explain};
 use crate::export::{
     DicomExport, DicomInfo, DicomOptions, DisplayedSlice, ExportError, FileHash, Legend, Scale,
-    Sidecar, SourceImage, WritePolicy, annotate, derivation_description, sidecar_path,
-    viewer_heat_params, write_png, write_sidecar,
+    Sidecar, SourceImage, WritePolicy, annotate, derivation_description, side_by_side,
+    sidecar_path, viewer_heat_params, write_png, write_sidecar,
 };
 use crate::imaging::{Colormap, ShadeParams, Window, percentile_window};
 use crate::model::{Manifest, Model, preprocess_slice};
@@ -33,7 +33,8 @@ pub struct ExportArgs {
     pub model: PathBuf,
     /// DICOM file or series folder (PNG/JPEG/.npy inputs: `--png` only).
     pub input: PathBuf,
-    /// gradcam, gradcam++, scorecam, ig, smoothgrad, occlusion, lime or kernelshap.
+    /// gradcam, gradcam++, scorecam, ig, smoothgrad, occlusion, lime or kernelshap; a
+    /// comma-separated list exports the comparison layout (one pane per method, side by side).
     #[arg(long)]
     pub method: String,
     /// One slice, in position order (default: the middle one).
@@ -131,7 +132,13 @@ struct Source {
 }
 
 pub fn run(args: &ExportArgs, out: &mut impl Write) -> Result<()> {
-    let method = Method::parse(&args.method)?;
+    // One method, or several: the comparison layout, side by side in one image.
+    let methods: Vec<Method> = args
+        .method
+        .split(',')
+        .map(|m| Method::parse(m.trim()))
+        .collect::<Result<_, _>>()?;
+    let method = methods[0];
     let scale = Scale::parse(&args.scale)?;
     let colormap = Colormap::ALL
         .into_iter()
@@ -160,17 +167,20 @@ pub fn run(args: &ExportArgs, out: &mut impl Write) -> Result<()> {
     if plan.format == Format::Dicom {
         announce_identity(args);
     }
-    let params = ExplainParams {
-        target: args
-            .target
-            .as_deref()
-            .map(Target::parse)
-            .unwrap_or_default(),
-        seed: args.seed,
-        samples: args.samples,
-        batch_size: args.batch,
-        ..ExplainParams::new(method)
-    };
+    let params: Vec<ExplainParams> = methods
+        .iter()
+        .map(|&method| ExplainParams {
+            target: args
+                .target
+                .as_deref()
+                .map(Target::parse)
+                .unwrap_or_default(),
+            seed: args.seed,
+            samples: args.samples,
+            batch_size: args.batch,
+            ..ExplainParams::new(method)
+        })
+        .collect();
     let mut dicom = DicomExport::new(DicomOptions {
         keep_identity: args.keep_identity,
         retain_uids: args.retain_uids,
@@ -200,7 +210,8 @@ pub fn run(args: &ExportArgs, out: &mut impl Write) -> Result<()> {
     }
     writeln!(
         out,
-        "exported {total} slice(s) with {method} in {:.2} s",
+        "exported {total} slice(s) with {} in {:.2} s",
+        args.method,
         started.elapsed().as_secs_f64()
     )?;
     Ok(())
@@ -261,7 +272,8 @@ struct SliceExporter<'a> {
     model: &'a Model,
     model_hashes: &'a [FileHash],
     source: &'a Source,
-    params: &'a ExplainParams,
+    /// One per pane (several: the comparison layout).
+    params: &'a [ExplainParams],
     colormap: Colormap,
     scale: Scale,
     policy: &'a WritePolicy,
@@ -282,58 +294,81 @@ impl SliceExporter<'_> {
             Some(tensor) => tensor.shallow_clone(),
             None => preprocess_slice(values, rows, cols, &self.model.manifest)?,
         };
-        let heatmap = self.explain(&tensor, rows, cols)?;
-        let target = heatmap.provenance.target;
-        let probability = self
-            .model
-            .predict(&tensor)?
-            .probabilities
-            .get(target)
-            .copied();
-        let shade = ShadeParams {
-            window: Window {
-                center: self
-                    .args
-                    .window_center
-                    .unwrap_or(self.source.default_window.center),
-                width: self
-                    .args
-                    .window_width
-                    .unwrap_or(self.source.default_window.width),
-            },
-            invert: self.source.invert,
-            heat: Some(viewer_heat_params(
-                &heatmap,
-                self.args.threshold,
-                self.args.opacity,
-            )),
-        };
+        let prediction = self.model.predict(&tensor)?;
+        let heatmaps: Vec<Heatmap> = self
+            .params
+            .iter()
+            .map(|params| self.explain(&tensor, rows, cols, params))
+            .collect::<Result<_>>()?;
         let (file, frame, position_mm) = &self.source.files[index];
-        let slice = DisplayedSlice {
-            values,
-            rows,
-            cols,
-            shade,
-            colormap: self.colormap,
-            heat: Some(&heatmap.values),
-            mask: self.source.masks.get(index).and_then(Option::as_deref),
-        };
-        let legend = Legend {
-            slice: Some((index, slices)),
-            position_mm: *position_mm,
-            verdict: self.args.verdict.clone(),
-            ..Legend::for_heatmap(&heatmap, probability)
-        };
-        let image = annotate(&slice, &legend, self.scale)?;
+        let mut images = Vec::new();
+        let mut first = None;
+        for heatmap in &heatmaps {
+            let probability = prediction
+                .probabilities
+                .get(heatmap.provenance.target)
+                .copied();
+            let shade = ShadeParams {
+                window: Window {
+                    center: self
+                        .args
+                        .window_center
+                        .unwrap_or(self.source.default_window.center),
+                    width: self
+                        .args
+                        .window_width
+                        .unwrap_or(self.source.default_window.width),
+                },
+                invert: self.source.invert,
+                heat: Some(viewer_heat_params(
+                    heatmap,
+                    self.args.threshold,
+                    self.args.opacity,
+                )),
+            };
+            let slice = DisplayedSlice {
+                values,
+                rows,
+                cols,
+                shade,
+                colormap: self.colormap,
+                heat: Some(&heatmap.values),
+                mask: self.source.masks.get(index).and_then(Option::as_deref),
+            };
+            let legend = Legend {
+                slice: Some((index, slices)),
+                position_mm: *position_mm,
+                verdict: self.args.verdict.clone(),
+                ..Legend::for_heatmap(heatmap, probability)
+            };
+            images.push(annotate(&slice, &legend, self.scale)?);
+            first.get_or_insert((slice, legend, probability));
+        }
+        let (slice, legend, _) = first.ok_or_else(|| anyhow!("no method to export"))?;
+        let heatmap = &heatmaps[0];
+        let image = side_by_side(images)?;
         let format_name = if format == Format::Png {
             "png"
         } else {
             "dicom"
         };
         let mut sidecar = Sidecar::describe(format_name, &image, &slice, &legend)
-            .with_explanation(&heatmap, self.params)
+            .with_explanation(heatmap, &self.params[0])
             .with_inputs(std::slice::from_ref(file))?;
         sidecar.model = self.model_hashes.to_vec();
+        if heatmaps.len() > 1 {
+            sidecar.layout = heatmaps
+                .iter()
+                .zip(self.params)
+                .map(|(h, params)| {
+                    serde_json::json!({
+                        "explanation": h.provenance,
+                        "explain_params": params,
+                        "probability": prediction.probabilities.get(h.provenance.target),
+                    })
+                })
+                .collect();
+        }
         match format {
             Format::Png => write_png(path, &image, self.policy)?,
             Format::Dicom => {
@@ -362,7 +397,13 @@ impl SliceExporter<'_> {
         Ok(())
     }
 
-    fn explain(&self, tensor: &tch::Tensor, rows: usize, cols: usize) -> Result<Heatmap> {
+    fn explain(
+        &self,
+        tensor: &tch::Tensor,
+        rows: usize,
+        cols: usize,
+        params: &ExplainParams,
+    ) -> Result<Heatmap> {
         let input = ExplainInput {
             tensor: tensor.shallow_clone(),
             source_rows: rows,
@@ -371,7 +412,7 @@ impl SliceExporter<'_> {
         Ok(explain(
             self.model,
             &input,
-            self.params,
+            params,
             &|_| {},
             &AtomicBool::new(false),
         )?)

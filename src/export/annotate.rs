@@ -391,6 +391,35 @@ fn draw_colorbar(
     );
 }
 
+/// Images of the same height side by side, left to right (the comparison layout); the slice
+/// region reported is the first image's.
+pub fn side_by_side(mut images: Vec<AnnotatedImage>) -> Result<AnnotatedImage, ExportError> {
+    if images.len() == 1 {
+        return images.pop().ok_or_else(|| ExportError::Invalid {
+            reason: "nothing to export".to_owned(),
+        });
+    }
+    let height = images.iter().map(|i| i.height).max().unwrap_or(0);
+    let width: usize = images.iter().map(|i| i.width).sum();
+    let mut rgb = vec![0u8; width * height * 3];
+    let mut x0 = 0;
+    for image in &images {
+        for y in 0..image.height {
+            let from = &image.rgb[y * image.width * 3..(y + 1) * image.width * 3];
+            let at = (y * width + x0) * 3;
+            rgb[at..at + from.len()].copy_from_slice(from);
+        }
+        x0 += image.width;
+    }
+    let first = images.swap_remove(0);
+    Ok(AnnotatedImage {
+        width,
+        height,
+        rgb,
+        ..first
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,7 +20,9 @@ mod text;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub use annotate::{AnnotatedImage, DisplayedSlice, Legend, Scale, annotate, viewer_heat_params};
+pub use annotate::{
+    AnnotatedImage, DisplayedSlice, Legend, Scale, annotate, side_by_side, viewer_heat_params,
+};
 pub use deid::{Action, DeidOptions, DeidReport, PROFILE, UidMap, action_for, deidentify, new_uid};
 pub use secondary_capture::{
     DicomExport, DicomOptions, SourceImage, WrittenInstance, derivation_description,
