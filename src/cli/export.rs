@@ -280,6 +280,7 @@ struct SliceExporter<'a> {
 }
 
 impl SliceExporter<'_> {
+    #[allow(clippy::too_many_lines)] // one slice: explain per pane, compose, write, describe
     fn export_slice(
         &self,
         index: usize,
