@@ -350,8 +350,11 @@ fn no_identifying_value_of_the_shared_data_survives_a_deidentified_export() {
                     "{tag} keeps its source value `{value}`: {}",
                     path.display()
                 );
+                // Fresh `2.25.<random>` UIDs can contain any digit run by chance: they carry
+                // nothing of the source, so only exact equality is checked for them.
+                let fresh_uid = v.starts_with("2.25.");
                 assert!(
-                    value.len() < 6 || !v.contains(value.as_str()),
+                    value.len() < 6 || fresh_uid || !v.contains(value.as_str()),
                     "source value `{value}` of {tag} appears in {t}: {}",
                     path.display()
                 );
