@@ -12,9 +12,9 @@ use std::sync::atomic::AtomicBool;
 use crate::dicom::Volume;
 use crate::explain::{ExplainInput, ExplainParams, Heatmap, explain};
 use crate::export::{
-    AnnotatedImage, DicomExport, DicomInfo, DicomOptions, DisplayedSlice, Legend, Scale, Sidecar,
-    SourceImage, WritePolicy, annotate, derivation_description, sidecar_path, viewer_heat_params,
-    write_png, write_sidecar,
+    AnnotatedImage, DicomExport, DicomInfo, DicomOptions, DisplayedSlice, FileHash, Legend, Scale,
+    Sidecar, SourceImage, WritePolicy, annotate, derivation_description, sidecar_path,
+    viewer_heat_params, write_png, write_sidecar,
 };
 use crate::imaging::{Colormap, ShadeParams, Window};
 use crate::model::{JobContext, Model, preprocess_slice};
@@ -83,19 +83,44 @@ pub fn render(
     scale: Scale,
     verdict: Option<String>,
 ) -> Result<AnnotatedImage, String> {
-    let [slices, rows, cols] = volume.shape;
+    let [_, rows, cols] = volume.shape;
     let mut values = vec![0.0; rows * cols];
     volume.slice_f32_into(slice, &mut values);
-    let shade = ShadeParams {
-        window: display.window,
-        invert: display.invert,
-        heat: heatmap.map(|h| viewer_heat_params(h, display.threshold, display.opacity)),
-    };
+    let (displayed, legend) = picture(
+        volume,
+        slice,
+        &values,
+        mask,
+        heatmap,
+        probability,
+        display,
+        verdict,
+    );
+    annotate(&displayed, &legend, scale).map_err(|e| e.to_string())
+}
+
+/// What the picture of `slice` (its modality `values`) shows: the displayed slice and the legend.
+#[allow(clippy::too_many_arguments)] // everything the picture shows
+fn picture<'a>(
+    volume: &Volume,
+    slice: usize,
+    values: &'a [f32],
+    mask: Option<&'a [u8]>,
+    heatmap: Option<&'a Heatmap>,
+    probability: Option<f32>,
+    display: &Display,
+    verdict: Option<String>,
+) -> (DisplayedSlice<'a>, Legend) {
+    let [slices, rows, cols] = volume.shape;
     let displayed = DisplayedSlice {
-        values: &values,
+        values,
         rows,
         cols,
-        shade,
+        shade: ShadeParams {
+            window: display.window,
+            invert: display.invert,
+            heat: heatmap.map(|h| viewer_heat_params(h, display.threshold, display.opacity)),
+        },
         colormap: display.colormap,
         heat: heatmap.map(|h| h.values.as_slice()),
         mask,
@@ -106,7 +131,7 @@ pub fn render(
         verdict,
         ..heatmap.map_or_else(Legend::default, |h| Legend::for_heatmap(h, probability))
     };
-    annotate(&displayed, &legend, scale).map_err(|e| e.to_string())
+    (displayed, legend)
 }
 
 fn position_mm(volume: &Volume, slice: usize) -> Option<f64> {
@@ -224,6 +249,9 @@ impl ExportRequest {
                 .check(&sidecar_path(path))
                 .map_err(|e| e.to_string())?;
         }
+        // Hashed once: the model does not change during an export.
+        let model_hashes =
+            vec![FileHash::of(&model.path, "model", true).map_err(|e| e.to_string())?];
         let mut dicom = DicomExport::new(DicomOptions {
             keep_identity: self.keep_identity,
             ..DicomOptions::default()
@@ -256,7 +284,16 @@ impl ExportRequest {
                 panes.push((display, heatmap, probability));
             }
             let mask = self.masks.get(index).and_then(Option::as_deref);
-            self.write_one(model, index, path, mask, &panes, &mut dicom, &policy)?;
+            self.write_one(
+                &model_hashes,
+                index,
+                &values,
+                path,
+                mask,
+                &panes,
+                &mut dicom,
+                &policy,
+            )?;
             ctx.progress((done + 1) as f32 / self.slices.len() as f32);
         }
         let identity = match (self.format, self.keep_identity) {
@@ -274,70 +311,45 @@ impl ExportRequest {
     #[allow(clippy::too_many_arguments, clippy::too_many_lines)] // one slice, start to end
     fn write_one(
         &self,
-        model: &Model,
+        model_hashes: &[FileHash],
         index: usize,
+        values: &[f32],
         path: &Path,
         mask: Option<&[u8]>,
         panes: &[(&Display, Heatmap, Option<f32>)],
         dicom: &mut DicomExport,
         policy: &WritePolicy,
     ) -> Result<(), String> {
-        let Some((display, heatmap, probability)) = panes.first() else {
-            return Err("nothing to export".to_owned());
-        };
-        let (display, probability) = (*display, *probability);
+        let mut first = None;
         let mut images = Vec::new();
         for (display, heatmap, probability) in panes {
-            images.push(render(
+            let verdict = self.verdict_for(heatmap, index);
+            let (displayed, legend) = picture(
                 &self.volume,
                 index,
+                values,
                 mask,
                 Some(heatmap),
                 *probability,
                 display,
-                self.scale,
-                self.verdict_for(heatmap, index),
-            )?);
+                verdict,
+            );
+            images.push(annotate(&displayed, &legend, self.scale).map_err(|e| e.to_string())?);
+            first.get_or_insert((*display, heatmap, displayed, legend));
         }
+        let (display, heatmap, displayed, legend) =
+            first.ok_or_else(|| "nothing to export".to_owned())?;
         let image = crate::export::side_by_side(images).map_err(|e| e.to_string())?;
-        let [slices, rows, cols] = self.volume.shape;
-        let mut values = vec![0.0; rows * cols];
-        self.volume.slice_f32_into(index, &mut values);
-        let displayed = DisplayedSlice {
-            values: &values,
-            rows,
-            cols,
-            shade: ShadeParams {
-                window: display.window,
-                invert: display.invert,
-                heat: Some(viewer_heat_params(
-                    heatmap,
-                    display.threshold,
-                    display.opacity,
-                )),
-            },
-            colormap: display.colormap,
-            heat: Some(&heatmap.values),
-            mask,
-        };
-        let verdict = self.verdict_for(heatmap, index);
-        let legend = Legend {
-            slice: Some((index, slices)),
-            position_mm: position_mm(&self.volume, index),
-            verdict,
-            ..Legend::for_heatmap(heatmap, probability)
-        };
         let source = &self.volume.slices[index];
         let format_name = match self.format {
             Format::Png => "png",
             Format::Dicom => "dicom",
         };
-        let model_files: Vec<(&str, PathBuf)> = vec![("model", model.path.clone())];
         let mut sidecar = Sidecar::describe(format_name, &image, &displayed, &legend)
             .with_explanation(heatmap, &display.params)
             .with_inputs(std::slice::from_ref(&source.path))
-            .and_then(|s| s.with_model(&model_files))
             .map_err(|e| e.to_string())?;
+        sidecar.model = model_hashes.to_vec();
         if panes.len() > 1 {
             sidecar.layout = panes
                 .iter()

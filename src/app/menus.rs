@@ -91,7 +91,6 @@ impl RadlensApp {
         }
     }
 
-    #[allow(clippy::too_many_lines)] // the menu bar, item by item
     pub(super) fn menu_ui(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         egui::MenuBar::new().ui(ui, |ui| {
@@ -154,26 +153,7 @@ impl RadlensApp {
                 ui.checkbox(&mut self.settings.bilinear, "Smooth (bilinear) display");
                 ui.checkbox(&mut self.metrics.open, "Metrics & review (v)");
                 ui.separator();
-                let mut comparing = self.compare.is_some();
-                let response = ui.add_enabled(
-                    self.model.is_some(),
-                    egui::Checkbox::new(&mut comparing, "Compare explanations (c)"),
-                );
-                if response.changed() {
-                    self.compare = comparing.then(super::CompareLayout::default);
-                }
-                if let Some(layout) = &mut self.compare {
-                    ui.horizontal(|ui| {
-                        ui.label("panes");
-                        for n in 2..=4 {
-                            ui.selectable_value(&mut layout.panes, n, n.to_string());
-                        }
-                    });
-                    ui.add_enabled(
-                        layout.panes >= 3,
-                        egui::Checkbox::new(&mut layout.difference, "last pane: 1 − 2 difference"),
-                    );
-                }
+                self.compare_controls_ui(ui);
                 if ui.button("Settings…").clicked() {
                     self.show_settings = true;
                 }
@@ -196,6 +176,30 @@ impl RadlensApp {
             ui.toggle_value(&mut self.metrics.open, "Metrics")
                 .on_hover_text("Metrics & review panel (v)");
         });
+    }
+
+    /// Comparison layout on/off, its pane count and the difference pane (View menu and Settings).
+    fn compare_controls_ui(&mut self, ui: &mut egui::Ui) {
+        let mut comparing = self.compare.is_some();
+        let response = ui.add_enabled(
+            self.model.is_some(),
+            egui::Checkbox::new(&mut comparing, "Compare explanations (c)"),
+        );
+        if response.changed() {
+            self.compare = comparing.then(super::CompareLayout::default);
+        }
+        if let Some(layout) = &mut self.compare {
+            ui.horizontal(|ui| {
+                ui.label("panes");
+                for n in 2..=4 {
+                    ui.selectable_value(&mut layout.panes, n, n.to_string());
+                }
+            });
+            ui.add_enabled(
+                layout.panes >= 3,
+                egui::Checkbox::new(&mut layout.difference, "last pane: 1 − 2 difference"),
+            );
+        }
     }
 
     pub(super) fn settings_window(&mut self, ctx: &egui::Context) {
@@ -226,26 +230,7 @@ impl RadlensApp {
                 ui.separator();
                 self.review_folder_ui(ui);
                 ui.separator();
-                let mut comparing = self.compare.is_some();
-                let response = ui.add_enabled(
-                    self.model.is_some(),
-                    egui::Checkbox::new(&mut comparing, "Compare explanations (c)"),
-                );
-                if response.changed() {
-                    self.compare = comparing.then(super::CompareLayout::default);
-                }
-                if let Some(layout) = &mut self.compare {
-                    ui.horizontal(|ui| {
-                        ui.label("panes");
-                        for n in 2..=4 {
-                            ui.selectable_value(&mut layout.panes, n, n.to_string());
-                        }
-                    });
-                    ui.add_enabled(
-                        layout.panes >= 3,
-                        egui::Checkbox::new(&mut layout.difference, "last pane: 1 − 2 difference"),
-                    );
-                }
+                self.compare_controls_ui(ui);
             });
         self.show_settings = open;
     }

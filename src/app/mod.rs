@@ -467,7 +467,6 @@ fn heat_layer(
     heatmap: Option<&Arc<crate::explain::Heatmap>>,
     pane: &inference::Explanation,
 ) -> Option<(Arc<HeatLayer>, HeatParams)> {
-    let (threshold, opacity) = (pane.threshold, pane.opacity);
     let heatmap = heatmap?;
     let key = Arc::as_ptr(heatmap) as usize;
     let layer = match cache {
@@ -483,15 +482,8 @@ fn heat_layer(
             layer
         }
     };
-    let (lo, hi) = heatmap.range();
-    let signed = heatmap.provenance.signed;
-    let params = HeatParams {
-        low: if signed { 0.0 } else { lo },
-        high: if signed { lo.abs().max(hi.abs()) } else { hi },
-        threshold,
-        opacity,
-        signed,
-    };
+    // The same display parameters an export uses, so the two pictures agree.
+    let params = crate::export::viewer_heat_params(heatmap, pane.threshold, pane.opacity);
     Some((layer, params))
 }
 
@@ -1088,16 +1080,12 @@ fn difference_layer(
     let layer = match cache {
         Some((k, layer)) if *k == key => Arc::clone(layer),
         _ => {
-            let scale = |h: &crate::explain::Heatmap| {
-                let m = h.values.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-                if m > 0.0 { 1.0 / m } else { 0.0 }
-            };
-            let (sa, sb) = (scale(a), scale(b));
+            let max_abs = crate::explain::Normalisation::MaxAbs;
             let values = a
-                .values
+                .normalised(max_abs)
                 .iter()
-                .zip(&b.values)
-                .map(|(x, y)| x * sa - y * sb)
+                .zip(b.normalised(max_abs))
+                .map(|(x, y)| x - y)
                 .collect();
             let layer = Arc::new(HeatLayer {
                 generation: crate::render::next_generation(),

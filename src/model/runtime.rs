@@ -138,11 +138,7 @@ impl Model {
     pub fn features(&self, x: &Tensor) -> Result<Tensor, ModelError> {
         self.require_cam()?;
         let x = x.f_to_device(self.device).map_err(|e| self.failed(&e))?;
-        match &self.cam_files {
-            Some((features, _)) => features.forward_ts(&[&x]),
-            None => self.module.method_ts("features", &[&x]),
-        }
-        .map_err(|e| self.failed(&e))
+        self.run_features(&x).map_err(|e| self.failed(&e))
     }
 
     /// Logits from activations: `head(features(x)) == forward(x)`.
@@ -151,11 +147,23 @@ impl Model {
         if let Some(head) = &self.head_override {
             return head.forward_ts(&[a]).map_err(|e| self.failed(&e));
         }
+        self.run_head(a).map_err(|e| self.failed(&e))
+    }
+
+    /// `features` where the model keeps it: a `[cam]` sidecar file or a method of `M.pt`.
+    fn run_features(&self, x: &Tensor) -> Result<Tensor, tch::TchError> {
+        match &self.cam_files {
+            Some((features, _)) => features.forward_ts(&[x]),
+            None => self.module.method_ts("features", &[x]),
+        }
+    }
+
+    /// `head` where the model keeps it (see [`Self::run_features`]).
+    fn run_head(&self, a: &Tensor) -> Result<Tensor, tch::TchError> {
         match &self.cam_files {
             Some((_, head)) => head.forward_ts(&[a]),
             None => self.module.method_ts("head", &[a]),
         }
-        .map_err(|e| self.failed(&e))
     }
 
     fn require_cam(&self) -> Result<(), ModelError> {
@@ -223,10 +231,7 @@ fn all_finite(t: &Tensor) -> bool {
 impl Model {
     /// `features`/`head` present and agreeing with `forward`?
     fn cam_support(&self, zeros: &Tensor, logits: &Tensor) -> CamSupport {
-        let features = tch::no_grad(|| match &self.cam_files {
-            Some((features, _)) => features.forward_ts(&[zeros]),
-            None => self.module.method_ts("features", &[zeros]),
-        });
+        let features = tch::no_grad(|| self.run_features(zeros));
         let Ok(features) = features else {
             return CamSupport::Unavailable("the model exports no `features` method".to_owned());
         };
@@ -236,10 +241,7 @@ impl Model {
                 features.dim()
             ));
         }
-        let head = tch::no_grad(|| match &self.cam_files {
-            Some((_, head)) => head.forward_ts(&[&features]),
-            None => self.module.method_ts("head", &[&features]),
-        });
+        let head = tch::no_grad(|| self.run_head(&features));
         let Ok(head) = head else {
             return CamSupport::Unavailable("the model exports no `head` method".to_owned());
         };
