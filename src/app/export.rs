@@ -19,7 +19,10 @@ use crate::export::{
 use crate::imaging::{Colormap, ShadeParams, Window};
 use crate::model::{JobContext, Model, preprocess_slice};
 
+use super::RadlensApp;
 use super::inference::Output;
+use super::menus::Dialog;
+use crate::ui;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -400,5 +403,200 @@ impl ExportRequest {
             }
         }
         write_sidecar(&sidecar_path(path), &sidecar, policy).map_err(|e| e.to_string())
+    }
+}
+
+impl RadlensApp {
+    /// How the slice on screen is displayed in pane 1 (what an export reproduces).
+    #[must_use]
+    pub fn export_display(&self) -> Option<Display> {
+        self.pane_display(0)
+    }
+
+    /// How the slice on screen is displayed in `pane`.
+    #[must_use]
+    pub fn pane_display(&self, pane: usize) -> Option<Display> {
+        let study = self.study.as_ref()?;
+        let pane = self.model.as_ref()?.panes.get(pane)?;
+        let monochrome1 = study.volume.photometric == crate::dicom::Photometric::Monochrome1;
+        let mut params = crate::explain::ExplainParams::new(pane.method);
+        params.target = pane.target.clone();
+        Some(Display {
+            window: study.view.window,
+            invert: study.view.invert != monochrome1,
+            colormap: pane.colormap,
+            threshold: pane.threshold,
+            opacity: pane.opacity,
+            params,
+        })
+    }
+
+    /// Sends the export to the worker: the slice on screen to `destination` (a file), or every
+    /// slice into `destination` (a folder).
+    pub fn start_export(&mut self, destination: PathBuf) {
+        let Some(study) = self.study.as_ref() else {
+            return;
+        };
+        // The whole comparison layout (its explaining panes), or pane 1.
+        let panes = match self.compare {
+            Some(layout) if self.export.whole_layout => {
+                layout.panes - usize::from(layout.difference)
+            }
+            _ => 1,
+        };
+        let displays: Vec<Display> = (0..panes).filter_map(|p| self.pane_display(p)).collect();
+        if displays.is_empty() {
+            return;
+        }
+        let slices = if self.export.all_slices {
+            (0..study.volume.shape[0]).collect()
+        } else {
+            vec![study.view.slice]
+        };
+        let request = ExportRequest {
+            volume: Arc::clone(&study.volume),
+            slices,
+            masks: study.masks.clone(),
+            displays,
+            format: self.export.format,
+            scale: self.export.scale,
+            keep_identity: self.export.keep_identity,
+            destination,
+            verdicts: self
+                .review
+                .as_ref()
+                .map(|r| r.review.entries.clone())
+                .unwrap_or_default(),
+        };
+        if let Some(session) = &mut self.model
+            && let Err(e) = session.export(request.into_job())
+        {
+            self.error = Some(e);
+        }
+    }
+
+    /// The export window: options, a preview of the slice on screen, progress and cancel.
+    #[allow(clippy::too_many_lines)] // one window, control by control
+    pub(super) fn export_window(&mut self, ctx: &egui::Context) {
+        if !ctx.egui_wants_keyboard_input()
+            && ctx.input(|i| i.modifiers.command && i.key_pressed(egui::Key::E))
+            && self.model.is_some()
+        {
+            self.export.open = true;
+        }
+        if !self.export.open {
+            return;
+        }
+        let display = self.export_display();
+        let comparing = self.compare;
+        let mut open = true;
+        let mut ask = None;
+        egui::Window::new("Export annotated slices")
+            .open(&mut open)
+            .default_width(440.0)
+            .show(ctx, |ui| {
+                let (Some(display), Some(study), Some(session)) =
+                    (display, self.study.as_ref(), self.model.as_mut())
+                else {
+                    ui.label("Open a study and a model first.");
+                    return;
+                };
+                let e = &mut self.export;
+                ui.horizontal(|ui| {
+                    ui.radio_value(&mut e.format, Format::Png, "PNG + JSON sidecar");
+                    ui.radio_value(&mut e.format, Format::Dicom, "DICOM Secondary Capture");
+                });
+                ui.horizontal(|ui| {
+                    ui.label("scale");
+                    for (scale, name) in [
+                        (crate::export::Scale::Auto, "auto"),
+                        (crate::export::Scale::Native, "1x"),
+                        (crate::export::Scale::X2, "2x"),
+                        (crate::export::Scale::X4, "4x"),
+                    ] {
+                        ui.selectable_value(&mut e.scale, scale, name);
+                    }
+                });
+                let slices = study.volume.shape[0];
+                ui.checkbox(
+                    &mut e.all_slices,
+                    format!("all {slices} slices (each explained as the panes say)"),
+                );
+                if let Some(layout) = comparing {
+                    ui.checkbox(
+                        &mut e.whole_layout,
+                        format!(
+                            "whole comparison layout ({} panes side by side), else pane 1",
+                            layout.panes - usize::from(layout.difference)
+                        ),
+                    );
+                }
+                if e.format == Format::Dicom {
+                    ui.checkbox(
+                        &mut e.keep_identity,
+                        "keep patient identity (in-house PACS)",
+                    );
+                    if e.keep_identity {
+                        ui.colored_label(
+                            ui::theme::ERROR_TEXT,
+                            "Patient name, ID, dates and institution WILL be in the export.",
+                        );
+                    } else {
+                        ui.label("De-identified (DICOM PS3.15 Basic Profile), new UIDs.");
+                    }
+                }
+                let slice = study.view.slice;
+                let heatmap = session.heatmap_for(0, &study.volume, slice).cloned();
+                let mask = study.masks.get(slice).and_then(Option::as_deref);
+                match e.preview(ctx, &study.volume, slice, mask, heatmap.as_ref(), &display) {
+                    Ok(texture) => {
+                        let size = texture.size_vec2();
+                        let fit = (420.0 / size.x).min(1.0);
+                        ui.image((texture.id(), size * fit));
+                    }
+                    Err(message) => {
+                        ui.colored_label(ui::theme::ERROR_TEXT, message);
+                    }
+                }
+                if heatmap.is_none() {
+                    ui.label("No explanation on screen yet: the export computes it.");
+                }
+                match session.export.as_ref().map(|run| run.fraction) {
+                    Some(fraction) => {
+                        ui.horizontal(|ui| {
+                            ui.add(
+                                egui::ProgressBar::new(fraction)
+                                    .show_percentage()
+                                    .desired_width(300.0),
+                            );
+                            if ui.button("Cancel").clicked() {
+                                session.cancel_export();
+                            }
+                        });
+                    }
+                    None => {
+                        if ui.button("Export…").clicked() {
+                            ask = Some(if e.all_slices {
+                                Dialog::ExportFolder
+                            } else {
+                                Dialog::ExportImage(e.format == Format::Dicom)
+                            });
+                        }
+                    }
+                }
+                match &session.export_result {
+                    Some(Ok(summary)) => {
+                        ui.label(summary);
+                    }
+                    Some(Err(message)) => {
+                        ui.colored_label(ui::theme::ERROR_TEXT, message);
+                    }
+                    None => {}
+                }
+            });
+        self.export.open = open;
+        if let Some(kind) = ask {
+            self.ask_for_paths(ctx, kind);
+        }
     }
 }
