@@ -107,6 +107,9 @@ fn write_i16_integer_rescale(
 
 /// `sample & mask`, sign-extended from `bits_stored` when signed, times slope plus intercept, into
 /// `i16` (or [`SliceError::NotI16`] when a value does not fit).
+///
+/// The loop body is branch-free (range failures are collected, not returned early) so that it
+/// vectorises: this conversion is most of the time of loading an uncompressed series.
 fn integer_rescale_into(
     samples: impl Iterator<Item = u32>,
     bits_stored: u32,
@@ -116,21 +119,41 @@ fn integer_rescale_into(
 ) -> Result<(), SliceError> {
     let mask = (1u32 << bits_stored) - 1;
     let shift = 32 - bits_stored;
-    for (d, raw) in dst.iter_mut().zip(samples) {
+    let sample_of = |raw: u32| {
         let sample = raw & mask;
-        let sample = if signed {
+        if signed {
             i64::from(((sample << shift) as i32) >> shift)
         } else {
             i64::from(sample)
-        };
-        *d = i16::try_from(sample * slope + intercept).map_err(|_| SliceError::NotI16)?;
+        }
+    };
+    let (lo, hi) = (i64::from(i16::MIN), i64::from(i16::MAX));
+    let mut fits = true;
+    if slope == 1 && bits_stored <= 16 && intercept.abs() < 1 << 20 {
+        // Identity slope (nearly every CT and MR): 32-bit arithmetic is exact here.
+        let (intercept, lo, hi) = (intercept as i32, lo as i32, hi as i32);
+        for (d, raw) in dst.iter_mut().zip(samples) {
+            let value = sample_of(raw) as i32 + intercept;
+            fits &= (lo..=hi).contains(&value);
+            *d = value as i16;
+        }
+    } else {
+        for (d, raw) in dst.iter_mut().zip(samples) {
+            let value = sample_of(raw) * slope + intercept;
+            fits &= (lo..=hi).contains(&value);
+            *d = value as i16;
+        }
     }
-    Ok(())
+    if fits {
+        Ok(())
+    } else {
+        Err(SliceError::NotI16)
+    }
 }
 
 /// Uncompressed monochrome slices read straight from the parsed Pixel Data element, skipping
-/// dicom-pixeldata's copy; same mapping as [`write_i16_integer_rescale`]. Enhanced objects
-/// (functional-group rescale) and anything unusual take the general path.
+/// dicom-pixeldata's copy; same mapping as [`write_i16_integer_rescale`], with the frame's
+/// functional-group rescale for enhanced objects. Anything unusual takes the general path.
 pub(super) fn write_i16_native(
     obj: &DefaultDicomObject,
     frame: u32,
@@ -141,11 +164,7 @@ pub(super) fn write_i16_native(
     let ts =
         TransferSyntaxRegistry.get(obj.meta().transfer_syntax().trim_end_matches(['\0', ' ']))?;
     let monochrome = matches!(header.photometric.as_str(), "MONOCHROME1" | "MONOCHROME2");
-    if ts.is_encapsulated_pixel_data()
-        || header.samples_per_pixel != 1
-        || !monochrome
-        || obj.get(tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE).is_some()
-    {
+    if ts.is_encapsulated_pixel_data() || header.samples_per_pixel != 1 || !monochrome {
         return None;
     }
     let int = |tag| obj.get(tag).and_then(|e| e.to_int::<u32>().ok());
@@ -155,7 +174,12 @@ pub(super) fn write_i16_native(
         return None;
     }
     let signed = int(tags::PIXEL_REPRESENTATION)? == 1;
-    let (slope, intercept) = header.rescale.unwrap_or((1.0, 0.0));
+    let (slope, intercept) = header
+        .frame_rescale
+        .get(frame as usize)
+        .copied()
+        .or(header.rescale)
+        .unwrap_or((1.0, 0.0));
     let integral = |v: f64| v.fract() == 0.0 && v.abs() < 1e9;
     if !integral(slope) || !integral(intercept) {
         return None;

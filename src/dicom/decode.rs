@@ -285,48 +285,92 @@ fn decode_slices<T: Send>(
     } else {
         None
     };
+    // Decoded once for all frames, unless the frames can be read straight from the parsed Pixel
+    // Data (tried on the first frame, into the first slice's place, which its slice overwrites):
+    // dicom-pixeldata's copy of a whole multi-frame object would add a volume's worth to the peak.
     let shared_decoded = match &shared {
         Some(obj) => {
             let header = &series.files[0];
-            match guarded(&header.path, || {
-                let decoded = decode_all(obj, &header.path)?;
-                check_size(&decoded, header)?;
-                Ok(decoded)
-            }) {
-                Ok(decoded) => Some(decoded),
-                Err(err) => return vec![Err(err)],
+            let first = slice_len.min(out.len());
+            let native_applies =
+                native.is_some_and(|native| native(obj, 0, header, &mut out[..first]).is_some());
+            if native_applies {
+                None
+            } else {
+                match guarded(&header.path, || {
+                    let decoded = decode_all(obj, &header.path)?;
+                    check_size(&decoded, header)?;
+                    Ok(decoded)
+                }) {
+                    Ok(decoded) => Some(decoded),
+                    Err(err) => return vec![Err(err)],
+                }
             }
         }
         None => None,
     };
-    out.par_chunks_mut(slice_len)
-        .zip(&series.slices)
-        .map(|(dst, slice): (&mut [T], &SliceRef)| {
-            if control.is_cancelled() {
-                return Err(SliceError::Dicom(DicomError::Cancelled));
-            }
-            let header = &series.files[slice.file];
-            if let (Some(obj), Some(decoded)) = (&shared, &shared_decoded) {
-                guarded(&header.path, || {
-                    write(decoded, obj, slice.frame, header, dst)
-                })?;
-            } else {
-                let obj = open(&header.path, ReadExtent::Full)?;
-                guarded(&header.path, || {
-                    if let Some(native) = native
-                        && let Some(result) = native(&obj, slice.frame, header, dst)
-                    {
-                        return result;
-                    }
-                    let decoded = decode_all(&obj, &header.path)?;
-                    check_size(&decoded, header)?;
-                    write(&decoded, &obj, slice.frame, header, dst)
-                })?;
-            }
-            control.done.fetch_add(1, Ordering::Relaxed);
-            Ok(())
-        })
-        .collect()
+    let one = |(dst, slice): (&mut [T], &SliceRef)| {
+        if control.is_cancelled() {
+            return Err(SliceError::Dicom(DicomError::Cancelled));
+        }
+        let header = &series.files[slice.file];
+        if let Some(obj) = &shared {
+            guarded(&header.path, || match &shared_decoded {
+                Some(decoded) => write(decoded, obj, slice.frame, header, dst),
+                None => native
+                    .and_then(|native| native(obj, slice.frame, header, dst))
+                    .unwrap_or_else(|| {
+                        Err(DicomError::Decode {
+                            reason: format!("frame {} is missing from the pixel data", slice.frame),
+                            path: header.path.clone(),
+                        }
+                        .into())
+                    }),
+            })?;
+        } else {
+            let obj = open(&header.path, ReadExtent::Full)?;
+            guarded(&header.path, || {
+                if let Some(native) = native
+                    && let Some(result) = native(&obj, slice.frame, header, dst)
+                {
+                    return result;
+                }
+                let decoded = decode_all(&obj, &header.path)?;
+                check_size(&decoded, header)?;
+                write(&decoded, &obj, slice.frame, header, dst)
+            })?;
+        }
+        control.done.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    };
+    // A compressed slice needs several times its size while it decodes (its compressed bytes, the
+    // codec's buffers, dicom-pixeldata's copy): decoding all of a small series at once would make
+    // the peak several times the volume. So at most a quarter of its slices are in flight.
+    let n = series.slices.len().max(1);
+    let in_flight = if shared.is_none() && series.files.iter().any(is_compressed) {
+        (n / 4).max(1)
+    } else {
+        n
+    };
+    let mut outcomes = Vec::with_capacity(n);
+    for (dst, slices) in out
+        .chunks_mut(slice_len * in_flight)
+        .zip(series.slices.chunks(in_flight))
+    {
+        let wave: Vec<_> = dst
+            .par_chunks_mut(slice_len)
+            .zip(slices)
+            .map(&one)
+            .collect();
+        outcomes.extend(wave);
+    }
+    outcomes
+}
+
+fn is_compressed(header: &FileHeader) -> bool {
+    TransferSyntaxRegistry
+        .get(header.transfer_syntax_uid.trim_end_matches(['\0', ' ']))
+        .is_some_and(dicom_encoding::TransferSyntax::is_encapsulated_pixel_data)
 }
 
 /// Codecs are C/C++ or young Rust: a panic inside one becomes this file's error, not a crash.

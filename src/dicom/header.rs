@@ -56,6 +56,9 @@ pub struct FileHeader {
     pub window: Option<Window>,
     /// Rescale slope/intercept of the root dataset (absent: identity or functional groups).
     pub rescale: Option<(f64, f64)>,
+    /// Enhanced objects: each frame's rescale from its Pixel Value Transformation functional group
+    /// (per-frame, else shared; identity where neither has one). Empty for classic images.
+    pub frame_rescale: Vec<(f64, f64)>,
     pub tags: Arc<[TagEntry]>,
 }
 
@@ -128,6 +131,14 @@ impl FileHeader {
             (slope, intercept) => Some((slope.unwrap_or(1.0), intercept.unwrap_or(0.0))),
         };
 
+        let frame_rescale = if groups.shared.is_some() || groups.per_frame.is_some() {
+            (0..frames as usize)
+                .map(|i| groups.frame_rescale(i))
+                .collect()
+        } else {
+            Vec::new()
+        };
+
         Ok(Self {
             path: path.to_owned(),
             study_uid: text(obj, tags::STUDY_INSTANCE_UID),
@@ -154,6 +165,7 @@ impl FileHeader {
             frame_positions_mm,
             window,
             rescale,
+            frame_rescale,
             tags: tag_entries(obj).into(),
         })
     }
@@ -181,6 +193,21 @@ impl<'a> FunctionalGroups<'a> {
         floats(self.root, attribute)
             .or_else(|| functional(self.shared, macro_seq, attribute))
             .or_else(|| functional(self.per_frame.and_then(<[_]>::first), macro_seq, attribute))
+    }
+
+    /// Frame `index`'s rescale slope and intercept: its own Pixel Value Transformation group, else
+    /// the shared one, else identity.
+    fn frame_rescale(&self, index: usize) -> (f64, f64) {
+        let of = |item: Option<&InMemDicomObject>, tag| {
+            functional(item, tags::PIXEL_VALUE_TRANSFORMATION_SEQUENCE, tag)
+                .and_then(|v| v.first().copied())
+        };
+        let own = self.per_frame.and_then(|items| items.get(index));
+        let pick = |tag| of(own, tag).or_else(|| of(self.shared, tag));
+        (
+            pick(tags::RESCALE_SLOPE).unwrap_or(1.0),
+            pick(tags::RESCALE_INTERCEPT).unwrap_or(0.0),
+        )
     }
 }
 
