@@ -1,7 +1,7 @@
 //! Builds radlens' demo model and demo study from `../shared/data`, reproducibly (fixed seeds):
 //!
 //! ```text
-//! cargo run --release --example build_demo -- [--data ../shared/data] [--out assets/demo] [--steps 2500]
+//! cargo run --release --example build_demo -- [--data ../shared/data] [--out assets/demo] [--steps 2000]
 //! ```
 //!
 //! 1. Trains a small CNN (lesion present vs absent, 1×128×128, CT window 40/400) with tch on real
@@ -37,7 +37,7 @@ struct Args {
     data: PathBuf,
     #[arg(long, default_value = "assets/demo")]
     out: PathBuf,
-    #[arg(long, default_value_t = 2500)]
+    #[arg(long, default_value_t = 2000)]
     steps: usize,
     #[arg(long, default_value_t = 32)]
     batch: usize,
@@ -50,11 +50,15 @@ struct Args {
 
 const MODEL_NAME: &str = "lesion";
 
+/// The feature grid (input 128 / 4): one cell is 16 pixels of a 512² slice, ~11 mm at CT's usual
+/// spacing, finer than the smallest lesion (15 mm), so a map on it can point inside a lesion.
+const GRID: i64 = 32;
+
 fn manifest_text(metrics: &str) -> String {
     format!(
         r#"name = "radlens demo: lesion present vs absent (CT, 128x128)"
 classes = ["absent", "present"]
-description = """A small CNN (4 conv blocks, global average pooling, linear head) that says whether a \
+description = """A small CNN (4 conv blocks, a 1x1-conv lesion map, max pooling) that says whether a \
 CT slice shows a focal soft-tissue lesion. Trained on synthetic lesions inserted into real slices; \
 a demonstration of radlens, not a clinical tool."""
 
@@ -80,12 +84,14 @@ metrics = {{ {metrics} }}
     )
 }
 
-/// `features` (4 conv blocks → [N, 64, 16, 16]) and `head` (global average pool → linear).
+/// `features` (4 conv blocks, two max-pools → [N, 64, 32, 32]) and `head` (a 1×1 conv lesion map, its maximum
+/// `z`, logits `[-z/2, z/2]`).
 struct Net {
     features: nn::SequentialT,
-    fc: nn::Linear,
-    /// Training only (not exported): a 1×1 conv on the features predicting where the lesion is,
-    /// supervised with the exact masks so the features learn to find lesions quickly.
+    /// A 1×1 conv on the features: the lesion evidence per cell. Supervised densely with the exact
+    /// masks during training and pooled (max) into the classification, so the map the classifier
+    /// reads is the map that finds lesions — and Grad-CAM, whose weights are the spatial mean of the
+    /// gradients, recovers it exactly (up to a positive factor) for any such pooling.
     locate: nn::Conv2D,
 }
 
@@ -111,26 +117,26 @@ impl Net {
             .add(block(vs / "b2", 16, 32))
             .add_fn(|x| x.max_pool2d_default(2))
             .add(block(vs / "b3", 32, 64))
-            .add_fn(|x| x.max_pool2d_default(2))
             .add(block(vs / "b4", 64, 64));
-        let fc = nn::linear(vs / "fc", 64, 2, nn::LinearConfig::default());
         let locate = nn::conv2d(vs / "locate", 64, 1, 1, nn::ConvConfig::default());
-        Self {
-            features,
-            fc,
-            locate,
-        }
+        Self { features, locate }
     }
 
     fn features(&self, x: &Tensor, train: bool) -> Tensor {
         self.features.forward_t(x, train)
     }
 
-    /// Global average pooling, then linear: Grad-CAM of this head is exactly the class
-    /// activation map (the dense lesion supervision makes the features find the lesion).
+    /// The lesion map's maximum `z` as the evidence for "present", `-z` for "absent" (halved, so
+    /// that the softmax is the sigmoid of `z`). Neither class has a constant share of the features,
+    /// which a free linear head would be allowed to carry and Grad-CAM would show.
     fn head(&self, a: &Tensor) -> Tensor {
-        a.mean_dim([2, 3].as_slice(), false, Kind::Float)
-            .apply(&self.fc)
+        let z = self.lesion_map(a).amax([1, 2, 3].as_slice(), false) * 0.5;
+        Tensor::stack(&[-&z, z], 1)
+    }
+
+    /// Lesion evidence per feature cell, `[N, 1, h, w]` (logits).
+    fn lesion_map(&self, a: &Tensor) -> Tensor {
+        a.apply(&self.locate)
     }
 
     fn forward(&self, x: &Tensor, train: bool) -> Tensor {
@@ -160,7 +166,7 @@ fn main() -> Result<()> {
 
     if let Some(n) = args.dump {
         std::fs::create_dir_all(&args.out)?;
-        let batch = training::batch(args.seed, n, &train_slices, &manifest, 1.0)?;
+        let batch = training::batch(args.seed, n, &train_slices, &manifest, 1.0, GRID)?;
         let (x, y) = (batch.inputs, batch.labels);
         for i in 0..n {
             let v = Vec::<f32>::try_from(&(x.get(i as i64) * 0.25 + 0.5).flatten(0, -1))?;
@@ -191,15 +197,13 @@ fn main() -> Result<()> {
         let seed = args.seed * 1_000_000_007 + step as u64;
         // Curriculum: lesion contrast ×2 at the start, realistic (×1) from 40 % of the steps on.
         let boost = 1.0 + (1.0 - step as f32 / (args.steps as f32 * 0.4)).max(0.0);
-        let batch = training::batch(seed, args.batch, &train_slices, &manifest, boost)?;
+        let batch = training::batch(seed, args.batch, &train_slices, &manifest, boost, GRID)?;
         let a = net.features(&batch.inputs, true);
         let classification = net.head(&a).cross_entropy_for_logits(&batch.labels);
-        // Cells at least 30 % covered by the lesion are "lesion" (weighted up: they are few).
-        let target = batch.coverage.ge(0.3).to_kind(Kind::Float);
-        let location = a
-            .apply(&net.locate)
+        let location = net
+            .lesion_map(&a)
             .binary_cross_entropy_with_logits::<Tensor>(
-                &target,
+                &centre_target(&batch.coverage),
                 None,
                 Some(Tensor::from(8.0f32)),
                 tch::Reduction::Mean,
@@ -243,6 +247,23 @@ fn main() -> Result<()> {
     write_demo_study(&args.data, &args.out.join("ct_lesions"))?;
     println!("done in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// The dense target for the lesion map, from the lesion's coverage of each feature cell
+/// `[N, 1, G, G]`: a Gaussian (σ = 1 cell) around the coverage's centroid, zero without a lesion
+/// (every training sample has at most one). The map then peaks on the cell at the lesion's centre,
+/// so its maximum — and Grad-CAM's, which is the same map — lies inside the lesion rather than on
+/// an edge cell, as a target that rated every well-covered cell alike allowed.
+fn centre_target(coverage: &Tensor) -> Tensor {
+    let dims = [2i64, 3].as_slice();
+    let total = coverage.sum_dim_intlist(dims, true, Kind::Float);
+    let index = Tensor::arange(GRID, (Kind::Float, Device::Cpu));
+    let (ys, xs) = (index.view([1, 1, GRID, 1]), index.view([1, 1, 1, GRID]));
+    let weight = total.clamp_min(1e-6);
+    let cy = (coverage * &ys).sum_dim_intlist(dims, true, Kind::Float) / &weight;
+    let cx = (coverage * &xs).sum_dim_intlist(dims, true, Kind::Float) / &weight;
+    let d2 = (ys - cy).square() + (xs - cx).square();
+    (d2 * -0.5).exp() * total.gt(0.0).to_kind(Kind::Float)
 }
 
 /// Held-out AUC and accuracy (threshold ½) over `training::held_out_batch`, and AUC on its CT

@@ -121,7 +121,6 @@ fn demo_study_has_its_lesions_where_the_mask_says_and_sources_are_new_instances(
 }
 
 #[test]
-#[ignore = "the shipped demo model misses the second demo slice's lesions (P = 0.41); see docs/MODELS.md"]
 fn demo_model_says_present_on_the_lesion_slices_and_absent_on_the_clean_one() {
     let model = Model::load(&asset("model/lesion.pt")).unwrap();
     let (study, _) = radlens::dicom::load(&[asset("ct_lesions")], None).unwrap();
@@ -145,7 +144,6 @@ fn demo_model_says_present_on_the_lesion_slices_and_absent_on_the_clean_one() {
 /// on held-out positives (other series, exact masks) is printed too (`--nocapture`), not asserted:
 /// the demo model is weak out of its training domain (docs/MODELS.md).
 #[test]
-#[ignore = "the shipped demo model's maps do not peak inside the demo lesions yet; see docs/MODELS.md"]
 fn gradcam_lime_and_occlusion_point_at_the_lesion_on_the_demo_slices() {
     use radlens::explain::metrics::pointing_game;
     use radlens::explain::{ExplainInput, ExplainParams, Method, explain};

@@ -468,7 +468,6 @@ fn demo_study_gradcam_fails_without_the_trained_head() {
 
 /// The other half of issue #6's check: Grad-CAM's maximum lies in the ground-truth lesion.
 #[test]
-#[ignore = "the shipped demo model's Grad-CAM peaks outside the demo lesion; see docs/MODELS.md"]
 fn demo_study_gradcam_points_at_the_lesion() {
     let gradcam = demo_slice_0_gradcam();
     assert_eq!(

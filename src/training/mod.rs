@@ -271,14 +271,16 @@ fn augment(rng: &mut impl Rng, base: &BaseSlice) -> (Vec<f32>, usize, usize) {
 
 /// A batch `[n, C, H, W]` and labels `[n]` for the model in `manifest`; sample `i` is drawn from
 /// its own generator seeded by `(seed, i)`, so batches are reproducible and built in parallel.
+/// The lesion coverage is measured on a `grid × grid` raster (the model's feature grid).
 pub fn batch(
     seed: u64,
     n: usize,
     bases: &[BaseSlice],
     manifest: &Manifest,
     boost: f32,
+    grid: i64,
 ) -> Result<Batch, ModelError> {
-    let grid = i64::from(manifest.input.height / 8).max(1);
+    let grid = grid.max(1);
     let items: Vec<(Tensor, i64, Tensor)> = (0..n)
         .into_par_iter()
         .map(|i| {
@@ -307,8 +309,8 @@ pub fn batch(
     })
 }
 
-/// A training batch: inputs `[n, C, H, W]`, labels `[n]`, and the share of each cell of an
-/// `H/8 × W/8` grid the lesion covers `[n, 1, H/8, W/8]` (dense supervision for the features).
+/// A training batch: inputs `[n, C, H, W]`, labels `[n]`, and the share of each cell of a
+/// `grid × grid` raster the lesion covers `[n, 1, grid, grid]` (dense supervision for the features).
 pub struct Batch {
     pub inputs: Tensor,
     pub labels: Tensor,
