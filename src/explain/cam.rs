@@ -9,6 +9,7 @@ use tch::{Kind, Tensor};
 
 use super::run::Run;
 use super::{Attribution, ExplainError};
+use crate::model::Model;
 
 /// `A[1, D, h, w]` (detached) and `d score / d A` (same shape).
 ///
@@ -19,10 +20,10 @@ pub(super) fn activations_and_gradients(
     run: &mut Run<'_>,
 ) -> Result<(Tensor, Tensor), ExplainError> {
     run.check_cancel()?;
-    let a = tch::no_grad(|| run.model.features(run.input))?
-        .detach()
-        .set_requires_grad(true);
-    let logits = run.model.head(&a)?;
+    let (a, logits) = match run.cam_pass.take() {
+        Some(pass) => pass,
+        None => cam_pass(run.model, run.input)?,
+    };
     let score = run
         .target_column(&logits, 1)?
         .f_sum(Kind::Float)
@@ -30,6 +31,16 @@ pub(super) fn activations_and_gradients(
     let gradient = run.gradient(&score, &a)?;
     run.count(1);
     Ok((a.detach(), gradient))
+}
+
+/// `A = features(x)`, detached and requiring grad, and `head(A)` (the logits, differentiable with
+/// respect to `A`; the model contract makes them equal `forward(x)`).
+pub(super) fn cam_pass(model: &Model, x: &Tensor) -> Result<(Tensor, Tensor), ExplainError> {
+    let a = tch::no_grad(|| model.features(x))?
+        .detach()
+        .set_requires_grad(true);
+    let logits = model.head(&a)?;
+    Ok((a, logits))
 }
 
 /// `ReLU(Σ_k w_k A_k)` as `[h, w]`, for weights `[1, D]`.

@@ -389,12 +389,23 @@ pub fn explain(
         .and_then(|t| t.f_to_device(model.device))
         .map_err(torch)?
         .detach();
-    let logits = tch::no_grad(|| model.forward(&x))?;
+    // Gradient CAMs read the target off their own features → head pass instead of running the
+    // model twice (as pytorch-grad-cam does); the others score the input with `forward`.
+    let cam_pass = if matches!(method, Method::GradCam | Method::GradCamPlusPlus) {
+        Some(tch::with_grad(|| cam::cam_pass(model, &x))?)
+    } else {
+        None
+    };
+    let logits = match &cam_pass {
+        Some((_, logits)) => logits.detach(),
+        None => tch::no_grad(|| model.forward(&x))?,
+    };
     let logits = to_vec(&logits).map_err(torch)?;
     let target = params.target.resolve(&model.manifest.classes, &logits)?;
     let score = logits[target];
     let (attribution, forward_passes) = tch::with_grad(|| {
         let mut run = Run::new(model, &x, target, params, progress, cancel);
+        run.cam_pass = cam_pass;
         let attribution = method.explainer().attribute(&mut run)?;
         Ok::<_, ExplainError>((attribution, run.forward_passes()))
     })?;

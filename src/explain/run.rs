@@ -22,6 +22,9 @@ pub(super) struct Run<'a> {
     /// Inputs the method plans to run, for the progress fraction.
     planned: usize,
     forward_passes: usize,
+    /// Gradient CAMs: `A = features(x)` (requiring grad) and `head(A)`, already run by
+    /// [`super::explain`] to pick the target, taken once by the CAM step instead of a second pass.
+    pub cam_pass: Option<(Tensor, Tensor)>,
 }
 
 impl<'a> Run<'a> {
@@ -42,6 +45,7 @@ impl<'a> Run<'a> {
             cancel,
             planned: 0,
             forward_passes: 0,
+            cam_pass: None,
         }
     }
 
