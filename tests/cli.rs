@@ -5,22 +5,11 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use common::{data, load};
+use common::{data, load, os, radlens};
 use ndarray::{Array3, Array4};
 use ndarray_npy::ReadNpyExt;
-
-fn radlens(args: &[&std::ffi::OsStr]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_radlens"))
-        .args(args)
-        .output()
-        .expect("radlens runs")
-}
-
-fn os<P: AsRef<std::ffi::OsStr> + ?Sized>(p: &P) -> &std::ffi::OsStr {
-    p.as_ref()
-}
 
 fn stderr_line(output: &Output) -> String {
     let text = String::from_utf8_lossy(&output.stderr).into_owned();

@@ -5,9 +5,11 @@
 
 mod common;
 
+use common::{os, radlens};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::atomic::AtomicBool;
 
 use ndarray::Array2;
@@ -274,17 +276,6 @@ fn the_randomisation_check_compares_each_stage_with_the_original_map() {
 
 // ---------------------------------------------------------------------------------------------
 // `radlens evaluate`
-
-fn radlens(args: &[&std::ffi::OsStr]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_radlens"))
-        .args(args)
-        .output()
-        .expect("radlens runs")
-}
-
-fn os<P: AsRef<std::ffi::OsStr> + ?Sized>(p: &P) -> &std::ffi::OsStr {
-    p.as_ref()
-}
 
 fn json_of(out: &Output) -> Value {
     assert!(

@@ -6,8 +6,9 @@
 
 mod common;
 
+use common::{os, radlens};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::atomic::AtomicBool;
 
 use ndarray::Array2;
@@ -625,17 +626,6 @@ fn target_by_name_index_or_top() {
 
 // ---------------------------------------------------------------------------------------------
 // `radlens explain`
-
-fn radlens(args: &[&std::ffi::OsStr]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_radlens"))
-        .args(args)
-        .output()
-        .expect("radlens runs")
-}
-
-fn os<P: AsRef<std::ffi::OsStr> + ?Sized>(p: &P) -> &std::ffi::OsStr {
-    p.as_ref()
-}
 
 #[test]
 fn explain_cli_writes_the_slice_shaped_map_and_an_overlay_for_a_real_ct_slice() {

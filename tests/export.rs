@@ -9,9 +9,9 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use common::data;
+use common::{data, os, radlens};
 use dicom_core::Tag;
 use dicom_core::header::Header;
 use dicom_core::value::Value;
@@ -20,17 +20,6 @@ use dicom_object::InMemDicomObject;
 use radlens::export::{
     AnnotatedImage, DicomExport, DicomOptions, PROFILE, SourceImage, WritePolicy, sha256_file,
 };
-
-fn radlens(args: &[&std::ffi::OsStr]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_radlens"))
-        .args(args)
-        .output()
-        .expect("radlens runs")
-}
-
-fn os<P: AsRef<std::ffi::OsStr> + ?Sized>(p: &P) -> &std::ffi::OsStr {
-    p.as_ref()
-}
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()

@@ -438,15 +438,29 @@ fn heat_on_screen(state: &RadlensApp) -> Option<Arc<radlens::explain::Heatmap>> 
         .cloned()
 }
 
+/// A pixel of the heat overlay (or other colour), not a grey one of the slice.
+fn is_colour(p: [u8; 4]) -> bool {
+    p[0].abs_diff(p[1]) > 40 || p[1].abs_diff(p[2]) > 40
+}
+
+/// The first `panes` panes all have a heatmap of the slice on screen.
+fn panes_explained(state: &RadlensApp, panes: usize) -> bool {
+    let (Some(study), Some(model)) = (state.study.as_ref(), state.model.as_ref()) else {
+        return false;
+    };
+    (0..panes).all(|p| {
+        model
+            .heatmap_for(p, &study.volume, study.view.slice)
+            .is_some()
+    })
+}
+
 fn coloured_pixels(harness: &mut Harness<'_, RadlensApp>) -> usize {
     let rect = harness.state().study.as_ref().unwrap().image_rect.unwrap();
     let image = harness.render().unwrap();
     image
         .enumerate_pixels()
-        .filter(|(x, y, p)| {
-            rect.contains(Pos2::new(*x as f32, *y as f32))
-                && (p.0[0].abs_diff(p.0[1]) > 40 || p.0[1].abs_diff(p.0[2]) > 40)
-        })
+        .filter(|(x, y, p)| rect.contains(Pos2::new(*x as f32, *y as f32)) && is_colour(p.0))
         .count()
 }
 
@@ -558,17 +572,9 @@ fn comparison_layout_explains_three_panes_linked_and_scrolls_them_together() {
     harness.key_press(Key::C);
     harness.run();
     assert_eq!(harness.state().compare.map(|c| c.panes), Some(3));
-    let all_explained = |s: &RadlensApp| {
-        let (Some(study), Some(model)) = (s.study.as_ref(), s.model.as_ref()) else {
-            return false;
-        };
-        (0..3).all(|p| {
-            model
-                .heatmap_for(p, &study.volume, study.view.slice)
-                .is_some()
-        })
-    };
-    wait_for(&mut harness, 120, "three panes explained", all_explained);
+    wait_for(&mut harness, 120, "three panes explained", |s| {
+        panes_explained(s, 3)
+    });
     let methods: std::collections::HashSet<_> = harness
         .state()
         .model
@@ -589,10 +595,7 @@ fn comparison_layout_explains_three_panes_linked_and_scrolls_them_together() {
         let x1 = SIDE_PANEL + (width - SIDE_PANEL) * (third + 1) / 3;
         (x0..x1)
             .flat_map(|x| (height / 4..height * 3 / 4).map(move |y| (x, y)))
-            .filter(|&(x, y)| {
-                let p = image.get_pixel(x, y).0;
-                p[0].abs_diff(p[1]) > 40 || p[1].abs_diff(p[2]) > 40
-            })
+            .filter(|&(x, y)| is_colour(image.get_pixel(x, y).0))
             .count()
     };
     let state = harness.state();
@@ -627,12 +630,9 @@ fn comparison_layout_explains_three_panes_linked_and_scrolls_them_together() {
     });
     harness.run();
     assert_eq!(slice(&harness), before + 1);
-    wait_for(
-        &mut harness,
-        120,
-        "three panes follow the slice",
-        all_explained,
-    );
+    wait_for(&mut harness, 120, "three panes follow the slice", |s| {
+        panes_explained(s, 3)
+    });
 }
 
 /// Pixels of the drawn-ROI outline colours inside the image.
@@ -846,17 +846,9 @@ fn comparison_panel_reports_agreement_between_the_three_panes() {
     harness.key_press(Key::C);
     harness.key_press(Key::V);
     harness.run();
-    let all_explained = |s: &RadlensApp| {
-        let (Some(study), Some(model)) = (s.study.as_ref(), s.model.as_ref()) else {
-            return false;
-        };
-        (0..3).all(|p| {
-            model
-                .heatmap_for(p, &study.volume, study.view.slice)
-                .is_some()
-        })
-    };
-    wait_for(&mut harness, 120, "three panes explained", all_explained);
+    wait_for(&mut harness, 120, "three panes explained", |s| {
+        panes_explained(s, 3)
+    });
     harness.run();
     for pair in ["1 vs 2", "1 vs 3", "2 vs 3"] {
         harness.get_by_label(pair);

@@ -2,10 +2,8 @@
 //! common integer-rescale cases) or `f32`, and colour (RGB, YBR, palette) into RGB8.
 
 use dicom_dictionary_std::tags;
-use dicom_encoding::TransferSyntaxIndex;
 use dicom_object::DefaultDicomObject;
 use dicom_pixeldata::{DecodedPixelData, PlanarConfiguration};
-use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 use super::decode::SliceError;
 use super::error::{DicomError, one_line};
@@ -161,10 +159,8 @@ pub(super) fn write_i16_native(
     dst: &mut [i16],
 ) -> Option<Result<(), SliceError>> {
     use dicom_core::value::{PrimitiveValue, Value};
-    let ts =
-        TransferSyntaxRegistry.get(obj.meta().transfer_syntax().trim_end_matches(['\0', ' ']))?;
     let monochrome = matches!(header.photometric.as_str(), "MONOCHROME1" | "MONOCHROME2");
-    if ts.is_encapsulated_pixel_data() || header.samples_per_pixel != 1 || !monochrome {
+    if !header.is_native() || header.samples_per_pixel != 1 || !monochrome {
         return None;
     }
     let int = |tag| obj.get(tag).and_then(|e| e.to_int::<u32>().ok());

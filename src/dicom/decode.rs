@@ -347,7 +347,7 @@ fn decode_slices<T: Send>(
     // codec's buffers, dicom-pixeldata's copy): decoding all of a small series at once would make
     // the peak several times the volume. So at most a quarter of its slices are in flight.
     let n = series.slices.len().max(1);
-    let in_flight = if shared.is_none() && series.files.iter().any(is_compressed) {
+    let in_flight = if shared.is_none() && !series.files.iter().all(FileHeader::is_native) {
         (n / 4).max(1)
     } else {
         n
@@ -365,12 +365,6 @@ fn decode_slices<T: Send>(
         outcomes.extend(wave);
     }
     outcomes
-}
-
-fn is_compressed(header: &FileHeader) -> bool {
-    TransferSyntaxRegistry
-        .get(header.transfer_syntax_uid.trim_end_matches(['\0', ' ']))
-        .is_some_and(dicom_encoding::TransferSyntax::is_encapsulated_pixel_data)
 }
 
 /// Codecs are C/C++ or young Rust: a panic inside one becomes this file's error, not a crash.

@@ -9,7 +9,9 @@ use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_core::header::Header;
 use dicom_core::value::Value;
 use dicom_dictionary_std::{StandardDataDictionary, tags};
+use dicom_encoding::TransferSyntaxIndex;
 use dicom_object::{DefaultDicomObject, InMemDicomObject, mem::InMemElement};
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 use super::error::DicomError;
 use crate::imaging::Window;
@@ -66,6 +68,14 @@ const SHARED_GROUPS: Tag = tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE;
 const PER_FRAME_GROUPS: Tag = tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE;
 
 impl FileHeader {
+    /// The Pixel Data is native (uncompressed) in a transfer syntax this build knows.
+    #[must_use]
+    pub fn is_native(&self) -> bool {
+        TransferSyntaxRegistry
+            .get(self.transfer_syntax_uid.trim_end_matches(['\0', ' ']))
+            .is_some_and(|ts| !ts.is_encapsulated_pixel_data())
+    }
+
     /// Reads the header fields of an opened file. Fails when the file is not an image.
     pub fn from_object(obj: &DefaultDicomObject, path: &Path) -> Result<Self, DicomError> {
         let (Some(rows), Some(cols)) = (int(obj, tags::ROWS), int(obj, tags::COLUMNS)) else {

@@ -8,6 +8,19 @@ use std::path::{Path, PathBuf};
 use tch::nn::{self, Module, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
+/// Runs the `radlens` binary with `args`, capturing its output.
+pub fn radlens(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_radlens"))
+        .args(args)
+        .output()
+        .expect("radlens runs")
+}
+
+/// Any path or string as a command-line argument for [`radlens`].
+pub fn os<P: AsRef<std::ffi::OsStr> + ?Sized>(p: &P) -> &std::ffi::OsStr {
+    p.as_ref()
+}
+
 /// `../shared/data`, relative to the package root (read-only: never write there).
 pub fn data_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data")
