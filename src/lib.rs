@@ -12,10 +12,14 @@
 //! - [`export`]: `imaging`, `dicom` and `explain`'s result types, plus dicom-rs to write; the
 //!   annotated image (PNG + JSON sidecar, DICOM Secondary Capture) and de-identification; runs no
 //!   model, never UI types.
+//! - [`output`]: std and `tempfile` only; every file radlens writes goes through it (atomic
+//!   writes, sources never overwritten, the user's umask).
 //! - [`training`]: the demo model's data (real slices + synthetic lesions) and metrics; uses
 //!   `dicom`, `imaging`, `model`.
 //! - [`review`]: the reviewer's verdicts per explanation (JSON per study, CSV export) and ROI
 //!   rasterisation; plain data and files, uses `explain`'s parameter types only.
+//! - [`input`]: INPUT of the headless commands (DICOM series with masks, PNG/JPEG, `.npy`);
+//!   joins `dicom` and `model`, no tch code of its own.
 //! - [`cli`]: the headless subcommands; thin wrappers over the library modules.
 //! - [`ui`]: widgets (`*_ui` functions); [`app`]: the eframe app, its state and background jobs,
 //!   the only glue between UI and workers.
@@ -27,7 +31,9 @@ pub mod dicom;
 pub mod explain;
 pub mod export;
 pub mod imaging;
+pub mod input;
 pub mod model;
+pub mod output;
 pub mod render;
 pub mod review;
 pub mod training;

@@ -10,25 +10,19 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use crate::dicom::Volume;
-use crate::explain::{ExplainInput, ExplainParams, Heatmap, explain};
+use crate::explain::{ExplainParams, Heatmap, explain_scored};
+pub use crate::export::Format;
 use crate::export::{
-    AnnotatedImage, DicomExport, DicomInfo, DicomOptions, DisplayedSlice, FileHash, Legend, Scale,
-    Sidecar, SourceImage, WritePolicy, annotate, derivation_description, sidecar_path,
-    viewer_heat_params, write_png, write_sidecar,
+    AnnotatedImage, DicomExport, DisplayedSlice, Explained, ExportPlan, Legend, Look, Pane, Scale,
+    SliceToExport, SourceImage, WritePolicy, annotate, dicom_options, hash_files,
 };
-use crate::imaging::{Colormap, ShadeParams, Window};
+use crate::imaging::{Colormap, Window};
 use crate::model::{JobContext, Model, preprocess_slice};
 
 use super::RadlensApp;
 use super::inference::Output;
 use super::menus::Dialog;
 use crate::ui;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Png,
-    Dicom,
-}
 
 /// What the export window holds (its checkboxes are independent options, hence the bools).
 #[allow(clippy::struct_excessive_bools)]
@@ -42,6 +36,8 @@ pub struct ExportDialog {
     pub keep_identity: bool,
     /// In the comparison layout: all explaining panes side by side (else pane 1 only).
     pub whole_layout: bool,
+    /// DICOM, de-identified: keep the source's UIDs (PS3.15 Retain UIDs Option).
+    pub retain_uids: bool,
     /// The preview's texture and what it shows (slice, heatmap identity, window).
     preview: Option<(PreviewKey, egui::TextureHandle)>,
 }
@@ -57,6 +53,7 @@ impl Default for ExportDialog {
             all_slices: false,
             keep_identity: false,
             whole_layout: true,
+            retain_uids: false,
             preview: None,
         }
     }
@@ -114,36 +111,36 @@ fn picture<'a>(
     display: &Display,
     verdict: Option<String>,
 ) -> (DisplayedSlice<'a>, Legend) {
-    let [slices, rows, cols] = volume.shape;
-    let displayed = DisplayedSlice {
+    let [count, rows, cols] = volume.shape;
+    let meta = volume.slices.get(slice);
+    let to_export = SliceToExport {
+        index: slice,
+        count,
         values,
         rows,
         cols,
-        shade: ShadeParams {
-            window: display.window,
-            invert: display.invert,
-            heat: heatmap.map(|h| viewer_heat_params(h, display.threshold, display.opacity)),
-        },
-        colormap: display.colormap,
-        heat: heatmap.map(|h| h.values.as_slice()),
         mask,
+        source: SourceImage {
+            path: meta.map(|m| m.path.clone()).unwrap_or_default(),
+            frame: meta.and_then(|m| volume.frame_number(m)),
+        },
+        position_mm: meta.and_then(|m| volume.position_along_normal_mm(m)),
     };
-    let legend = Legend {
-        slice: Some((slice, slices)),
-        position_mm: position_mm(volume, slice),
-        verdict,
-        ..heatmap.map_or_else(Legend::default, |h| Legend::for_heatmap(h, probability))
-    };
-    (displayed, legend)
+    crate::export::picture(&to_export, &display.look(), heatmap, probability, verdict)
 }
 
-fn position_mm(volume: &Volume, slice: usize) -> Option<f64> {
-    let normal = volume.geometry.slice_direction;
-    volume
-        .slices
-        .get(slice)?
-        .position_mm
-        .map(|p| p.iter().zip(normal).map(|(a, b)| a * b).sum::<f64>())
+impl Display {
+    /// How the slice and its heatmap are drawn.
+    #[must_use]
+    pub fn look(&self) -> Look {
+        Look {
+            window: self.window,
+            invert: self.invert,
+            colormap: self.colormap,
+            threshold: self.threshold,
+            opacity: self.opacity,
+        }
+    }
 }
 
 impl ExportDialog {
@@ -205,6 +202,11 @@ pub struct ExportRequest {
     /// The reviewer's verdicts (from the study's review file), printed in the legend of the
     /// explanation they are about.
     pub verdicts: Vec<crate::review::ReviewEntry>,
+    /// De-identify but keep UIDs (PS3.15 Retain UIDs Option).
+    pub retain_uids: bool,
+    /// Files the study was read from (never written); the series' slices and the model's files
+    /// are added by the job.
+    pub protected: Vec<PathBuf>,
 }
 
 impl ExportRequest {
@@ -228,12 +230,7 @@ impl ExportRequest {
         if self.slices.len() == 1 {
             return self.destination.clone();
         }
-        let extension = match self.format {
-            Format::Png => "png",
-            Format::Dicom => "dcm",
-        };
-        self.destination
-            .join(format!("slice_{:03}.{extension}", index + 1))
+        self.destination.join(self.format.file_name(index))
     }
 
     /// The worker job: explain, render and write every slice, reporting progress per slice.
@@ -243,60 +240,81 @@ impl ExportRequest {
     }
 
     fn run(&self, model: &Model, ctx: &JobContext<'_>) -> Result<Output, String> {
-        let sources: Vec<PathBuf> = self.volume.slices.iter().map(|s| s.path.clone()).collect();
-        let policy = WritePolicy::protecting(sources);
+        let model_files = model.manifest.files(&model.path);
+        let mut policy = WritePolicy::protecting(self.protected.iter().cloned());
+        policy.protect(self.volume.slices.iter().map(|s| s.path.clone()));
+        policy.protect(model_files.iter().map(|(_, p)| p.clone()));
         let outputs: Vec<PathBuf> = self.slices.iter().map(|&i| self.path_for(i)).collect();
-        for path in &outputs {
-            policy.check(path).map_err(|e| e.to_string())?;
-            policy
-                .check(&sidecar_path(path))
-                .map_err(|e| e.to_string())?;
-        }
+        let panes: Vec<Pane> = self
+            .displays
+            .iter()
+            .map(|d| Pane {
+                params: d.params.clone(),
+                colormap: d.colormap,
+                threshold: d.threshold,
+                opacity: d.opacity,
+            })
+            .collect();
         // Hashed once: the model does not change during an export.
-        let model_hashes =
-            vec![FileHash::of(&model.path, "model", true).map_err(|e| e.to_string())?];
-        let mut dicom = DicomExport::new(DicomOptions {
-            keep_identity: self.keep_identity,
-            ..DicomOptions::default()
-        });
-        let [_, rows, cols] = self.volume.shape;
+        let model_hashes = hash_files(&model_files).map_err(|e| e.to_string())?;
+        let first = self.displays.first().ok_or("nothing to export")?;
+        let plan = ExportPlan {
+            format: self.format,
+            scale: self.scale,
+            window: first.window,
+            invert: first.invert,
+            panes: &panes,
+            model_files: &model_hashes,
+            policy: &policy,
+        };
+        plan.check(&outputs).map_err(|e| e.to_string())?;
+        let mut dicom =
+            DicomExport::new(dicom_options(&panes, self.keep_identity, self.retain_uids));
+        let [count, rows, cols] = self.volume.shape;
+        let mut values = vec![0.0; rows * cols];
         for (done, (&index, path)) in self.slices.iter().zip(&outputs).enumerate() {
             if ctx.is_cancelled() {
                 return Err(format!("export cancelled after {done} slices"));
             }
-            let mut values = vec![0.0; rows * cols];
             self.volume.slice_f32_into(index, &mut values);
-            let input = ExplainInput::from_slice(&values, rows, cols, &model.manifest)
+            let tensor = preprocess_slice(&values, rows, cols, &model.manifest)
                 .map_err(|e| e.to_string())?;
-            let prediction = preprocess_slice(&values, rows, cols, &model.manifest)
-                .and_then(|t| model.predict(&t))
-                .ok();
-            let mut panes = Vec::new();
-            for display in &self.displays {
-                let heatmap = explain(
-                    model,
-                    &input,
-                    &display.params,
-                    &|_| {},
-                    &AtomicBool::new(false),
-                )
-                .map_err(|e| e.to_string())?;
-                let probability = prediction
-                    .as_ref()
-                    .and_then(|p| p.probabilities.get(heatmap.provenance.target).copied());
-                panes.push((display, heatmap, probability));
-            }
-            let mask = self.masks.get(index).and_then(Option::as_deref);
-            self.write_one(
-                &model_hashes,
+            let mut explain_pane = |_: &[f32], params: &ExplainParams, cancel: &AtomicBool| {
+                explain_scored(model, &tensor, [rows, cols], params, cancel)
+                    .map(|(heatmap, probability)| Explained {
+                        heatmap,
+                        probability,
+                    })
+                    .map_err(|e| e.to_string())
+            };
+            let meta = &self.volume.slices[index];
+            let slice = SliceToExport {
                 index,
-                &values,
+                count,
+                values: &values,
+                rows,
+                cols,
+                mask: self.masks.get(index).and_then(Option::as_deref),
+                source: SourceImage {
+                    path: meta.path.clone(),
+                    frame: self.volume.frame_number(meta),
+                },
+                position_mm: self.volume.position_along_normal_mm(meta),
+            };
+            match plan.export_slice(
+                &slice,
                 path,
-                mask,
-                &panes,
+                &mut explain_pane,
+                &|heatmap| self.verdict_for(heatmap, index),
                 &mut dicom,
-                &policy,
-            )?;
+                ctx.cancel,
+            ) {
+                Ok(()) => {}
+                Err(_) if ctx.is_cancelled() => {
+                    return Err(format!("export cancelled after {done} slices"));
+                }
+                Err(e) => return Err(e.to_string()),
+            }
             ctx.progress((done + 1) as f32 / self.slices.len() as f32);
         }
         let identity = match (self.format, self.keep_identity) {
@@ -310,103 +328,37 @@ impl ExportRequest {
             self.destination.display()
         )))
     }
-
-    #[allow(clippy::too_many_arguments, clippy::too_many_lines)] // one slice, start to end
-    fn write_one(
-        &self,
-        model_hashes: &[FileHash],
-        index: usize,
-        values: &[f32],
-        path: &Path,
-        mask: Option<&[u8]>,
-        panes: &[(&Display, Heatmap, Option<f32>)],
-        dicom: &mut DicomExport,
-        policy: &WritePolicy,
-    ) -> Result<(), String> {
-        let mut first = None;
-        let mut images = Vec::new();
-        for (display, heatmap, probability) in panes {
-            let verdict = self.verdict_for(heatmap, index);
-            let (displayed, legend) = picture(
-                &self.volume,
-                index,
-                values,
-                mask,
-                Some(heatmap),
-                *probability,
-                display,
-                verdict,
-            );
-            images.push(annotate(&displayed, &legend, self.scale).map_err(|e| e.to_string())?);
-            first.get_or_insert((*display, heatmap, displayed, legend));
-        }
-        let (display, heatmap, displayed, legend) =
-            first.ok_or_else(|| "nothing to export".to_owned())?;
-        let image = crate::export::side_by_side(images).map_err(|e| e.to_string())?;
-        let source = &self.volume.slices[index];
-        let format_name = match self.format {
-            Format::Png => "png",
-            Format::Dicom => "dicom",
-        };
-        let mut sidecar = Sidecar::describe(format_name, &image, &displayed, &legend)
-            .with_explanation(heatmap, &display.params)
-            .with_inputs(std::slice::from_ref(&source.path))
-            .map_err(|e| e.to_string())?;
-        sidecar.model = model_hashes.to_vec();
-        if panes.len() > 1 {
-            sidecar.layout = panes
-                .iter()
-                .map(|(display, heatmap, probability)| {
-                    serde_json::json!({
-                        "explanation": heatmap.provenance,
-                        "explain_params": display.params,
-                        "probability": probability,
-                        "colormap": display.colormap.name(),
-                        "threshold": display.threshold,
-                        "opacity": display.opacity,
-                    })
-                })
-                .collect();
-        }
-        match self.format {
-            Format::Png => write_png(path, &image, policy).map_err(|e| e.to_string())?,
-            Format::Dicom => {
-                let derivation = derivation_description(
-                    Some(&heatmap.provenance),
-                    &displayed.shade,
-                    display.colormap,
-                );
-                let written = dicom
-                    .write(
-                        path,
-                        &image,
-                        &SourceImage {
-                            path: source.path.clone(),
-                            // 1-based frame number, for multi-frame sources only.
-                            frame: self
-                                .volume
-                                .slices
-                                .iter()
-                                .any(|o| o.path == source.path && o.frame != source.frame)
-                                .then_some(source.frame + 1),
-                        },
-                        &derivation,
-                        u32::try_from(index + 1).unwrap_or(u32::MAX),
-                        policy,
-                    )
-                    .map_err(|e| e.to_string())?;
-                sidecar.dicom = Some(DicomInfo {
-                    sop_instance_uid: written.sop_instance_uid,
-                    series_instance_uid: written.series_instance_uid,
-                    deidentified: written.deidentified,
-                });
-            }
-        }
-        write_sidecar(&sidecar_path(path), &sidecar, policy).map_err(|e| e.to_string())
-    }
 }
 
 impl RadlensApp {
+    /// Every file the open study was read from (scan: series, skipped and ignored files) and the
+    /// model's: what no export or CSV may replace.
+    #[must_use]
+    pub fn read_files(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = self
+            .scan
+            .as_ref()
+            .map(|scan| scan.files().map(Path::to_path_buf).collect())
+            .unwrap_or_default();
+        if let Some(study) = &self.study {
+            files.extend(study.volume.slices.iter().map(|s| s.path.clone()));
+            files.extend(crate::dicom::mask_files_for(&study.volume));
+        }
+        if let Some(session) = &self.model {
+            let card = &session.card;
+            files.extend(card.manifest.files(&card.path).into_iter().map(|(_, p)| p));
+        }
+        files
+    }
+
+    /// The policy for a file the viewer writes besides exports (the review's CSV): never over a
+    /// file the study or the model was read from; over another file when `overwrite` (the save
+    /// dialog asked).
+    #[must_use]
+    pub fn write_policy(&self, overwrite: bool) -> WritePolicy {
+        WritePolicy::protecting(self.read_files()).with_overwrite(overwrite)
+    }
+
     /// How the slice on screen is displayed in pane 1 (what an export reproduces).
     #[must_use]
     pub fn export_display(&self) -> Option<Display> {
@@ -467,6 +419,8 @@ impl RadlensApp {
                 .as_ref()
                 .map(|r| r.review.entries.clone())
                 .unwrap_or_default(),
+            retain_uids: self.export.retain_uids,
+            protected: self.read_files(),
         };
         if let Some(session) = &mut self.model
             && let Err(e) = session.export(request.into_job())
@@ -542,7 +496,15 @@ impl RadlensApp {
                             "Patient name, ID, dates and institution WILL be in the export.",
                         );
                     } else {
-                        ui.label("De-identified (DICOM PS3.15 Basic Profile), new UIDs.");
+                        ui.checkbox(
+                            &mut e.retain_uids,
+                            "keep UIDs (the export references its source)",
+                        );
+                        ui.label(if e.retain_uids {
+                            "De-identified (DICOM PS3.15 Basic Profile, Retain UIDs Option)."
+                        } else {
+                            "De-identified (DICOM PS3.15 Basic Profile), new UIDs."
+                        });
                     }
                 }
                 let slice = study.view.slice;

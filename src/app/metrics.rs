@@ -470,7 +470,7 @@ impl RadlensApp {
             self.error = Some("no review to export: open a study first".to_owned());
             return;
         };
-        if let Err(e) = review.review.export_csv(path) {
+        if let Err(e) = review.review.export_csv(path, &self.write_policy(true)) {
             self.error = Some(format!("review not exported: {e}"));
         }
     }

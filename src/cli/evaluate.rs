@@ -1,5 +1,5 @@
-//! `radlens evaluate --model M.pt INPUT --methods gradcam,lime,… [--slice N] [--target K]
-//! [--mask MASK] [--seed S] [--steps N] [--baseline blur|mean|zero] [--logit] [--top-k P]
+//! `radlens evaluate --model M.pt INPUT --methods gradcam,lime,… [--slice N] [--series ID]
+//! [--target K] [--mask MASK] [--seed S] [--samples N] [--batch B] [--steps N] [--baseline blur|mean|zero] [--logit] [--top-k P]
 //! [--no-randomisation] [--json]`: the quality metrics of each method's map (docs/EVALUATE.md).
 //!
 //! INPUT as in `predict`. Per method: sparseness, deletion/insertion AUCs (and curves in JSON),
@@ -18,40 +18,34 @@ use anyhow::{Context, Result, anyhow, bail};
 use ndarray::{Array2, Array3};
 use ndarray_npy::ReadNpyExt;
 
-use super::predict::{ModelInput, read_input};
+use super::args::{ExplainOptions, InputArgs, ModelArg, warn_on_modality};
 use crate::dicom;
 use crate::explain::metrics::{
     self, Baseline, Faithfulness, FaithfulnessParams, PointingGame, RandomisationCheck,
     RandomisationParams, ScoreKind,
 };
-use crate::explain::{ExplainInput, ExplainParams, Heatmap, Method, Target, explain};
+use crate::explain::{ExplainInput, ExplainParams, Heatmap, Method, explain};
 use crate::model::Model;
 
 #[derive(Debug, clap::Args)]
 pub struct EvaluateArgs {
-    /// TorchScript model (`M.pt`, with `M.toml` beside it).
-    #[arg(long)]
-    pub model: PathBuf,
-    /// DICOM file or folder, PNG/JPEG image, or `.npy` float32 [C, H, W] model input.
-    pub input: PathBuf,
+    #[command(flatten)]
+    pub model: ModelArg,
+    /// INPUT; `--slice` is also the mask's plane.
+    #[command(flatten)]
+    pub input: InputArgs,
     /// Comma-separated methods: gradcam, gradcam++, scorecam, ig, smoothgrad, occlusion, lime,
     /// kernelshap.
     #[arg(long, value_delimiter = ',', default_value = "gradcam")]
     pub methods: Vec<String>,
-    /// Slice of a series, in position order (default: the middle one); also the mask's plane.
-    #[arg(long)]
-    pub slice: Option<usize>,
-    /// Class to explain, by index or manifest name (default: the top class).
-    #[arg(long)]
-    pub target: Option<String>,
+    /// The explanation knobs; `--seed` also seeds the randomised weights, `--batch` the curves.
+    #[command(flatten)]
+    pub options: ExplainOptions,
     /// Region for the localisation metrics: DICOM SEG, .npy (bool/uint8) or PNG.
     #[arg(long)]
     pub mask: Option<PathBuf>,
-    /// Seed of the stochastic methods and of the randomised weights.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Steps of the deletion/insertion curves (steps + 1 points).
-    #[arg(long, default_value_t = 32)]
+    /// Steps of the deletion/insertion curves (steps + 1 points; 1 to 10000).
+    #[arg(long, default_value_t = 32, allow_negative_numbers = true, value_parser = steps)]
     pub steps: usize,
     /// What deleted pixels become: blur (Gaussian, σ = 5 input pixels), mean, or zero.
     #[arg(long, default_value = "blur")]
@@ -59,18 +53,32 @@ pub struct EvaluateArgs {
     /// Curves follow the target's logit instead of its softmax probability.
     #[arg(long)]
     pub logit: bool,
-    /// Top-k percentage for the IoU of two maps.
-    #[arg(long, default_value_t = 10.0)]
+    /// Top-k percentage for the IoU of two maps, in (0, 100].
+    #[arg(long, default_value_t = 10.0, allow_negative_numbers = true, value_parser = percent)]
     pub top_k: f64,
-    /// Inputs per forward pass.
-    #[arg(long, default_value_t = 16)]
-    pub batch: usize,
     /// Skip the model parameter randomisation check.
     #[arg(long)]
     pub no_randomisation: bool,
     /// Print the report as JSON instead of tables.
     #[arg(long)]
     pub json: bool,
+}
+
+fn steps(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<i64>() {
+        Ok(v) if (1..=10_000).contains(&v) => Ok(v as usize),
+        _ => Err(format!(
+            "`{}` is not a step count (1 to 10000)",
+            text.trim()
+        )),
+    }
+}
+
+fn percent(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 100.0 => Ok(v),
+        _ => Err(format!("`{}` is not a percentage in (0, 100]", text.trim())),
+    }
 }
 
 /// A metric's value, or why it has none (`{"error": "…"}` in JSON).
@@ -166,35 +174,33 @@ pub fn run(args: &EvaluateArgs, out: &mut impl Write) -> Result<()> {
         } else {
             ScoreKind::Probability
         },
-        batch_size: args.batch,
+        batch_size: args.options.batch,
     };
     let randomisation_params = RandomisationParams {
-        seed: args.seed,
+        seed: args.options.seed,
         ..RandomisationParams::default()
     };
-    let model = Model::load(&args.model)?;
-    let input = read_input(&args.input, args.slice, &model)?;
+    let model = args.model.load()?;
+    let input = args.input.read()?;
+    warn_on_modality(&model, &input);
+    let index = input.slice_index(args.input.slice)?;
+    let [_, rows, cols] = input.shape;
+    let explain_input = ExplainInput {
+        tensor: input.model_input(index, &model.manifest)?,
+        source_rows: rows,
+        source_cols: cols,
+    };
     let mask = args
         .mask
         .as_deref()
-        .map(|m| read_mask(m, &args.input, args.slice, input.rows, input.cols))
+        .map(|m| read_mask(m, &args.input.input, args.input.slice, rows, cols))
         .transpose()?;
-    let target = args
-        .target
-        .as_deref()
-        .map(Target::parse)
-        .unwrap_or_default();
     let mut reports = Vec::with_capacity(methods.len());
     for method in methods {
-        let params = ExplainParams {
-            target: target.clone(),
-            seed: args.seed,
-            batch_size: args.batch,
-            ..ExplainParams::new(method)
-        };
+        let params = args.options.params(method);
         reports.push(evaluate_method(
             &model,
-            &input,
+            &explain_input,
             &params,
             mask.as_deref(),
             &faithfulness_params,
@@ -203,9 +209,9 @@ pub fn run(args: &EvaluateArgs, out: &mut impl Write) -> Result<()> {
     }
     let agreement = agreement(&reports, args.top_k);
     let report = Report {
-        model: args.model.clone(),
-        input: args.input.clone(),
-        slice: args.slice,
+        model: args.model.model.clone(),
+        input: args.input.input.clone(),
+        slice: args.input.slice,
         mask: args.mask.clone(),
         mask_pixels: mask.as_ref().map(|m| m.iter().filter(|v| **v).count()),
         faithfulness_params,
@@ -225,7 +231,7 @@ pub fn run(args: &EvaluateArgs, out: &mut impl Write) -> Result<()> {
 /// One method's map and its metrics; only the explanation itself may fail the command.
 fn evaluate_method(
     model: &Model,
-    input: &ModelInput,
+    explain_input: &ExplainInput,
     params: &ExplainParams,
     mask: Option<&[bool]>,
     faithfulness_params: &FaithfulnessParams,
@@ -233,11 +239,10 @@ fn evaluate_method(
 ) -> Result<MethodReport> {
     let never = AtomicBool::new(false);
     let quiet = |_: f32| {};
-    let explain_input = explain_input(input);
-    let heatmap = explain(model, &explain_input, params, &quiet, &never)?;
+    let heatmap = explain(model, explain_input, params, &quiet, &never)?;
     let faithfulness = metrics::deletion_insertion(
         model,
-        &input.tensor,
+        &explain_input.tensor,
         &heatmap,
         faithfulness_params,
         &quiet,
@@ -251,7 +256,7 @@ fn evaluate_method(
     let randomisation = randomisation_params.map(|check| {
         metrics::randomisation_check(
             model,
-            &explain_input,
+            explain_input,
             params,
             &heatmap,
             check,
@@ -286,14 +291,6 @@ fn agreement(reports: &[MethodReport], top_k: f64) -> Vec<PairReport> {
         }
     }
     pairs
-}
-
-fn explain_input(input: &ModelInput) -> ExplainInput {
-    ExplainInput {
-        tensor: input.tensor.shallow_clone(),
-        source_rows: input.rows,
-        source_cols: input.cols,
-    }
 }
 
 fn write_tables(report: &Report, out: &mut impl Write) -> Result<()> {

@@ -1,10 +1,12 @@
-//! `radlens explain --model M.pt INPUT --method NAME [--slice N] [--target K] [--seed S]
-//! [--samples N] [--batch B] --out H.npy [--overlay O.png] [--json]`: one explanation map.
+//! `radlens explain --model M.pt INPUT --method NAME [--slice N] [--series ID] [--target K]
+//! [--seed S] [--samples N] [--batch B] --out H.npy [--overlay O.png] [--force] [--json]`: one
+//! explanation map.
 //!
 //! INPUT as in `predict`. `H.npy` holds the raw float32 map `[rows, cols]` on the slice's grid
 //! (`[H, W]` for a `.npy` model input); the overlay is the slice in the manifest's window (or its
-//! own) with the map blended by the viewer's colormaps. Both are written atomically and never over
-//! an input. One summary line on stdout (or the provenance as JSON with `--json`); progress of
+//! own) with the map blended by the viewer's colormaps. Both are written atomically, never over a
+//! file this command reads (INPUT's files, its masks, the model's), and over an existing file only
+//! with `--force`. One summary line on stdout (or the provenance as JSON with `--json`); progress of
 //! the long methods on stderr.
 
 use std::cell::Cell;
@@ -17,77 +19,81 @@ use image::ImageEncoder;
 use ndarray::ArrayView2;
 use ndarray_npy::WriteNpyExt;
 
-use super::predict::{ModelInput, read_input};
-use super::volume::{refuse_to_overwrite_input, write_atomically};
-use crate::explain::{
-    ExplainInput, ExplainParams, Heatmap, Method, Normalisation, Target, explain,
-};
-use crate::imaging::{Colormap, HeatParams, ShadeParams, shade_slice};
+use super::args::{ExplainOptions, InputArgs, ModelArg, warn_on_modality, write_policy};
+use crate::explain::{ExplainInput, ExplainParams, Heatmap, Method, Normalisation, explain};
+use crate::imaging::{Colormap, HeatParams, ShadeParams, Window, shade_slice};
 use crate::model::Model;
+use crate::output::{OutputError, WritePolicy, write_atomically};
 
 #[derive(Debug, clap::Args)]
 pub struct ExplainArgs {
-    /// TorchScript model (`M.pt`, with `M.toml` beside it).
-    #[arg(long)]
-    pub model: PathBuf,
-    /// DICOM file or folder, PNG/JPEG image, or `.npy` float32 [C, H, W] model input.
-    pub input: PathBuf,
+    #[command(flatten)]
+    pub model: ModelArg,
+    #[command(flatten)]
+    pub input: InputArgs,
     /// gradcam, gradcam++, scorecam, ig, smoothgrad, occlusion, lime or kernelshap.
     #[arg(long)]
     pub method: String,
-    /// Slice of a series, in position order (default: the middle one).
-    #[arg(long)]
-    pub slice: Option<usize>,
-    /// Class to explain, by index or manifest name (default: the top class).
-    #[arg(long)]
-    pub target: Option<String>,
-    /// Seed of the stochastic methods (smoothgrad, lime, kernelshap).
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// IG steps, SmoothGrad noisy copies, LIME/KernelSHAP samples (default: the method's).
-    #[arg(long)]
-    pub samples: Option<usize>,
-    /// Inputs per forward pass.
-    #[arg(long, default_value_t = 16)]
-    pub batch: usize,
-    /// Output .npy (float32 [rows, cols], raw values); written atomically, never over an input.
+    #[command(flatten)]
+    pub options: ExplainOptions,
+    /// Output .npy (float32 [rows, cols], raw values); written atomically, never over a file this
+    /// command reads.
     #[arg(long)]
     pub out: PathBuf,
     /// Also write the slice with the map blended over it (PNG).
     #[arg(long)]
     pub overlay: Option<PathBuf>,
+    /// Replace existing outputs (never a file this command reads).
+    #[arg(long)]
+    pub force: bool,
     /// Print the heatmap's provenance as JSON instead of the summary line.
     #[arg(long)]
     pub json: bool,
 }
 
+/// The slice explained, as the overlay shows it.
+struct Explained<'a> {
+    slice: &'a [f32],
+    rows: usize,
+    cols: usize,
+    window: Window,
+}
+
 pub fn run(args: &ExplainArgs, out: &mut impl Write) -> Result<()> {
     let method = Method::parse(&args.method)?;
-    let sources = [args.input.clone(), args.model.clone()];
-    refuse_to_overwrite_input(&args.out, &sources)?;
-    if let Some(overlay) = &args.overlay {
-        refuse_to_overwrite_input(overlay, &sources)?;
+    let model = args.model.load()?;
+    let input = args.input.read()?;
+    warn_on_modality(&model, &input);
+    let policy = write_policy(&input, Some(&model), args.force);
+    // A source is refused before the (long) explanation; an existing output when it is written
+    // (so a failing explanation reports its own error first).
+    for path in std::iter::once(&args.out).chain(&args.overlay) {
+        if policy.is_protected(path) {
+            return Err(OutputError::WouldOverwriteSource { path: path.clone() }.into());
+        }
     }
-    let model = Model::load(&args.model)?;
-    let input = read_input(&args.input, args.slice, &model)?;
-    let params = ExplainParams {
-        target: args
-            .target
-            .as_deref()
-            .map(Target::parse)
-            .unwrap_or_default(),
-        seed: args.seed,
-        samples: args.samples,
-        batch_size: args.batch,
-        ..ExplainParams::new(method)
+    let index = input.slice_index(args.input.slice)?;
+    let [_, rows, cols] = input.shape;
+    let tensor = input.model_input(index, &model.manifest)?;
+    let explain_input = ExplainInput {
+        tensor,
+        source_rows: rows,
+        source_cols: cols,
     };
-    let heatmap = explain_slice(&model, &input, &params)?;
-    write_atomically(&args.out, |file| {
+    let params = args.options.params(method);
+    let heatmap = explain_slice(&model, &explain_input, &params)?;
+    write_atomically(&args.out, &policy, |file| {
         ArrayView2::from_shape((heatmap.rows, heatmap.cols), &heatmap.values)?.write_npy(file)?;
-        Ok(())
+        Ok::<_, anyhow::Error>(())
     })?;
     if let Some(path) = &args.overlay {
-        write_overlay(path, &input, &heatmap)?;
+        let explained = Explained {
+            slice: input.slice(index),
+            rows,
+            cols,
+            window: input.model_window(&model.manifest),
+        };
+        write_overlay(path, &explained, &heatmap, &policy)?;
     }
     let p = &heatmap.provenance;
     if args.json {
@@ -110,12 +116,7 @@ pub fn run(args: &ExplainArgs, out: &mut impl Write) -> Result<()> {
 }
 
 /// Runs the method with progress in 10 % steps on stderr for the long ones.
-fn explain_slice(model: &Model, input: &ModelInput, params: &ExplainParams) -> Result<Heatmap> {
-    let explain_input = ExplainInput {
-        tensor: input.tensor.shallow_clone(),
-        source_rows: input.rows,
-        source_cols: input.cols,
-    };
+fn explain_slice(model: &Model, input: &ExplainInput, params: &ExplainParams) -> Result<Heatmap> {
     let method = params.method;
     let reported = Cell::new(0);
     let progress = |fraction: f32| {
@@ -127,7 +128,7 @@ fn explain_slice(model: &Model, input: &ModelInput, params: &ExplainParams) -> R
     };
     Ok(explain(
         model,
-        &explain_input,
+        input,
         params,
         &progress,
         &AtomicBool::new(false),
@@ -137,7 +138,12 @@ fn explain_slice(model: &Model, input: &ModelInput, params: &ExplainParams) -> R
 /// The slice in its window with the heatmap blended over it (half opacity, transparent below 5 %
 /// of the range so the anatomy stays visible): signed maps on the diverging colormap centred on
 /// zero, others on jet from their minimum to their maximum.
-fn write_overlay(path: &Path, input: &ModelInput, heatmap: &Heatmap) -> Result<()> {
+fn write_overlay(
+    path: &Path,
+    input: &Explained<'_>,
+    heatmap: &Heatmap,
+    policy: &WritePolicy,
+) -> Result<()> {
     let signed = heatmap.provenance.signed;
     let (colormap, normalisation) = if signed {
         (Colormap::Diverging, Normalisation::MaxAbs)
@@ -157,7 +163,7 @@ fn write_overlay(path: &Path, input: &ModelInput, heatmap: &Heatmap) -> Result<(
         }),
     };
     let rgba = shade_slice(
-        &input.slice,
+        input.slice,
         input.cols,
         input.rows,
         Some(&heatmap.values),
@@ -169,13 +175,12 @@ fn write_overlay(path: &Path, input: &ModelInput, heatmap: &Heatmap) -> Result<(
         u32::try_from(input.cols).map_err(|e| anyhow!("{e}"))?,
         u32::try_from(input.rows).map_err(|e| anyhow!("{e}"))?,
     );
-    write_atomically(path, |file| {
+    Ok(write_atomically(path, policy, |file| {
         image::codecs::png::PngEncoder::new(file).write_image(
             &rgba,
             width,
             height,
             image::ExtendedColorType::Rgba8,
-        )?;
-        Ok(())
-    })
+        )
+    })?)
 }

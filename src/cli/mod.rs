@@ -1,6 +1,7 @@
 //! The headless command line: one file per subcommand. This is a contract other tools rely on:
 //! keep the names, flags and JSON fields stable.
 
+pub mod args;
 pub mod evaluate;
 pub mod explain;
 pub mod export;
@@ -55,4 +56,77 @@ pub struct Inputs {
     /// DICOM files and/or folders (searched recursively).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+}
+
+/// The subcommands, for "did you mean" hints.
+const SUBCOMMANDS: [&str; 7] = [
+    "info", "volume", "predict", "explain", "evaluate", "export", "view",
+];
+
+/// Before the viewer starts: every path must exist (a mistyped subcommand such as `radlens
+/// pacs store` is not a list of studies), and there must be a display to open a window on.
+pub fn check_viewer_start(paths: &[PathBuf]) -> anyhow::Result<()> {
+    for path in paths {
+        if std::fs::symlink_metadata(path).is_err() {
+            let word = path.to_string_lossy();
+            let hint = closest_subcommand(&word)
+                .map_or_else(String::new, |s| format!(" (did you mean `radlens {s}`?)"));
+            anyhow::bail!(
+                "no such command or file{hint}: {}",
+                crate::dicom::quote(&word)
+            );
+        }
+    }
+    let has_display = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    if cfg!(all(unix, not(target_os = "macos")))
+        && !has_display("DISPLAY")
+        && !has_display("WAYLAND_DISPLAY")
+    {
+        anyhow::bail!(
+            "the viewer needs a display (neither DISPLAY nor WAYLAND_DISPLAY is set); the \
+             commands {} run without one",
+            SUBCOMMANDS[..6].join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// The subcommand nearest to `word` by edit distance, if it is near enough to be a typo.
+fn closest_subcommand(word: &str) -> Option<&'static str> {
+    let word = word.to_ascii_lowercase();
+    SUBCOMMANDS
+        .into_iter()
+        .map(|s| (edit_distance(&word, s), s))
+        .filter(|&(d, s)| d <= s.len() / 2)
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, s)| s)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let next = (diagonal + usize::from(ca != cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            diagonal = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typos_point_to_the_nearest_subcommand() {
+        assert_eq!(closest_subcommand("exlpain"), Some("explain"));
+        assert_eq!(closest_subcommand("infoo"), Some("info"));
+        assert_eq!(closest_subcommand("pacs"), None);
+    }
 }

@@ -7,18 +7,21 @@ mod convert;
 mod decode;
 mod error;
 mod header;
+mod lengths;
 mod open;
 mod palette;
 mod seg;
 mod series;
+mod study;
 mod volume;
 
 pub use decode::{LoadControl, load_series};
-pub use error::DicomError;
+pub use error::{DicomError, quote};
 pub use header::{FileHeader, TagEntry};
 pub use open::{ReadExtent, open};
-pub use seg::{add_mask_files, masks_for, segmentations_for};
+pub use seg::{add_mask_files, mask_files_for, masks_for, segmentations_for};
 pub use series::{ScanReport, Series, Skipped, SliceOrder, SliceRef, scan, slice_normal};
+pub use study::{LoadedSeries, load_with_masks};
 pub use volume::{Geometry, Photometric, SliceMeta, Volume, Voxels, WindowSource};
 
 /// Scans `paths` and loads the one series they hold, or the one whose id or UID is `series`.

@@ -88,17 +88,7 @@ pub fn masks_for(target: &Volume, segmentations: &[Volume]) -> Vec<Option<Vec<u8
 /// series' position order (as the demo study's ground truth is written), non-zero inside. Their
 /// masks are united into `masks`; a file that does not fit the series is left out with a warning.
 pub fn add_mask_files(target: &Volume, masks: &mut [Option<Vec<u8>>]) -> Vec<String> {
-    let Some(dir) = target.slices.first().and_then(|s| s.path.parent()) else {
-        return Vec::new();
-    };
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<std::path::PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.to_string_lossy().ends_with(".mask.npy"))
-        .collect();
-    files.sort();
+    let files = mask_files_for(target);
     let [slices, rows, cols] = target.shape;
     let mut warnings = Vec::new();
     for file in files {
@@ -129,6 +119,23 @@ pub fn add_mask_files(target: &Volume, masks: &mut [Option<Vec<u8>>]) -> Vec<Str
         }
     }
     warnings
+}
+
+/// The `*.mask.npy` files beside a series' first slice (what [`add_mask_files`] reads), sorted.
+#[must_use]
+pub fn mask_files_for(target: &Volume) -> Vec<std::path::PathBuf> {
+    let Some(dir) = target.slices.first().and_then(|s| s.path.parent()) else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<std::path::PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with(".mask.npy"))
+        .collect();
+    files.sort();
+    files
 }
 
 fn read_mask(path: &std::path::Path) -> Result<ndarray::Array3<u8>, String> {

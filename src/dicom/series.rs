@@ -2,7 +2,7 @@
 //! group by SeriesInstanceUID and image size, and put slices in patient-position order.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
@@ -117,6 +117,18 @@ pub struct ScanReport {
     pub skipped: Vec<Skipped>,
     /// Files in scanned folders that are not DICOM at all (licences, READMEs, NIfTI…).
     pub ignored: Vec<PathBuf>,
+}
+
+impl ScanReport {
+    /// Every file the scan opened: the series' files, the skipped and the ignored ones. Outputs
+    /// must never replace any of them ([`crate::output::WritePolicy`]).
+    pub fn files(&self) -> impl Iterator<Item = &Path> {
+        self.series
+            .iter()
+            .flat_map(|s| s.files.iter().map(|f| f.path.as_path()))
+            .chain(self.skipped.iter().map(|s| s.path.as_path()))
+            .chain(self.ignored.iter().map(PathBuf::as_path))
+    }
 }
 
 /// Scans files and folders (recursively) for image series, reading headers only.

@@ -196,6 +196,26 @@ impl Volume {
         self.slices.first()?.tag_text((0x0020, 0x000D))
     }
 
+    /// The 1-based frame number of `slice` in its file, as DICOM references it (Referenced Frame
+    /// Number); `None` for a single-frame file.
+    #[must_use]
+    pub fn frame_number(&self, slice: &SliceMeta) -> Option<u32> {
+        self.slices
+            .iter()
+            .any(|o| o.path == slice.path && o.frame != slice.frame)
+            .then_some(slice.frame + 1)
+    }
+
+    /// Position of `slice` along the slice normal (mm): the projection of its Image Position
+    /// (Patient) on the normal, as the viewer's legend shows it.
+    #[must_use]
+    pub fn position_along_normal_mm(&self, slice: &SliceMeta) -> Option<f64> {
+        let normal = self.geometry.slice_direction;
+        slice
+            .position_mm
+            .map(|p| p.iter().zip(normal).map(|(a, b)| a * b).sum())
+    }
+
     /// Number of values in one slice (times 3 for colour).
     #[must_use]
     pub fn slice_len(&self) -> usize {

@@ -24,6 +24,7 @@ mod occlusion;
 mod regression;
 mod run;
 mod scorecam;
+mod scored;
 mod smoothgrad;
 mod surrogate;
 
@@ -36,6 +37,7 @@ use tch::{Device, Kind, Tensor};
 pub use error::ExplainError;
 pub use heatmap::{Heatmap, Normalisation, Provenance};
 pub use integrated_gradients::IgRule;
+pub use scored::explain_scored;
 
 use crate::model::{CamSupport, Manifest, Model, preprocess_slice};
 use run::Run;

@@ -16,10 +16,11 @@ use dicom_object::InMemDicomObject;
 use dicom_object::meta::FileMetaTableBuilder;
 
 use super::deid::{DeidOptions, UidMap, deidentify, new_uid};
-use super::{AnnotatedImage, ExportError, WritePolicy, write_atomically};
+use super::{AnnotatedImage, ExportError, WritePolicy};
 use crate::dicom::{ReadExtent, open};
 use crate::explain::Provenance;
 use crate::imaging::{Colormap, ShadeParams};
+use crate::output::write_atomically;
 
 /// radlens' implementation class UID (a fixed 2.25 UUID), written in every file meta group.
 pub const IMPLEMENTATION_CLASS_UID: &str = "2.25.294066074612005751873174033607284407570";

@@ -5,10 +5,7 @@
 //! Input files are recorded by hash and size only, never by path: folder and file names of
 //! studies often carry patient names.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-
-use sha2::{Digest, Sha256};
 
 use super::ExportError;
 use super::annotate::{AnnotatedImage, DisplayedSlice, Legend};
@@ -44,38 +41,13 @@ impl FileHash {
 
 /// SHA-256 (lowercase hex) and size of a file, read in chunks.
 pub fn sha256_file(path: &Path) -> Result<(String, u64), ExportError> {
-    let read_error = |source| ExportError::Read {
+    crate::output::sha256_file(path).map_err(|source| ExportError::Read {
         source,
         path: path.to_owned(),
-    };
-    let mut file = std::fs::File::open(path).map_err(read_error)?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 1 << 16];
-    let mut bytes = 0u64;
-    loop {
-        let n = file.read(&mut buffer).map_err(read_error)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buffer[..n]);
-        bytes += n as u64;
-    }
-    let hex = hasher
-        .finalize()
-        .iter()
-        .flat_map(|b| [b >> 4, b & 0x0F])
-        .map(|nibble| char::from(b"0123456789abcdef"[usize::from(nibble)]))
-        .collect();
-    Ok((hex, bytes))
+    })
 }
 
-/// Where an export's sidecar goes: `OUT.png` → `OUT.png.json`.
-#[must_use]
-pub fn sidecar_path(output: &Path) -> PathBuf {
-    let mut name = output.as_os_str().to_owned();
-    name.push(".json");
-    PathBuf::from(name)
-}
+pub use crate::output::sidecar_path;
 
 /// The exported picture.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]

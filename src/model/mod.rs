@@ -13,8 +13,10 @@ mod runtime;
 mod worker;
 
 pub use error::ModelError;
-pub use manifest::{CamFiles, InputShape, Manifest, Preprocess, Provenance};
-pub use preprocess::preprocess_slice;
+pub use manifest::{
+    CamFiles, InputShape, MAX_INPUT_CHANNELS, MAX_INPUT_SIDE, Manifest, Preprocess, Provenance,
+};
+pub use preprocess::{input_tensor, preprocess_slice};
 pub use randomise::{RandomisationStage, layers_top_first};
 pub use runtime::{CamSupport, Model, Prediction};
 pub use worker::{Job, JobContext, Reply, Request, Worker, newest_per_view};

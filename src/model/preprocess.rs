@@ -5,6 +5,20 @@ use tch::{Kind, Tensor};
 use super::error::{ModelError, first_line};
 use super::manifest::Manifest;
 
+/// A ready model input: `values` of shape `[C, H, W]` as the tensor `[1, C, H, W]`, as is.
+pub fn input_tensor(values: &[f32], [c, h, w]: [usize; 3]) -> Result<Tensor, ModelError> {
+    if values.len() != c * h * w || values.is_empty() {
+        return Err(ModelError::Input {
+            reason: format!("{} values for a [{c}, {h}, {w}] input", values.len()),
+        });
+    }
+    Tensor::from_slice(values)
+        .f_reshape([1, c as i64, h as i64, w as i64])
+        .map_err(|e| ModelError::Input {
+            reason: first_line(&e),
+        })
+}
+
 /// Scales to `[0, 1]` (window, clip range, or the slice's own range), resizes bilinearly to the
 /// model's input size, normalises per channel and repeats a single channel to the model's count.
 pub fn preprocess_slice(

@@ -25,7 +25,13 @@ pub struct JobContext<'a> {
     progress: &'a dyn Fn(f32),
 }
 
-impl JobContext<'_> {
+impl<'a> JobContext<'a> {
+    /// A context outside the worker (tests, a headless caller running a job itself).
+    #[must_use]
+    pub fn new(cancel: &'a AtomicBool, progress: &'a dyn Fn(f32)) -> Self {
+        Self { cancel, progress }
+    }
+
     /// Reports the fraction done (`0..=1`) to the UI; cheap, call it as often as convenient.
     pub fn progress(&self, fraction: f32) {
         (self.progress)(fraction);

@@ -4,8 +4,8 @@
 //!
 //! Sources are never written to (they may be read-only): review files live in a folder the user
 //! chooses, by default [`default_dir`] (the user's data folder), named after the
-//! StudyInstanceUID ([`Review::file_name`]). Writes are atomic: a temporary file in the same
-//! folder, then a rename.
+//! StudyInstanceUID ([`Review::file_name`]). Writes go through [`crate::output`] (atomic, never
+//! over a protected file).
 //!
 //! Dependency rule: plain serde types and file I/O; uses `explain`'s parameter types, never the
 //! UI, models or DICOM objects.
@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 pub use roi::Roi;
 
 use crate::explain::{ExplainParams, Heatmap, Target};
+use crate::output::{OutputError, WritePolicy, write_atomically};
 
 /// The format version this build writes; files of a newer version are refused.
 pub const REVIEW_VERSION: u32 = 1;
@@ -117,8 +118,8 @@ pub enum ReviewError {
     Parse { cause: String, path: PathBuf },
     #[error("review file version {found} is newer than this radlens ({REVIEW_VERSION}): {}", path.display())]
     Version { found: u32, path: PathBuf },
-    #[error("cannot write ({cause}): {}", path.display())]
-    Write { cause: String, path: PathBuf },
+    #[error(transparent)]
+    Write(#[from] OutputError),
 }
 
 impl Review {
@@ -197,10 +198,18 @@ impl Review {
 
     /// Writes the review as pretty JSON, atomically (creating the folder if needed).
     pub fn save(&self, path: &Path) -> Result<(), ReviewError> {
-        write_atomically(path, |file| {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| OutputError::Write {
+                source,
+                path: path.to_owned(),
+            })?;
+        }
+        // The review file is radlens' own: each save replaces the last.
+        let policy = WritePolicy::default().with_overwrite(true);
+        Ok(write_atomically(path, &policy, |file| {
             serde_json::to_writer_pretty(&mut *file, self).map_err(std::io::Error::other)?;
             writeln!(file)
-        })
+        })?)
     }
 
     /// One CSV row per entry (RFC 4180 quoting; ROI and parameters as compact JSON).
@@ -240,10 +249,13 @@ impl Review {
         out
     }
 
-    /// Writes [`Self::to_csv`] atomically.
-    pub fn export_csv(&self, path: &Path) -> Result<(), ReviewError> {
+    /// Writes [`Self::to_csv`] atomically, as `policy` allows (the viewer protects the study's
+    /// files and replaces a CSV the save dialog confirmed).
+    pub fn export_csv(&self, path: &Path, policy: &WritePolicy) -> Result<(), ReviewError> {
         let csv = self.to_csv();
-        write_atomically(path, |file| file.write_all(csv.as_bytes()))
+        Ok(write_atomically(path, policy, |file| {
+            file.write_all(csv.as_bytes())
+        })?)
     }
 }
 
@@ -289,31 +301,6 @@ fn now_unix_s() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-/// Temp file beside `path`, written by `write`, flushed, then renamed over `path`.
-fn write_atomically(
-    path: &Path,
-    write: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
-) -> Result<(), ReviewError> {
-    let failed = |e: &dyn std::fmt::Display| ReviewError::Write {
-        cause: e.to_string(),
-        path: path.to_owned(),
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir).map_err(|e| failed(&e))?;
-    let temp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| failed(&e))?;
-    {
-        let mut writer = std::io::BufWriter::new(temp.as_file());
-        write(&mut writer).map_err(|e| failed(&e))?;
-        writer.flush().map_err(|e| failed(&e))?;
-    }
-    temp.as_file().sync_all().map_err(|e| failed(&e))?;
-    temp.persist(path).map_err(|e| failed(&e.error))?;
-    Ok(())
 }
 
 #[cfg(test)]
