@@ -54,13 +54,15 @@ const MODEL_NAME: &str = "lesion";
 /// spacing, finer than the smallest lesion (15 mm), so a map on it can point inside a lesion.
 const GRID: i64 = 32;
 
-fn manifest_text(metrics: &str) -> String {
+fn manifest_text(metrics: &str, sha256: &str) -> String {
     format!(
         r#"name = "radlens demo: lesion present vs absent (CT, 128x128)"
 classes = ["absent", "present"]
 description = """A small CNN (4 conv blocks, a 1x1-conv lesion map, max pooling) that says whether a \
 CT slice shows a focal soft-tissue lesion. Trained on synthetic lesions inserted into real slices; \
 a demonstration of radlens, not a clinical tool."""
+modality = "CT"
+sha256 = {{ {sha256} }}
 
 [input]
 channels = 1
@@ -82,6 +84,23 @@ licence = "Same as radlens (weights); training images keep their licences, see a
 metrics = {{ {metrics} }}
 "#
     )
+}
+
+/// The manifest's `sha256` entries for the three TorchScript files: radlens refuses a model
+/// whose files do not match.
+fn checksums(model_dir: &std::path::Path) -> Result<String> {
+    let entries = [
+        format!("{MODEL_NAME}.pt"),
+        format!("{MODEL_NAME}.features.pt"),
+        format!("{MODEL_NAME}.head.pt"),
+    ]
+    .iter()
+    .map(|name| -> Result<String> {
+        let (hex, _) = radlens::output::sha256_file(&model_dir.join(name))?;
+        Ok(format!("\"{name}\" = \"{hex}\""))
+    })
+    .collect::<Result<Vec<_>>>()?;
+    Ok(entries.join(", "))
 }
 
 /// `features` (4 conv blocks, two max-pools → [N, 64, 32, 32]) and `head` (a 1×1 conv lesion map, its maximum
@@ -147,7 +166,7 @@ impl Net {
 fn main() -> Result<()> {
     let args = Args::parse();
     tch::manual_seed(args.seed as i64);
-    let manifest = Manifest::parse(&manifest_text("")).map_err(anyhow::Error::msg)?;
+    let manifest = Manifest::parse(&manifest_text("", "")).map_err(anyhow::Error::msg)?;
     let train_slices = training::load_slices(&args.data, &training::TRAINING)?;
     let held_slices = training::load_slices(&args.data, &training::HELD_OUT)?;
     for source in training::TRAINING.iter().chain(&training::HELD_OUT) {
@@ -240,7 +259,8 @@ fn main() -> Result<()> {
         args.batch,
         args.seed
     );
-    let text = manifest_text(&metrics);
+    let sha256 = checksums(&model_dir)?;
+    let text = manifest_text(&metrics, &sha256);
     Manifest::parse(&text).map_err(anyhow::Error::msg)?;
     std::fs::write(model_dir.join(format!("{MODEL_NAME}.toml")), text)?;
 

@@ -3,14 +3,24 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use radlens::cli::{Cli, Command, evaluate, explain, export, info, predict, view, volume};
+use radlens::cli::{
+    Cli, Command, check_viewer_start, evaluate, explain, export, info, predict, view, volume,
+};
+
+const DEFAULT_LOG: &str = "warn,wgpu_core=error,wgpu_hal=error,naga=error,dicom_object=error,\
+    dicom_parser=error,dicom_encoding=error,dicom_pixeldata=error,\
+    dicom_transfer_syntax_registry=error,jpeg2k=error,openjpeg_sys=error,charls=error";
 
 fn main() -> ExitCode {
+    // Our warnings by default; the libraries' own (codecs, DICOM parsing, GPU) only when asked
+    // with RADLENS_LOG=debug: radlens reports what matters to the user itself. Colour only on a
+    // terminal.
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("RADLENS_LOG")
-                .unwrap_or_else(|_| "warn,wgpu_core=error,wgpu_hal=error,naga=error".into()),
+                .unwrap_or_else(|_| DEFAULT_LOG.into()),
         )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .with_target(false)
         .without_time()
@@ -26,8 +36,10 @@ fn main() -> ExitCode {
         Some(Command::Explain(args)) => explain::run(&args, &mut std::io::stdout().lock()),
         Some(Command::Evaluate(args)) => evaluate::run(&args, &mut std::io::stdout().lock()),
         Some(Command::Export(args)) => export::run(&args, &mut std::io::stdout().lock()),
-        Some(Command::View(args)) => view::run(args.paths, args.model),
-        None => view::run(cli.paths, cli.model),
+        Some(Command::View(args)) => {
+            check_viewer_start(&args.paths).and_then(|()| view::run(args.paths, args.model))
+        }
+        None => check_viewer_start(&cli.paths).and_then(|()| view::run(cli.paths, cli.model)),
     });
     let Ok(result) = outcome else {
         eprintln!("radlens: internal error (a bug; run with RADLENS_LOG=debug for details)");
@@ -44,7 +56,16 @@ fn main() -> ExitCode {
                     line = format!("{line} ({cause})");
                 }
             }
-            eprintln!("radlens: error: {}", line.replace('\n', " "));
+            // No control characters reach the terminal (file names and values can hold any).
+            let line: String = line
+                .chars()
+                .map(|c| match c {
+                    '\n' | '\t' => ' ',
+                    c if c.is_control() => '?',
+                    c => c,
+                })
+                .collect();
+            eprintln!("radlens: error: {line}");
             ExitCode::FAILURE
         }
     }

@@ -73,10 +73,16 @@ pub fn load_series(series: &Series, control: &LoadControl) -> Result<Volume, Dic
         .filter(|s| !failed.contains(&series.files[s.file].path.as_path()))
         .collect();
     let mut warnings = series.warnings.clone();
-    if !skipped.is_empty() {
+    if let Some(first) = skipped.first() {
+        let more = match skipped.len() {
+            1 => String::new(),
+            n => format!(" and {} more", n - 1),
+        };
         warnings.push(format!(
-            "{} slice(s) could not be decoded and are left out (see skipped files)",
-            skipped.len()
+            "{} slice(s) could not be decoded and are left out: {} ({}){more}",
+            skipped.len(),
+            first.path.display(),
+            first.reason
         ));
     }
 
@@ -440,7 +446,22 @@ fn check_size(decoded: &DecodedPixelData<'_>, header: &FileHeader) -> Result<(),
         * usize::from(decoded.samples_per_pixel())
         * bytes_per_sample
         * header.frames as usize;
-    if decoded.data().len() < expected {
+    let pixels = header.rows as usize * header.cols as usize * header.frames as usize;
+    let short = decoded.data().len() < expected;
+    if short && decoded.bits_allocated() == 1 && decoded.data().len() >= pixels.div_ceil(8) {
+        // Still bit-packed: the codec returned the 1-bit frames as stored, not one byte each.
+        let uid = header.transfer_syntax_uid.trim_end_matches(['\0', ' ']);
+        let name = TransferSyntaxRegistry
+            .get(uid)
+            .map_or("unknown", |ts| ts.name());
+        return Err(DicomError::UnsupportedTransferSyntax {
+            uid: uid.to_owned(),
+            name: format!("{name}: 1-bit frames stay bit-packed, not unpacked here; not truncated"),
+            path: header.path.clone(),
+        }
+        .into());
+    }
+    if short {
         return Err(DicomError::Decode {
             reason: format!(
                 "pixel data has {} bytes, {expected} expected (truncated?)",

@@ -14,21 +14,21 @@ pub enum DicomError {
     },
     #[error("not a DICOM file: {}", path.display())]
     NotDicom { path: PathBuf },
-    #[error("malformed DICOM ({reason}): {}", path.display())]
+    #[error("malformed DICOM ({}): {}", quote(reason), path.display())]
     Malformed { reason: String, path: PathBuf },
     #[error("no pixel data: {}", path.display())]
     NoPixelData { path: PathBuf },
-    #[error("unsupported transfer syntax {uid} ({name}): {}", path.display())]
+    #[error("unsupported transfer syntax {} ({}): {}", quote(uid), quote(name), path.display())]
     UnsupportedTransferSyntax {
         uid: String,
         name: String,
         path: PathBuf,
     },
-    #[error("unsupported image ({reason}): {}", path.display())]
+    #[error("unsupported image ({}): {}", quote(reason), path.display())]
     Unsupported { reason: String, path: PathBuf },
-    #[error("cannot decode pixel data ({reason}): {}", path.display())]
+    #[error("cannot decode pixel data ({}): {}", quote(reason), path.display())]
     Decode { reason: String, path: PathBuf },
-    #[error("slice does not match its series ({reason}): {}", path.display())]
+    #[error("slice does not match its series ({}): {}", quote(reason), path.display())]
     Inconsistent { reason: String, path: PathBuf },
     #[error("no DICOM series found: {}", path.display())]
     NoSeries { path: PathBuf },
@@ -71,6 +71,31 @@ impl DicomError {
     }
 }
 
+/// The longest run of untrusted text an error line shows.
+const QUOTE_MAX_CHARS: usize = 160;
+
+/// Untrusted text (values read from a file, a codec's message quoting them) made safe for one
+/// error line on a terminal: printable ASCII only (anything else, control characters and escape
+/// sequences included, becomes `?`), cut to [`QUOTE_MAX_CHARS`] with a `...` mark.
+#[must_use]
+pub fn quote(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(QUOTE_MAX_CHARS)
+        .map(|c| {
+            if c == ' ' || c.is_ascii_graphic() {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    if text.chars().nth(QUOTE_MAX_CHARS).is_some() {
+        out.push_str("...");
+    }
+    out
+}
+
 /// Turns a multi-line error chain from a dependency into one line.
 pub(crate) fn one_line(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
@@ -84,4 +109,26 @@ pub(crate) fn one_line(err: &dyn std::error::Error) -> String {
         source = inner.source();
     }
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn untrusted_text_is_printable_ascii_and_short() {
+        let hostile = format!("1.2.840\u{1b}[31mred\u{7}\n{}", "9".repeat(40_000));
+        let quoted = quote(&hostile);
+        assert!(quoted.chars().all(|c| c == ' ' || c.is_ascii_graphic()));
+        assert!(quoted.len() <= QUOTE_MAX_CHARS + 3, "{}", quoted.len());
+        assert!(quoted.starts_with("1.2.840?[31mred??"), "{quoted}");
+        assert!(quoted.ends_with("..."));
+        let err = DicomError::UnsupportedTransferSyntax {
+            uid: hostile,
+            name: "x".to_owned(),
+            path: PathBuf::from("a.dcm"),
+        };
+        let line = err.to_string();
+        assert!(!line.contains('\u{1b}') && line.len() < 400 && line.ends_with("a.dcm"));
+    }
 }

@@ -17,6 +17,7 @@ use dicom_object::{DefaultDicomObject, OpenFileOptions};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 use super::error::{DicomError, one_line};
+use super::lengths::{self, Encoding};
 
 /// How much of the file to read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +39,8 @@ pub fn open(path: &Path, extent: ReadExtent) -> Result<DefaultDicomObject, Dicom
             path: path.to_owned(),
         });
     }
+    // Before dicom-rs allocates what the file declares: every length must fit in the file.
+    check_declared_lengths(path, extent)?;
     // Without the "DICM" magic the strict reader fails anyway: go straight to the lenient one.
     let strict = if has_part10_magic(path) {
         options(extent)
@@ -68,6 +71,113 @@ pub fn open(path: &Path, extent: ReadExtent) -> Result<DefaultDicomObject, Dicom
                 }),
             }
         }
+    }
+}
+
+/// Refuses a file whose meta group or dataset declares a value longer than the bytes that follow
+/// ([`super::lengths`]); files this cannot follow are left to dicom-rs.
+fn check_declared_lengths(path: &Path, extent: ReadExtent) -> Result<(), DicomError> {
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return Ok(()); // dicom-rs reports the I/O error with its cause
+    };
+    let mut head = Vec::new();
+    if (&mut file).take(HEAD_BYTES).read_to_end(&mut head).is_err() {
+        return Ok(());
+    }
+    let meta_start = if head.get(128..132) == Some(b"DICM".as_slice()) {
+        132
+    } else {
+        0
+    };
+    let file_len = head
+        .len()
+        .max(file.metadata().map_or(0, |m| m.len() as usize));
+    let malformed = |reason: String| DicomError::Malformed {
+        reason,
+        path: path.to_owned(),
+    };
+    let header_only = extent == ReadExtent::Header;
+    if read_u16_le(&head, meta_start) != Some(0x0002) {
+        if meta_start != 0 {
+            return Ok(());
+        }
+        let Some(encoding) = infer_bare_dataset_syntax(&head).ok().and_then(Encoding::of) else {
+            return Ok(());
+        };
+        return lengths::check(file, 0, encoding, header_only).map_err(malformed);
+    }
+    meta_lengths_fit(&head, meta_start, file_len).map_err(malformed)?;
+    let Some(meta) = parse_meta_group(&head, meta_start) else {
+        return Ok(());
+    };
+    let Some(encoding) = meta.transfer_syntax.as_deref().and_then(Encoding::of) else {
+        return Ok(());
+    };
+    // Where the dataset starts for the strict reader (after the group length's bytes) and for
+    // the lenient one (after the last group 0002 element): both are checked when they differ.
+    let mut starts = vec![meta.end];
+    if let Some(by_length) = group_length_end(&head, meta_start)
+        && by_length != meta.end
+    {
+        starts.push(by_length);
+    }
+    for start in starts {
+        let file = file.try_clone().map_err(|source| DicomError::Io {
+            source,
+            path: path.to_owned(),
+        })?;
+        lengths::check(file, start as u64, encoding, header_only).map_err(malformed)?;
+    }
+    Ok(())
+}
+
+/// Every file meta element's declared length fits in the file.
+fn meta_lengths_fit(head: &[u8], start: usize, file_len: usize) -> Result<(), String> {
+    let mut pos = start;
+    while read_u16_le(head, pos) == Some(0x0002) {
+        let (Some(element), Some(len), header_len) = meta_element_header(head, pos) else {
+            return Ok(());
+        };
+        let remaining = file_len.saturating_sub(pos + header_len);
+        if len > remaining {
+            return Err(format!(
+                "file meta element (0002,{element:04X}) declares {len} bytes, only {remaining} follow"
+            ));
+        }
+        pos += header_len + len;
+    }
+    Ok(())
+}
+
+/// Where dicom-object's strict reader ends the meta group: after the elements that make up the
+/// File Meta Information Group Length (0002,0000).
+fn group_length_end(head: &[u8], start: usize) -> Option<usize> {
+    if read_u16_le(head, start + 2)? != 0x0000 || head.get(start + 4..start + 6)? != b"UL" {
+        return None;
+    }
+    let group_length = read_u32_le(head, start + 8)? as usize;
+    let mut pos = start + 12;
+    let mut read = 0;
+    while read < group_length {
+        let (_, Some(len), header_len) = meta_element_header(head, pos) else {
+            return None;
+        };
+        pos += header_len + len;
+        read += header_len + len;
+    }
+    Some(pos)
+}
+
+/// A meta element's number, value length and header length at `pos` (explicit VR LE).
+fn meta_element_header(bytes: &[u8], pos: usize) -> (Option<u16>, Option<usize>, usize) {
+    let element = read_u16_le(bytes, pos + 2);
+    let Some(vr) = bytes.get(pos + 4..pos + 6) else {
+        return (element, None, 8);
+    };
+    if lengths::has_32_bit_length([vr[0], vr[1]]) {
+        (element, read_u32_le(bytes, pos + 8).map(|l| l as usize), 12)
+    } else {
+        (element, read_u16_le(bytes, pos + 6).map(usize::from), 8)
     }
 }
 
@@ -168,28 +278,8 @@ fn parse_meta_group(bytes: &[u8], start: usize) -> Option<MetaGroup> {
     let mut pos = start;
     let mut transfer_syntax = None;
     while read_u16_le(bytes, pos) == Some(0x0002) {
-        let element = read_u16_le(bytes, pos + 2)?;
-        let vr = bytes.get(pos + 4..pos + 6)?;
-        let (len, header_len) = if matches!(
-            vr,
-            b"OB"
-                | b"OW"
-                | b"OF"
-                | b"OD"
-                | b"OL"
-                | b"OV"
-                | b"SQ"
-                | b"UT"
-                | b"UN"
-                | b"UC"
-                | b"UR"
-                | b"SV"
-                | b"UV"
-        ) {
-            (read_u32_le(bytes, pos + 8)? as usize, 12)
-        } else {
-            (usize::from(read_u16_le(bytes, pos + 6)?), 8)
-        };
+        let (element, len, header_len) = meta_element_header(bytes, pos);
+        let (element, len) = (element?, len?);
         let value = bytes.get(pos + header_len..pos + header_len + len)?;
         if element == 0x0010 {
             let uid = String::from_utf8_lossy(value);
@@ -246,6 +336,19 @@ mod tests {
             infer_bare_dataset_syntax(b"# README\nhello"),
             Err(Lenient::NotDicom)
         ));
+    }
+
+    #[test]
+    fn a_forged_meta_element_length_is_refused() {
+        // (0002,0001) OB with a forged 4-byte length in a 14-byte "file".
+        let mut bytes = vec![0x02, 0x00, 0x01, 0x00, b'O', b'B', 0, 0];
+        bytes.extend_from_slice(&0x7FFF_0000u32.to_le_bytes());
+        bytes.extend_from_slice(&[0, 1]);
+        let err = meta_lengths_fit(&bytes, 0, bytes.len()).unwrap_err();
+        assert!(
+            err.contains("(0002,0001) declares 2147418112 bytes, only 2"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -15,6 +15,12 @@ pub enum ModelError {
     Contract { reason: String, path: PathBuf },
     #[error("inference failed ({cause}): {}", path.display())]
     Inference { cause: String, path: PathBuf },
+    #[error("model file does not match the sha256 in its manifest (expected {expected}, is {actual}; a corrupted or replaced file): {}", path.display())]
+    Checksum {
+        expected: String,
+        actual: String,
+        path: PathBuf,
+    },
     #[error("input does not fit the model ({reason})")]
     Input { reason: String },
 }

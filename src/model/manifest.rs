@@ -20,7 +20,20 @@ pub struct Manifest {
     /// Where `features`/`head` live when they are not methods of `M.pt` itself.
     #[serde(default)]
     pub cam: Option<CamFiles>,
+    /// The modality the model was trained on (DICOM Modality, e.g. `"CT"`); a study of another
+    /// modality gets a warning.
+    #[serde(default)]
+    pub modality: Option<String>,
+    /// `sha256 = { "M.pt" = "…", "M.features.pt" = "…" }`: each model file's SHA-256 (hex), checked
+    /// before the model is loaded; a model whose files are all listed is shown as verified.
+    #[serde(default)]
+    pub sha256: std::collections::BTreeMap<String, String>,
 }
+
+/// The largest input a manifest may declare: a 4096² image of 64 channels (4 GiB of float32
+/// per batch of 64 is where a workstation stops; larger is a typo or a hostile file).
+pub const MAX_INPUT_SIDE: u32 = 4096;
+pub const MAX_INPUT_CHANNELS: u32 = 64;
 
 /// `[cam] features = "M.features.pt"`, `head = "M.head.pt"`: two single-method TorchScript files
 /// beside the manifest (for exporters such as tch that trace one function per module). Each
@@ -67,6 +80,91 @@ impl Manifest {
         model.with_extension("toml")
     }
 
+    /// The files a model at `model` consists of, with their roles: TorchScript, this manifest,
+    /// and the CAM split if any. Outputs never replace one of them; exports hash them.
+    #[must_use]
+    pub fn files(&self, model: &Path) -> Vec<(&'static str, PathBuf)> {
+        let mut files = vec![
+            ("model", model.to_owned()),
+            ("manifest", Self::path_for(model)),
+        ];
+        if let Some(cam) = &self.cam {
+            let dir = model.parent().unwrap_or(Path::new("."));
+            files.push(("cam_features", dir.join(&cam.features)));
+            files.push(("cam_head", dir.join(&cam.head)));
+        }
+        files
+    }
+
+    /// Checks each model file listed in `sha256` against its checksum (before libtorch parses it:
+    /// a flipped byte must not load and answer differently). Files not listed are not checked.
+    pub fn verify_files(&self, model: &Path) -> Result<(), ModelError> {
+        for (_, path) in self.files(model) {
+            let Some(expected) = path
+                .file_name()
+                .and_then(|n| self.sha256.get(n.to_string_lossy().as_ref()))
+            else {
+                continue;
+            };
+            let (actual, _) = crate::output::sha256_file(&path).map_err(|e| ModelError::Load {
+                cause: e.to_string(),
+                path: path.clone(),
+            })?;
+            if !actual.eq_ignore_ascii_case(expected) {
+                return Err(ModelError::Checksum {
+                    expected: expected.clone(),
+                    actual,
+                    path,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Every TorchScript file of the model at `model` has a checksum here (and, once loaded, it
+    /// matched): the model card says "verified".
+    #[must_use]
+    pub fn is_verified(&self, model: &Path) -> bool {
+        self.files(model)
+            .into_iter()
+            .filter(|(role, _)| *role != "manifest")
+            .all(|(_, path)| {
+                path.file_name()
+                    .is_some_and(|n| self.sha256.contains_key(n.to_string_lossy().as_ref()))
+            })
+    }
+
+    /// The preprocessing steps the manifest leaves to radlens' defaults (empty: all given). A
+    /// defaulted step can change the answer, so the model card, `--json` and a warning say so.
+    #[must_use]
+    pub fn defaulted_preprocessing(&self) -> Vec<&'static str> {
+        let p = &self.preprocess;
+        let mut defaulted = Vec::new();
+        if p.window.is_none() && p.clip.is_none() {
+            defaulted.push("scaling: each slice's own min-max (no window or clip)");
+        }
+        if p.mean.is_empty() {
+            defaulted.push("mean 0");
+        }
+        if p.std.is_empty() {
+            defaulted.push("std 1");
+        }
+        defaulted
+    }
+
+    /// A warning when the study's `modality` differs from the one the model was trained on.
+    #[must_use]
+    pub fn modality_warning(&self, modality: &str) -> Option<String> {
+        let trained = self.modality.as_deref()?;
+        (!modality.trim().is_empty() && !trained.eq_ignore_ascii_case(modality.trim())).then(|| {
+            format!(
+                "the model was trained on {trained}, this study is {}: its answers may not \
+                 hold",
+                crate::dicom::quote(modality.trim())
+            )
+        })
+    }
+
     /// Reads and checks a manifest file.
     pub fn read(path: &Path) -> Result<Self, ModelError> {
         let text = std::fs::read_to_string(path).map_err(|e| ModelError::ManifestRead {
@@ -106,12 +204,26 @@ impl Manifest {
                 "`input` must be positive, is {channels}x{height}x{width}"
             ));
         }
+        if channels > MAX_INPUT_CHANNELS || height > MAX_INPUT_SIDE || width > MAX_INPUT_SIDE {
+            return Err(format!(
+                "`input` {channels}x{height}x{width} is beyond radlens' limit of \
+                 {MAX_INPUT_CHANNELS} channels and {MAX_INPUT_SIDE}x{MAX_INPUT_SIDE} pixels"
+            ));
+        }
         let p = &self.preprocess;
         if p.window.is_some() && p.clip.is_some() {
             return Err("`preprocess` has both `window` and `clip`; choose one".to_owned());
         }
         if let Some(w) = p.window
-            && !(w.width > 0.0 && w.width.is_finite() && w.center.is_finite())
+            && !w.center.is_finite()
+        {
+            return Err(format!(
+                "`preprocess.window` center must be a finite number, is {}",
+                w.center
+            ));
+        }
+        if let Some(w) = p.window
+            && !(w.width > 0.0 && w.width.is_finite())
         {
             return Err(format!(
                 "`preprocess.window` width must be positive, is {}",
@@ -141,6 +253,21 @@ impl Manifest {
                         file.display()
                     ));
                 }
+            }
+        }
+        for (name, hex) in &self.sha256 {
+            let file = Path::new(name);
+            if file.is_absolute() || file.components().count() != 1 {
+                return Err(format!(
+                    "`sha256` keys must be file names beside the manifest, `{}` is not",
+                    crate::dicom::quote(name)
+                ));
+            }
+            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(format!(
+                    "`sha256.\"{}\"` is not 64 hex digits",
+                    crate::dicom::quote(name)
+                ));
             }
         }
         if p.std
@@ -188,6 +315,26 @@ mod tests {
     }
 
     #[test]
+    fn defaulted_preprocessing_is_named_and_modality_checked() {
+        let bare = GOOD
+            .replace("window = { center = 40.0, width = 400.0 }", "")
+            .replace("mean = [0.5]", "")
+            .replace("std = [0.25]", "");
+        let m = Manifest::parse(&bare).unwrap();
+        assert_eq!(m.defaulted_preprocessing().len(), 3);
+        assert!(
+            Manifest::parse(GOOD)
+                .unwrap()
+                .defaulted_preprocessing()
+                .is_empty()
+        );
+        let ct = Manifest::parse(&GOOD.replace("[input]", "modality = \"CT\"\n[input]")).unwrap();
+        assert!(ct.modality_warning("CT").is_none());
+        assert!(ct.modality_warning("MR").unwrap().contains("trained on CT"));
+        assert!(m.modality_warning("MR").is_none());
+    }
+
+    #[test]
     fn each_invalid_manifest_gets_its_reason() {
         let cases = [
             (
@@ -212,6 +359,19 @@ mod tests {
                 "unknown field",
             ),
             (GOOD.replace("[input]", "[inptu]"), "input"),
+            (
+                GOOD.replace("height = 64", "height = 100000"),
+                "beyond radlens' limit",
+            ),
+            (GOOD.replace("channels = 1", "channels = 65"), "beyond"),
+            (
+                GOOD.replace("center = 40.0", "center = nan"),
+                "center must be a finite number",
+            ),
+            (
+                GOOD.replace("[input]", "sha256 = { \"m.pt\" = \"abc\" }\n[input]"),
+                "64 hex digits",
+            ),
         ];
         for (text, expected) in cases {
             let err = Manifest::parse(&text).expect_err(expected);

@@ -46,6 +46,7 @@ impl Model {
     /// module exports both (else CAM is unavailable, with the reason).
     pub fn load(path: &Path) -> Result<Self, ModelError> {
         let manifest = Manifest::read(&Manifest::path_for(path))?;
+        manifest.verify_files(path)?;
         let device = Device::cuda_if_available();
         let module = CModule::load_on_device(path, device).map_err(|e| ModelError::Load {
             cause: first_line(&e),
@@ -56,7 +57,7 @@ impl Model {
             path: path.to_owned(),
         };
         let shape = manifest.input;
-        let zeros = Tensor::zeros(
+        let zeros = Tensor::f_zeros(
             [
                 1,
                 i64::from(shape.channels),
@@ -64,7 +65,13 @@ impl Model {
                 i64::from(shape.width),
             ],
             (Kind::Float, device),
-        );
+        )
+        .map_err(|e| {
+            contract(format!(
+                "cannot allocate a zero input of the declared shape: {}",
+                first_line(&e)
+            ))
+        })?;
         let logits = tch::no_grad(|| module.forward_ts(&[&zeros])).map_err(|e| {
             contract(format!(
                 "forward fails on a zero input of the declared shape: {}",
