@@ -42,13 +42,3 @@ pub enum ExplainError {
     #[error(transparent)]
     Model(#[from] ModelError),
 }
-
-/// libtorch errors carry a C++ backtrace after the first line; keep the first line only.
-pub(crate) fn first_line(err: &tch::TchError) -> String {
-    err.to_string()
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_owned()
-}

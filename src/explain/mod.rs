@@ -486,7 +486,7 @@ fn to_vec(t: &Tensor) -> Result<Vec<f32>, tch::TchError> {
 fn torch_error(method: Method, model: &Model, e: &tch::TchError) -> ExplainError {
     ExplainError::Torch {
         method: method.name(),
-        cause: error::first_line(e),
+        cause: crate::model::first_line(e),
         path: model.path.clone(),
     }
 }

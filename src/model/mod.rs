@@ -12,6 +12,7 @@ mod randomise;
 mod runtime;
 mod worker;
 
+pub(crate) use error::first_line;
 pub use error::ModelError;
 pub use manifest::{CamFiles, InputShape, Manifest, Preprocess, Provenance};
 pub use preprocess::preprocess_slice;
