@@ -7,7 +7,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use radlens::model::{CamSupport, Model, preprocess_slice};
+use radlens::model::{Model, Support, preprocess_slice};
 use radlens::training;
 use tch::{Kind, Tensor};
 
@@ -28,7 +28,7 @@ fn metric(model: &Model, key: &str) -> f64 {
 #[test]
 fn held_out_metrics_in_the_manifest_are_what_the_model_scores() {
     let model = Model::load(&asset("model/lesion.pt")).unwrap();
-    assert_eq!(model.cam, CamSupport::Available);
+    assert_eq!(model.capabilities.cam, Support::Available);
     assert_eq!(
         metric(&model, "held_out_samples") as usize,
         training::HELD_OUT_SAMPLES

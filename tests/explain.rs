@@ -88,7 +88,7 @@ fn gap_linear_model(dir: &Path) -> Model {
     trace(dir, "gap.head.pt", &cam_features(&x0), &head);
     std::fs::write(dir.join("gap.toml"), manifest(SIDE, Some("gap"))).unwrap();
     let model = Model::load(&path).unwrap();
-    assert_eq!(model.cam, radlens::model::CamSupport::Available);
+    assert_eq!(model.capabilities.cam, radlens::model::Support::Available);
     model
 }
 
@@ -250,7 +250,16 @@ fn cam_methods_on_a_model_without_features_say_so_naming_the_file() {
             &AtomicBool::new(false),
         )
         .unwrap_err();
-        assert!(matches!(err, ExplainError::CamUnavailable { .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                ExplainError::Unsupported {
+                    capability: radlens::model::Capability::Cam,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         let message = err.to_string();
         assert!(
             message.starts_with(method.name()) && message.ends_with("tiny.pt"),
@@ -258,6 +267,44 @@ fn cam_methods_on_a_model_without_features_say_so_naming_the_file() {
         );
         assert!(!message.contains('\n'));
     }
+}
+
+#[test]
+fn gradient_methods_on_a_model_that_detaches_its_input_say_so_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = analytic_model(dir.path(), "detached", SIDE, &|x| {
+        let s = x
+            .detach()
+            .sum_dim_intlist([1i64, 2, 3].as_slice(), false, Kind::Float);
+        Tensor::stack(&[s.zeros_like(), s], 1)
+    });
+    assert!(
+        matches!(
+            model.capabilities.gradients,
+            radlens::model::Support::Unavailable(_)
+        ),
+        "{:?}",
+        model.capabilities
+    );
+    let input = input_of(&cam_input(), SIDE);
+    let never = AtomicBool::new(false);
+    for method in [Method::IntegratedGradients, Method::SmoothGrad] {
+        let err = explain(&model, &input, &ExplainParams::new(method), &|_| {}, &never);
+        let Err(ExplainError::Unsupported { capability, .. }) = &err else {
+            panic!("{method}: {:?}", err.map(|h| h.provenance));
+        };
+        assert_eq!(*capability, radlens::model::Capability::Gradients);
+        let message = err.unwrap_err().to_string();
+        let requirement = "needs a model that is differentiable with respect to its input (";
+        assert!(
+            message.starts_with(&format!("{method} {requirement}"))
+                && message.ends_with("detached.pt"),
+            "{message}"
+        );
+    }
+    // Occlusion only runs `forward`.
+    let heatmap = run(&model, &input, &params(Method::Occlusion, 1));
+    assert!(heatmap.values.iter().any(|&v| v != 0.0));
 }
 
 #[test]
@@ -354,7 +401,10 @@ fn integrated_gradients_of_a_linear_model_are_input_times_weight() {
         radlens::explain::IgRule::RiemannTrapezoid,
     ] {
         let p = ExplainParams {
-            ig_rule: rule,
+            ig: radlens::explain::IgParams {
+                rule,
+                ..Default::default()
+            },
             samples: Some(7),
             ..params(Method::IntegratedGradients, 1)
         };
@@ -381,7 +431,9 @@ fn smoothgrad_without_noise_is_the_absolute_gradient() {
         })
         .collect();
     let p = ExplainParams {
-        noise_fraction: 0.0,
+        smoothgrad: radlens::explain::SmoothGradParams {
+            noise_fraction: 0.0,
+        },
         samples: Some(3),
         ..params(Method::SmoothGrad, 1)
     };

@@ -7,7 +7,7 @@ mod common;
 
 use std::process::Command;
 
-use radlens::model::{CamSupport, Model, ModelError};
+use radlens::model::{Model, ModelError, Support};
 use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
 
@@ -21,9 +21,9 @@ fn traced_model_loads_validates_and_predicts() {
     let model = Model::load(&path).unwrap();
     assert_eq!(model.manifest.classes, ["absent", "present"]);
     assert!(
-        matches!(&model.cam, CamSupport::Unavailable(reason) if reason.contains("features")),
+        matches!(&model.capabilities.cam, Support::Unavailable(reason) if reason.contains("features")),
         "{:?}",
-        model.cam
+        model.capabilities.cam
     );
     let input = Tensor::rand([1, 1, 32, 32], (Kind::Float, Device::Cpu));
     let prediction = model.predict(&input).unwrap();
@@ -354,7 +354,7 @@ fn features_and_head_from_cam_files_agree_with_forward() {
     let dir = tempfile::tempdir().unwrap();
     let path = traced_cam_model(dir.path(), 2);
     let model = Model::load(&path).unwrap();
-    assert_eq!(model.cam, CamSupport::Available);
+    assert_eq!(model.capabilities.cam, Support::Available);
     let x = Tensor::rand([3, 1, 32, 32], (Kind::Float, Device::Cpu));
     let a = model.features(&x).unwrap();
     assert_eq!(a.size(), [3, 4, 30, 30]);
@@ -373,9 +373,9 @@ fn features_and_head_from_cam_files_agree_with_forward() {
     .unwrap();
     let model = Model::load(&path).unwrap();
     assert!(
-        matches!(&model.cam, CamSupport::Unavailable(r) if r.contains("differs")),
+        matches!(&model.capabilities.cam, Support::Unavailable(r) if r.contains("differs")),
         "{:?}",
-        model.cam
+        model.capabilities.cam
     );
     let err = model.features(&x).unwrap_err().to_string();
     assert!(err.contains("CAM methods need"), "{err}");

@@ -16,7 +16,7 @@ use crate::explain::metrics::{
 use crate::explain::{ExplainInput, ExplainParams, Heatmap, Method, Target, explain};
 use crate::imaging::Colormap;
 use crate::model::{
-    CamSupport, Job, JobContext, Manifest, Model, Prediction, Reply, Worker, preprocess_slice,
+    Job, JobContext, Manifest, Model, Prediction, Reply, Support, Worker, preprocess_slice,
 };
 
 /// What the worker computes for the app.
@@ -43,7 +43,7 @@ pub struct ExportRun {
 pub struct ModelCard {
     pub path: PathBuf,
     pub manifest: Manifest,
-    pub cam: CamSupport,
+    pub cam: Support,
     pub device: String,
 }
 
@@ -159,9 +159,9 @@ pub struct Running {
 impl Explanation {
     /// Grad-CAM of the top class (or an occlusion map when the model has no CAM layer).
     #[must_use]
-    pub fn new(cam: &CamSupport, colormap: Colormap, opacity: f32, threshold: f32) -> Self {
+    pub fn new(cam: &Support, colormap: Colormap, opacity: f32, threshold: f32) -> Self {
         Self {
-            method: if matches!(cam, CamSupport::Available) {
+            method: if matches!(cam, Support::Available) {
                 Method::GradCam
             } else {
                 Method::Occlusion
@@ -220,7 +220,7 @@ impl ModelSession {
         let card = ModelCard {
             path: model.path.clone(),
             manifest: model.manifest.clone(),
-            cam: model.cam.clone(),
+            cam: model.capabilities.cam.clone(),
             device: format!("{:?}", model.device),
         };
         let ctx = ctx.clone();
@@ -245,7 +245,7 @@ impl ModelSession {
             let mut pane = Explanation::new(&self.card.cam, colormap, opacity, threshold);
             let usable: Vec<Method> = Method::ALL
                 .into_iter()
-                .filter(|m| matches!(self.card.cam, CamSupport::Available) || !m.needs_cam())
+                .filter(|m| matches!(self.card.cam, Support::Available) || !m.needs_cam())
                 .collect();
             // Fast, different methods first: Grad-CAM, occlusion, SmoothGrad, IG, then the rest.
             let preferred = [

@@ -33,9 +33,19 @@ pub(super) fn activations_and_gradients(
     Ok((a.detach(), gradient))
 }
 
+/// The gradient CAMs' [`super::Explainer::logits`]: their own `features → head` pass picks the
+/// target and stays in the run for [`activations_and_gradients`] (one pass, where
+/// pytorch-grad-cam runs `forward` first).
+pub(super) fn logits_of_own_pass(run: &mut Run<'_>) -> Result<Tensor, ExplainError> {
+    let (a, logits) = cam_pass(run.model, run.input)?;
+    let detached = logits.detach();
+    run.cam_pass = Some((a, logits));
+    Ok(detached)
+}
+
 /// `A = features(x)`, detached and requiring grad, and `head(A)` (the logits, differentiable with
 /// respect to `A`; the model contract makes them equal `forward(x)`).
-pub(super) fn cam_pass(model: &Model, x: &Tensor) -> Result<(Tensor, Tensor), ExplainError> {
+fn cam_pass(model: &Model, x: &Tensor) -> Result<(Tensor, Tensor), ExplainError> {
     let a = tch::no_grad(|| model.features(x))?
         .detach()
         .set_requires_grad(true);

@@ -2,15 +2,17 @@
 
 use std::path::PathBuf;
 
-use crate::model::ModelError;
+use crate::model::{Capability, ModelError};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ExplainError {
-    /// A CAM method on a model without usable `features`/`head`.
-    #[error("{method} needs a model that exports `features` and `head` ({reason}): {}", path.display())]
-    CamUnavailable {
+    /// A method on a model that lacks a capability it needs (e.g. the CAM family on a model
+    /// without usable `features`/`head`).
+    #[error("{method} needs a model that {} ({reason}): {}", capability.requirement(), path.display())]
+    Unsupported {
         method: &'static str,
+        capability: Capability,
         reason: String,
         path: PathBuf,
     },
@@ -41,14 +43,4 @@ pub enum ExplainError {
     },
     #[error(transparent)]
     Model(#[from] ModelError),
-}
-
-/// libtorch errors carry a C++ backtrace after the first line; keep the first line only.
-pub(crate) fn first_line(err: &tch::TchError) -> String {
-    err.to_string()
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_owned()
 }

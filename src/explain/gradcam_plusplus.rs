@@ -6,14 +6,29 @@
 use tch::{Kind, Tensor};
 
 use super::run::Run;
-use super::{Attribution, ExplainError, Explainer, cam};
+use super::{Attribution, ExplainError, Explainer, MethodInfo, cam};
+use crate::model::Capability;
 
-pub(super) struct GradCamPlusPlus;
+pub(super) const METHOD: MethodInfo = MethodInfo {
+    name: "gradcam++",
+    needs: &[Capability::Cam],
+    signed: false,
+    stochastic: false,
+    long: false,
+    samples: None,
+    explainer: &GradCamPlusPlus,
+};
+
+struct GradCamPlusPlus;
 
 /// The reference's ε in α's denominator.
 const EPS: f64 = 1e-6;
 
 impl Explainer for GradCamPlusPlus {
+    fn logits(&self, run: &mut Run<'_>) -> Result<Tensor, ExplainError> {
+        cam::logits_of_own_pass(run)
+    }
+
     fn attribute(&self, run: &mut Run<'_>) -> Result<Attribution, ExplainError> {
         cam::gradient_cam(run, weights)
     }

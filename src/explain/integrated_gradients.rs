@@ -10,12 +10,36 @@ use std::collections::BTreeMap;
 use tch::{Kind, Tensor};
 
 use super::run::Run;
-use super::{Attribution, ExplainError, Explainer};
+use super::{Attribution, ExplainError, ExplainParams, Explainer, MethodInfo};
+use crate::model::Capability;
 
-pub(super) struct IntegratedGradients;
+pub(super) const METHOD: MethodInfo = MethodInfo {
+    name: "ig",
+    needs: &[Capability::Gradients],
+    signed: true,
+    stochastic: false,
+    long: true,
+    samples: Some(DEFAULT_STEPS),
+    explainer: &IntegratedGradients,
+};
+
+struct IntegratedGradients;
 
 /// Captum's default `n_steps`.
-pub(super) const DEFAULT_STEPS: usize = 50;
+const DEFAULT_STEPS: usize = 50;
+
+/// Integrated Gradients' knobs (the steps are [`ExplainParams::samples`]). Saved under the keys
+/// `ig_baseline` and `ig_rule`.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct IgParams {
+    /// The baseline's value (the baseline is a constant tensor shaped like the input, in the
+    /// model's normalised input space as Captum's zeros are).
+    #[serde(rename = "ig_baseline")]
+    pub baseline: f32,
+    #[serde(rename = "ig_rule")]
+    pub rule: IgRule,
+}
 
 /// How the path integral is approximated (Captum's `method`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -102,17 +126,21 @@ fn gauss_legendre(n: usize) -> (Vec<f64>, Vec<f64>) {
 }
 
 impl Explainer for IntegratedGradients {
-    fn attribute(&self, run: &mut Run<'_>) -> Result<Attribution, ExplainError> {
-        let params = run.params;
-        let steps = params.samples.unwrap_or(DEFAULT_STEPS);
-        if params.ig_rule == IgRule::RiemannTrapezoid && steps < 2 {
-            return Err(run.invalid("the trapezoid rule needs at least 2 steps"));
+    fn check(&self, params: &ExplainParams) -> Result<(), String> {
+        if params.ig.rule == IgRule::RiemannTrapezoid && params.sample_count() < 2 {
+            return Err("the trapezoid rule needs at least 2 steps".to_owned());
         }
-        let (alphas, weights) = params.ig_rule.nodes(steps);
+        Ok(())
+    }
+
+    fn attribute(&self, run: &mut Run<'_>) -> Result<Attribution, ExplainError> {
+        let params = &run.params.ig;
+        let steps = run.samples();
+        let (alphas, weights) = params.rule.nodes(steps);
         let x = run.input.shallow_clone();
         let torch = |e: &tch::TchError| run.torch(e);
         let baseline = x
-            .f_full_like(f64::from(params.ig_baseline))
+            .f_full_like(f64::from(params.baseline))
             .map_err(|e| torch(&e))?;
         let difference = x.f_sub(&baseline).map_err(|e| torch(&e))?;
         let mut integral = x.f_zeros_like().map_err(|e| torch(&e))?;
@@ -160,9 +188,8 @@ impl Explainer for IntegratedGradients {
         let delta = total - (f64::from(ends[0]) - f64::from(ends[1]));
         let parameters = BTreeMap::from([
             ("steps".to_owned(), steps.into()),
-            ("rule".to_owned(), params.ig_rule.name().into()),
-            ("baseline".to_owned(), params.ig_baseline.into()),
-            ("batch_size".to_owned(), params.batch_size.into()),
+            ("rule".to_owned(), params.rule.name().into()),
+            ("baseline".to_owned(), params.baseline.into()),
             ("convergence_delta".to_owned(), delta.into()),
             (
                 "score_difference".to_owned(),

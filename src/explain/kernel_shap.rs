@@ -7,67 +7,78 @@
 //! Shapley value estimates. Uses the same SLIC superpixels as LIME and a ChaCha8 generator seeded
 //! with the run's seed.
 
-use std::collections::BTreeMap;
-
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::Rng;
 
 use super::run::Run;
-use super::{Attribution, ExplainError, Explainer, surrogate};
+use super::surrogate::{self, Design};
+use super::{Attribution, ExplainError, ExplainParams, Explainer, MethodInfo};
 
-pub(super) struct KernelShap;
+pub(super) const METHOD: MethodInfo = MethodInfo {
+    name: "kernelshap",
+    needs: &[],
+    signed: true,
+    stochastic: true,
+    long: true,
+    samples: Some(DEFAULT_SAMPLES),
+    explainer: &KernelShap,
+};
+
+struct KernelShap;
 
 /// Samples by default (Captum's `n_samples` default of 25 is meant for a few tabular features;
 /// superpixel explanations need about as many as LIME's).
-pub(super) const DEFAULT_SAMPLES: usize = 1000;
+const DEFAULT_SAMPLES: usize = 1000;
 
 /// Captum's weight for the all-on and all-off samples.
 const END_WEIGHT: f64 = 1e6;
 
+/// KernelSHAP's own knob (the superpixels are [`ExplainParams::superpixels`], shared with LIME),
+/// saved under the key `shap_baseline`.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct KernelShapParams {
+    /// The value a superpixel that is "off" takes.
+    #[serde(rename = "shap_baseline")]
+    pub baseline: f32,
+}
+
 impl Explainer for KernelShap {
+    fn check(&self, params: &ExplainParams) -> Result<(), String> {
+        surrogate::check(params)
+    }
+
     fn attribute(&self, run: &mut Run<'_>) -> Result<Attribution, ExplainError> {
-        let params = run.params;
-        let samples = params.samples.unwrap_or(DEFAULT_SAMPLES);
-        if samples < 2 {
-            return Err(run.invalid("KernelSHAP needs at least 2 samples"));
-        }
-        let segments = surrogate::superpixels(run)?;
-        let m = segments.count;
-        let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
-        let rows = sample_rows(m, samples, &mut rng);
-        let weights: Vec<f64> = rows
-            .chunks(m)
-            .map(|row| {
-                let k = row.iter().filter(|&&on| on).count();
-                if k == 0 || k == m { END_WEIGHT } else { 1.0 }
-            })
-            .collect();
-        let fill = run
-            .input
-            .f_full_like(f64::from(params.shap_baseline))
-            .map_err(|e| run.torch(&e))?;
-        let scores = surrogate::perturbed_scores(run, &segments, &rows, &fill)?;
-        let fit = surrogate::fit(run, &rows, &scores, &weights, m, 0.0)?;
-        let map = surrogate::coefficient_map(run, &segments, &fit.coefficients)?;
-        let parameters = BTreeMap::from([
-            ("samples".to_owned(), samples.into()),
-            (
-                "superpixels_requested".to_owned(),
-                params.superpixels.into(),
-            ),
-            ("superpixels".to_owned(), m.into()),
-            ("compactness".to_owned(), params.compactness.into()),
-            ("baseline".to_owned(), params.shap_baseline.into()),
-            ("seed".to_owned(), params.seed.into()),
-            ("rng".to_owned(), "ChaCha8".into()),
-            ("batch_size".to_owned(), params.batch_size.into()),
-            ("intercept".to_owned(), fit.intercept.into()),
+        let baseline = run.params.kernel_shap.baseline;
+        let (fitted, mut attribution) =
+            surrogate::attribute(run, |run, segments, samples, rng| {
+                let m = segments.count;
+                let rows = sample_rows(m, samples, rng);
+                let weights = rows
+                    .chunks(m)
+                    .map(|row| {
+                        let k = row.iter().filter(|&&on| on).count();
+                        if k == 0 || k == m { END_WEIGHT } else { 1.0 }
+                    })
+                    .collect();
+                let fill = run
+                    .input
+                    .f_full_like(f64::from(baseline))
+                    .map_err(|e| run.torch(&e))?;
+                Ok(Design {
+                    rows,
+                    weights,
+                    fill,
+                    alpha: 0.0,
+                })
+            })?;
+        attribution.parameters.extend([
+            ("baseline".to_owned(), baseline.into()),
             (
                 "sum_of_attributions".to_owned(),
-                fit.coefficients.iter().sum::<f64>().into(),
+                fitted.fit.coefficients.iter().sum::<f64>().into(),
             ),
         ]);
-        Ok(Attribution { map, parameters })
+        Ok(attribution)
     }
 }
 
@@ -115,6 +126,9 @@ fn sample_rows(m: usize, samples: usize, rng: &mut impl Rng) -> Vec<bool> {
 
 #[cfg(test)]
 mod tests {
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
     use super::*;
 
     #[test]

@@ -7,63 +7,92 @@
 //! reference's default is quickshift, which needs colour). Flags come from a ChaCha8 generator
 //! seeded with the run's seed.
 
-use std::collections::BTreeMap;
-
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::Rng;
 
 use super::run::Run;
-use super::{Attribution, ExplainError, Explainer, surrogate};
+use super::surrogate::{self, Design};
+use super::{Attribution, ExplainError, ExplainParams, Explainer, MethodInfo};
 
-pub(super) struct Lime;
+pub(super) const METHOD: MethodInfo = MethodInfo {
+    name: "lime",
+    needs: &[],
+    signed: true,
+    stochastic: true,
+    long: true,
+    samples: Some(DEFAULT_SAMPLES),
+    explainer: &Lime,
+};
+
+struct Lime;
 
 /// `lime_image`'s `num_samples`.
-pub(super) const DEFAULT_SAMPLES: usize = 1000;
+const DEFAULT_SAMPLES: usize = 1000;
+
+/// LIME's own knobs (the superpixels are [`ExplainParams::superpixels`], shared with KernelSHAP).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct LimeParams {
+    /// Width of the exponential kernel on the cosine distance.
+    pub kernel_width: f64,
+    /// Ridge penalty of the surrogate.
+    pub ridge_alpha: f64,
+}
+
+impl Default for LimeParams {
+    fn default() -> Self {
+        Self {
+            kernel_width: 0.25,
+            ridge_alpha: 1.0,
+        }
+    }
+}
 
 impl Explainer for Lime {
-    fn attribute(&self, run: &mut Run<'_>) -> Result<Attribution, ExplainError> {
-        let params = run.params;
-        let samples = params.samples.unwrap_or(DEFAULT_SAMPLES);
-        if samples < 2 {
-            return Err(run.invalid("LIME needs at least 2 samples"));
+    fn check(&self, params: &ExplainParams) -> Result<(), String> {
+        surrogate::check(params)?;
+        let LimeParams {
+            kernel_width,
+            ridge_alpha,
+        } = params.lime;
+        if !(kernel_width > 0.0 && ridge_alpha >= 0.0) {
+            return Err(format!(
+                "kernel width must be > 0 and ridge alpha >= 0, are {kernel_width} and {ridge_alpha}"
+            ));
         }
-        let segments = surrogate::superpixels(run)?;
-        let m = segments.count;
-        let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
-        let mut rows = vec![true; m];
-        rows.extend((m..samples * m).map(|_| rng.random_bool(0.5)));
-        let fill = surrogate::segment_means(run, &segments)?;
-        let scores = surrogate::perturbed_scores(run, &segments, &rows, &fill)?;
-        let weights: Vec<f64> = rows
-            .chunks(m)
-            .map(|row| {
-                let d = cosine_distance_to_all_on(row);
-                (-(d * d) / (params.kernel_width * params.kernel_width))
-                    .exp()
-                    .sqrt()
-            })
-            .collect();
-        let fit = surrogate::fit(run, &rows, &scores, &weights, m, params.ridge_alpha)?;
-        let r2 = surrogate::r_squared(&fit, &rows, &scores, &weights);
-        let map = surrogate::coefficient_map(run, &segments, &fit.coefficients)?;
-        let parameters = BTreeMap::from([
-            ("samples".to_owned(), samples.into()),
-            (
-                "superpixels_requested".to_owned(),
-                params.superpixels.into(),
-            ),
-            ("superpixels".to_owned(), m.into()),
-            ("compactness".to_owned(), params.compactness.into()),
-            ("kernel_width".to_owned(), params.kernel_width.into()),
-            ("ridge_alpha".to_owned(), params.ridge_alpha.into()),
+        Ok(())
+    }
+
+    fn attribute(&self, run: &mut Run<'_>) -> Result<Attribution, ExplainError> {
+        let LimeParams {
+            kernel_width,
+            ridge_alpha,
+        } = run.params.lime;
+        let (fitted, mut attribution) =
+            surrogate::attribute(run, |run, segments, samples, rng| {
+                let m = segments.count;
+                let mut rows = vec![true; m];
+                rows.extend((m..samples * m).map(|_| rng.random_bool(0.5)));
+                let weights = rows
+                    .chunks(m)
+                    .map(|row| {
+                        let d = cosine_distance_to_all_on(row);
+                        (-(d * d) / (kernel_width * kernel_width)).exp().sqrt()
+                    })
+                    .collect();
+                Ok(Design {
+                    fill: surrogate::segment_means(run, segments)?,
+                    rows,
+                    weights,
+                    alpha: ridge_alpha,
+                })
+            })?;
+        attribution.parameters.extend([
+            ("kernel_width".to_owned(), kernel_width.into()),
+            ("ridge_alpha".to_owned(), ridge_alpha.into()),
             ("fill".to_owned(), "superpixel mean".into()),
-            ("seed".to_owned(), params.seed.into()),
-            ("rng".to_owned(), "ChaCha8".into()),
-            ("batch_size".to_owned(), params.batch_size.into()),
-            ("intercept".to_owned(), fit.intercept.into()),
-            ("surrogate_r2".to_owned(), r2.into()),
+            ("surrogate_r2".to_owned(), fitted.r_squared().into()),
         ]);
-        Ok(Attribution { map, parameters })
+        Ok(attribution)
     }
 }
 

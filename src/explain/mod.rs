@@ -1,9 +1,14 @@
 //! The explanation engine: which pixels of a slice drove a model's score for one class.
 //!
-//! One file per method, each behind [`Explainer`]; the steps they share are written once:
-//! target scoring, batching, progress and cancellation ([`run`]), resizing the map back to the
-//! slice ([`explain`]), the CAM pipeline ([`cam`]), the superpixel surrogate of LIME and
-//! KernelSHAP ([`surrogate`]) and its weighted linear regression ([`regression`]).
+//! One file per method. Each declares a `METHOD: MethodInfo`: its CLI/serde name, the model
+//! capabilities it needs, whether its map is signed, whether it is stochastic or long, its default
+//! sample count, and its [`Explainer`] (parameter check and attribution); its typed parameters
+//! are a field of [`ExplainParams`]. `methods!` below registers it, one line per method, and
+//! makes [`Method`] from the list. The steps methods share are written once: parameter and
+//! capability checks, target scoring and resizing the map back to the slice ([`explain`]),
+//! batching, progress, cancellation and the seeded generator ([`run`]), the CAM pipeline
+//! ([`cam`]), the superpixel surrogate of LIME and KernelSHAP ([`surrogate`]) and its weighted
+//! linear regression ([`regression`]). docs/EXPLAIN.md says how to add a method.
 //!
 //! Dependency rule: `explain/` uses tch, [`crate::model`] and [`crate::imaging`] only; it takes
 //! tensors and plain arrays, never DICOM objects, and knows nothing about the UI.
@@ -21,6 +26,7 @@ mod kernel_shap;
 mod lime;
 pub mod metrics;
 mod occlusion;
+mod params;
 mod regression;
 mod run;
 mod scorecam;
@@ -36,73 +42,93 @@ use tch::{Device, Kind, Tensor};
 
 pub use error::ExplainError;
 pub use heatmap::{Heatmap, Normalisation, Provenance};
-pub use integrated_gradients::IgRule;
+pub use integrated_gradients::{IgParams, IgRule};
+pub use kernel_shap::KernelShapParams;
+pub use lime::LimeParams;
+pub use occlusion::OcclusionParams;
+pub use params::{ExplainParams, Target};
+pub use smoothgrad::SmoothGradParams;
+pub use surrogate::SuperpixelParams;
 pub use scored::explain_scored;
 
-use crate::model::{CamSupport, Manifest, Model, preprocess_slice};
+use crate::model::{Capability, Manifest, Model, preprocess_slice};
 use run::Run;
 
-/// The explanation methods (CLI names in brackets).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[non_exhaustive]
-pub enum Method {
+/// Everything about one method, declared once in its file as `METHOD`.
+struct MethodInfo {
+    /// The CLI and serde name. Review files, export sidecars and JSON outputs store it: never
+    /// rename one.
+    name: &'static str,
+    /// What the model must offer ([`explain`] refuses with the missing one's reason).
+    needs: &'static [Capability],
+    /// The map carries a sign (positive: for the class); otherwise it is >= 0.
+    signed: bool,
+    /// Draws from the run's seeded generator ([`Run::rng`]); the provenance records the seed.
+    stochastic: bool,
+    /// Runs many inputs in batches: worth a progress display; the provenance records the batch
+    /// size.
+    long: bool,
+    /// Default of [`ExplainParams::samples`]; `None`: the method ignores it.
+    samples: Option<usize>,
+    explainer: &'static dyn Explainer,
+}
+
+/// Registers the methods, in menu order: `Variant => module` (the module's `METHOD` says the
+/// rest). Makes [`Method`], [`Method::ALL`] and the lookup of each method's [`MethodInfo`].
+macro_rules! methods {
+    ($($(#[$doc:meta])* $variant:ident => $module:ident,)+) => {
+        /// The explanation methods. Serialised and parsed by their CLI names ([`Method::name`]).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum Method {
+            $($(#[$doc])* $variant,)+
+        }
+
+        impl Method {
+            pub const ALL: [Self; [$(stringify!($variant)),+].len()] = [$(Self::$variant),+];
+
+            /// Every CLI name, in [`Self::ALL`]'s order.
+            const NAMES: [&'static str; Self::ALL.len()] = [$($module::METHOD.name),+];
+
+            fn info(self) -> &'static MethodInfo {
+                match self {
+                    $(Self::$variant => &$module::METHOD,)+
+                }
+            }
+        }
+    };
+}
+
+methods! {
     /// `gradcam`: pytorch-grad-cam `GradCAM`.
-    #[serde(rename = "gradcam")]
-    GradCam,
+    GradCam => gradcam,
     /// `gradcam++`: pytorch-grad-cam `GradCAMPlusPlus`.
-    #[serde(rename = "gradcam++")]
-    GradCamPlusPlus,
+    GradCamPlusPlus => gradcam_plusplus,
     /// `scorecam`: pytorch-grad-cam `ScoreCAM`.
-    #[serde(rename = "scorecam")]
-    ScoreCam,
+    ScoreCam => scorecam,
     /// `ig`: Captum `IntegratedGradients`.
-    #[serde(rename = "ig")]
-    IntegratedGradients,
+    IntegratedGradients => integrated_gradients,
     /// `smoothgrad`: Captum `NoiseTunnel(Saliency)`, smoothgrad.
-    #[serde(rename = "smoothgrad")]
-    SmoothGrad,
+    SmoothGrad => smoothgrad,
     /// `occlusion`: Captum `Occlusion`.
-    #[serde(rename = "occlusion")]
-    Occlusion,
+    Occlusion => occlusion,
     /// `lime`: `lime_image` on SLIC superpixels.
-    #[serde(rename = "lime")]
-    Lime,
+    Lime => lime,
     /// `kernelshap`: Captum `KernelShap` on SLIC superpixels.
-    #[serde(rename = "kernelshap")]
-    KernelShap,
+    KernelShap => kernel_shap,
 }
 
 impl Method {
-    pub const ALL: [Self; 8] = [
-        Self::GradCam,
-        Self::GradCamPlusPlus,
-        Self::ScoreCam,
-        Self::IntegratedGradients,
-        Self::SmoothGrad,
-        Self::Occlusion,
-        Self::Lime,
-        Self::KernelShap,
-    ];
-
     /// The CLI name.
     #[must_use]
     pub fn name(self) -> &'static str {
-        match self {
-            Self::GradCam => "gradcam",
-            Self::GradCamPlusPlus => "gradcam++",
-            Self::ScoreCam => "scorecam",
-            Self::IntegratedGradients => "ig",
-            Self::SmoothGrad => "smoothgrad",
-            Self::Occlusion => "occlusion",
-            Self::Lime => "lime",
-            Self::KernelShap => "kernelshap",
-        }
+        self.info().name
     }
 
     /// All CLI names, comma-separated (for messages).
     #[must_use]
     pub fn names() -> String {
-        Self::ALL.map(Self::name).join(", ")
+        Self::NAMES.join(", ")
     }
 
     /// The method called `name` (CLI name, case-insensitive).
@@ -113,35 +139,41 @@ impl Method {
             .ok_or_else(|| ExplainError::UnknownMethod(name.to_owned()))
     }
 
+    /// The model capabilities the method needs.
+    #[must_use]
+    pub fn needs(self) -> &'static [Capability] {
+        self.info().needs
+    }
+
     /// Needs the model's `features`/`head` split (the CAM family).
     #[must_use]
     pub fn needs_cam(self) -> bool {
-        matches!(self, Self::GradCam | Self::GradCamPlusPlus | Self::ScoreCam)
+        self.needs().contains(&Capability::Cam)
+    }
+
+    /// Values carry a sign (positive: for the class, negative: against it); otherwise >= 0.
+    #[must_use]
+    pub fn is_signed(self) -> bool {
+        self.info().signed
     }
 
     /// Uses random numbers (reproducible with [`ExplainParams::seed`]).
     #[must_use]
     pub fn is_stochastic(self) -> bool {
-        matches!(self, Self::SmoothGrad | Self::Lime | Self::KernelShap)
+        self.info().stochastic
     }
 
     /// Runs many forward passes: worth a progress display.
     #[must_use]
     pub fn is_long(self) -> bool {
-        !matches!(self, Self::GradCam | Self::GradCamPlusPlus)
+        self.info().long
     }
 
-    fn explainer(self) -> &'static dyn Explainer {
-        match self {
-            Self::GradCam => &gradcam::GradCam,
-            Self::GradCamPlusPlus => &gradcam_plusplus::GradCamPlusPlus,
-            Self::ScoreCam => &scorecam::ScoreCam,
-            Self::IntegratedGradients => &integrated_gradients::IntegratedGradients,
-            Self::SmoothGrad => &smoothgrad::SmoothGrad,
-            Self::Occlusion => &occlusion::Occlusion,
-            Self::Lime => &lime::Lime,
-            Self::KernelShap => &kernel_shap::KernelShap,
-        }
+    /// What [`ExplainParams::samples`] `None` means for this method (IG steps, noisy copies,
+    /// surrogate samples); `None`: the method takes no sample count.
+    #[must_use]
+    pub fn default_samples(self) -> Option<usize> {
+        self.info().samples
     }
 }
 
@@ -151,146 +183,20 @@ impl std::fmt::Display for Method {
     }
 }
 
-/// Which class to explain. The score explained is always that class's logit.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[non_exhaustive]
-pub enum Target {
-    /// The class with the highest logit for this input.
-    #[default]
-    Top,
-    Index(usize),
-    /// A class name from the manifest (exact, else case-insensitive).
-    Name(String),
-}
-
-impl Target {
-    /// `"3"` → index 3, anything else → a class name.
-    #[must_use]
-    pub fn parse(text: &str) -> Self {
-        text.trim()
-            .parse()
-            .map_or_else(|_| Self::Name(text.trim().to_owned()), Self::Index)
-    }
-
-    fn resolve(&self, classes: &[String], logits: &[f32]) -> Result<usize, ExplainError> {
-        let missing = |target: String| ExplainError::Target {
-            target,
-            count: classes.len(),
-            classes: classes.join(", "),
-        };
-        match self {
-            Self::Top => Ok(logits
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map_or(0, |(i, _)| i)),
-            Self::Index(i) if *i < classes.len() => Ok(*i),
-            Self::Index(i) => Err(missing(i.to_string())),
-            Self::Name(name) => classes
-                .iter()
-                .position(|c| c == name)
-                .or_else(|| classes.iter().position(|c| c.eq_ignore_ascii_case(name)))
-                .ok_or_else(|| missing(format!("`{name}`"))),
-        }
+impl serde::Serialize for Method {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
     }
 }
 
-/// How to explain: the method, the class, and the knobs. Defaults follow the reference
-/// implementations (docs/EXPLAIN.md); each method reads only its own fields.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-pub struct ExplainParams {
-    pub method: Method,
-    pub target: Target,
-    /// Inputs per forward pass (every method batches its forward passes).
-    pub batch_size: usize,
-    /// Seed of the ChaCha8 generator of the stochastic methods (SmoothGrad, LIME, KernelSHAP).
-    pub seed: u64,
-    /// IG steps, SmoothGrad noisy copies, LIME/KernelSHAP samples; `None`: the method's default.
-    pub samples: Option<usize>,
-    /// IG: the baseline's value (the baseline is a constant tensor shaped like the input).
-    pub ig_baseline: f32,
-    pub ig_rule: IgRule,
-    /// SmoothGrad: noise σ as a fraction of the input's value range.
-    pub noise_fraction: f32,
-    /// Occlusion: window side in input pixels (`None`: 1/8 of each side).
-    pub occlusion_window: Option<usize>,
-    /// Occlusion: stride (`None`: half the window).
-    pub occlusion_stride: Option<usize>,
-    /// Occlusion: the value an occluded window takes.
-    pub occlusion_baseline: f32,
-    /// LIME/KernelSHAP: SLIC's requested number of superpixels.
-    pub superpixels: usize,
-    /// LIME/KernelSHAP: SLIC compactness (intensities scaled to [0, 1]).
-    pub compactness: f32,
-    /// LIME: width of the exponential kernel on the cosine distance.
-    pub kernel_width: f64,
-    /// LIME: ridge penalty of the surrogate.
-    pub ridge_alpha: f64,
-    /// KernelSHAP: the value a superpixel that is "off" takes.
-    pub shap_baseline: f32,
-}
-
-impl Default for ExplainParams {
-    fn default() -> Self {
-        Self {
-            method: Method::GradCam,
-            target: Target::Top,
-            batch_size: 16,
-            seed: 0,
-            samples: None,
-            ig_baseline: 0.0,
-            ig_rule: IgRule::GaussLegendre,
-            noise_fraction: 0.15,
-            occlusion_window: None,
-            occlusion_stride: None,
-            occlusion_baseline: 0.0,
-            superpixels: 100,
-            compactness: 0.1,
-            kernel_width: 0.25,
-            ridge_alpha: 1.0,
-            shap_baseline: 0.0,
-        }
-    }
-}
-
-impl ExplainParams {
-    /// Defaults for `method`.
-    #[must_use]
-    pub fn new(method: Method) -> Self {
-        Self {
-            method,
-            ..Self::default()
-        }
-    }
-
-    fn invalid(&self, reason: impl Into<String>) -> ExplainError {
-        ExplainError::Parameter {
-            method: self.method.name(),
-            reason: reason.into(),
-        }
-    }
-
-    fn check(&self) -> Result<(), ExplainError> {
-        if self.batch_size == 0 {
-            return Err(self.invalid("batch size must be at least 1"));
-        }
-        if self.samples == Some(0) {
-            return Err(self.invalid("samples must be at least 1"));
-        }
-        if !(self.noise_fraction.is_finite() && self.noise_fraction >= 0.0) {
-            return Err(self.invalid(format!(
-                "noise fraction must be >= 0, is {}",
-                self.noise_fraction
-            )));
-        }
-        if self.superpixels == 0 {
-            return Err(self.invalid("superpixels must be at least 1"));
-        }
-        if !(self.kernel_width > 0.0 && self.ridge_alpha >= 0.0 && self.compactness > 0.0) {
-            return Err(self.invalid("kernel width and compactness must be > 0, ridge alpha >= 0"));
-        }
-        Ok(())
+impl<'de> serde::Deserialize<'de> for Method {
+    /// The exact CLI name, as the former `#[serde(rename)]`s matched it.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = <String as serde::Deserialize>::deserialize(deserializer)?;
+        Self::ALL
+            .into_iter()
+            .find(|m| m.name() == name)
+            .ok_or_else(|| serde::de::Error::unknown_variant(&name, &Self::NAMES))
     }
 }
 
@@ -333,13 +239,28 @@ impl ExplainInput {
     }
 }
 
-/// One method: turns the run's input into a raw attribution map.
+/// One method's code: its parameter check, how it scores the input to pick the target, and the
+/// attribution.
 trait Explainer: Sync {
+    /// Checks the method's own parameters (the common ones are checked before); `Err` is the
+    /// reason.
+    fn check(&self, _params: &ExplainParams) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// The logits `[1, K]` that pick the target: `forward(x)` without autograd, unless the method
+    /// keeps a pass of its own for [`Self::attribute`] (the gradient CAMs).
+    fn logits(&self, run: &mut Run<'_>) -> Result<Tensor, ExplainError> {
+        Ok(tch::no_grad(|| run.model.forward(run.input))?)
+    }
+
+    /// The raw map for [`Run::target`].
     fn attribute(&self, run: &mut Run<'_>) -> Result<Attribution, ExplainError>;
 }
 
 /// A method's result before resizing: a map `[h, w]` (the feature grid for CAMs, the input grid
-/// otherwise) and the parameters it actually used.
+/// otherwise) and the parameters it actually used (the batch size, seed and generator are added
+/// for the methods whose [`MethodInfo`] says they use them).
 struct Attribution {
     map: Tensor,
     parameters: BTreeMap<String, serde_json::Value>,
@@ -347,7 +268,7 @@ struct Attribution {
 
 /// Explains `params.target`'s score for `input` with `params.method`. `progress` receives the
 /// fraction done in `[0, 1]`; setting `cancel` stops at the next batch with
-/// [`ExplainError::Cancelled`]. Runs with autograd on whatever the caller's grad mode is.
+/// [`ExplainError::Cancelled`]. Runs with autograd whatever the caller's grad mode is.
 pub fn explain(
     model: &Model,
     input: &ExplainInput,
@@ -356,14 +277,14 @@ pub fn explain(
     cancel: &AtomicBool,
 ) -> Result<Heatmap, ExplainError> {
     let started = Instant::now();
-    params.check()?;
     let method = params.method;
-    if method.needs_cam()
-        && let CamSupport::Unavailable(reason) = &model.cam
-    {
-        return Err(ExplainError::CamUnavailable {
-            method: method.name(),
-            reason: reason.clone(),
+    let info = method.info();
+    params.check()?;
+    if let Some((capability, reason)) = model.capabilities.missing(info.needs) {
+        return Err(ExplainError::Unsupported {
+            method: info.name,
+            capability,
+            reason: reason.to_owned(),
             path: model.path.clone(),
         });
     }
@@ -391,25 +312,14 @@ pub fn explain(
         .and_then(|t| t.f_to_device(model.device))
         .map_err(torch)?
         .detach();
-    // Gradient CAMs read the target off their own features → head pass instead of running the
-    // model twice (as pytorch-grad-cam does); the others score the input with `forward`.
-    let cam_pass = if matches!(method, Method::GradCam | Method::GradCamPlusPlus) {
-        Some(tch::with_grad(|| cam::cam_pass(model, &x))?)
-    } else {
-        None
-    };
-    let logits = match &cam_pass {
-        Some((_, logits)) => logits.detach(),
-        None => tch::no_grad(|| model.forward(&x))?,
-    };
-    let logits = to_vec(&logits).map_err(torch)?;
-    let target = params.target.resolve(&model.manifest.classes, &logits)?;
-    let score = logits[target];
-    let (attribution, forward_passes) = tch::with_grad(|| {
-        let mut run = Run::new(model, &x, target, params, progress, cancel);
-        run.cam_pass = cam_pass;
-        let attribution = method.explainer().attribute(&mut run)?;
-        Ok::<_, ExplainError>((attribution, run.forward_passes()))
+    let (attribution, target, score, forward_passes) = tch::with_grad(|| {
+        let mut run = Run::new(model, &x, params, progress, cancel);
+        let logits = info.explainer.logits(&mut run)?;
+        let logits = to_vec(&logits).map_err(torch)?;
+        run.target = params.target.resolve(&model.manifest.classes, &logits)?;
+        let attribution = info.explainer.attribute(&mut run)?;
+        let forward_passes = run.forward_passes();
+        Ok::<_, ExplainError>((attribution, run.target, logits[run.target], forward_passes))
     })?;
     let values = to_source_grid(&attribution.map, expected, input)
         .and_then(|t| to_vec(&t))
@@ -420,6 +330,14 @@ pub fn explain(
             path: model.path.clone(),
         });
     }
+    let mut parameters = attribution.parameters;
+    if info.long {
+        parameters.insert("batch_size".to_owned(), params.batch_size.into());
+    }
+    if info.stochastic {
+        parameters.insert("seed".to_owned(), params.seed.into());
+        parameters.insert("rng".to_owned(), run::RNG.into());
+    }
     progress(1.0);
     Ok(Heatmap {
         values,
@@ -427,7 +345,7 @@ pub fn explain(
         cols: input.source_cols,
         provenance: Provenance {
             method,
-            parameters: attribution.parameters,
+            parameters,
             target,
             target_name: model.manifest.classes[target].clone(),
             score,
@@ -435,10 +353,7 @@ pub fn explain(
             model_path: model.path.clone(),
             input_size: [expected[2] as usize, expected[3] as usize],
             forward_passes,
-            signed: !matches!(
-                method,
-                Method::GradCam | Method::GradCamPlusPlus | Method::ScoreCam | Method::SmoothGrad
-            ),
+            signed: info.signed,
             elapsed_ms: started.elapsed().as_secs_f64() * 1e3,
         },
     })
@@ -488,7 +403,44 @@ fn to_vec(t: &Tensor) -> Result<Vec<f32>, tch::TchError> {
 fn torch_error(method: Method, model: &Model, e: &tch::TchError) -> ExplainError {
     ExplainError::Torch {
         method: method.name(),
-        cause: error::first_line(e),
+        cause: crate::model::first_line(e),
         path: model.path.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saved_method_names_still_read_back() {
+        // Review files, sidecars and JSON outputs hold these names.
+        let saved = [
+            "gradcam",
+            "gradcam++",
+            "scorecam",
+            "ig",
+            "smoothgrad",
+            "occlusion",
+            "lime",
+            "kernelshap",
+        ];
+        for name in saved {
+            let method: Method = serde_json::from_value(name.into()).unwrap();
+            assert_eq!(method.name(), name);
+        }
+        assert!(serde_json::from_value::<Method>("GradCAM".into()).is_err());
+    }
+
+    #[test]
+    fn every_method_has_its_own_name_and_serialises_by_it() {
+        for method in Method::ALL {
+            assert_eq!(serde_json::to_value(method).unwrap(), method.name());
+            assert_eq!(Method::parse(method.name()).unwrap(), method);
+        }
+        let mut names = Method::NAMES.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Method::ALL.len());
     }
 }

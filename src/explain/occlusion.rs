@@ -9,9 +9,35 @@ use std::collections::BTreeMap;
 use tch::Tensor;
 
 use super::run::Run;
-use super::{Attribution, ExplainError, Explainer};
+use super::{Attribution, ExplainError, Explainer, MethodInfo};
 
-pub(super) struct Occlusion;
+pub(super) const METHOD: MethodInfo = MethodInfo {
+    name: "occlusion",
+    needs: &[],
+    signed: true,
+    stochastic: false,
+    long: true,
+    samples: None,
+    explainer: &Occlusion,
+};
+
+struct Occlusion;
+
+/// Occlusion's knobs, saved under the keys `occlusion_window`, `occlusion_stride` and
+/// `occlusion_baseline`.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct OcclusionParams {
+    /// Window side in input pixels (`None`: 1/8 of each side).
+    #[serde(rename = "occlusion_window")]
+    pub window: Option<usize>,
+    /// Stride (`None`: half the window).
+    #[serde(rename = "occlusion_stride")]
+    pub stride: Option<usize>,
+    /// The value an occluded window takes.
+    #[serde(rename = "occlusion_baseline")]
+    pub baseline: f32,
+}
 
 /// Window start positions along one side (Captum's shift counts).
 pub(super) fn positions(side: usize, window: usize, stride: usize) -> Vec<usize> {
@@ -21,14 +47,14 @@ pub(super) fn positions(side: usize, window: usize, stride: usize) -> Vec<usize>
 
 impl Explainer for Occlusion {
     fn attribute(&self, run: &mut Run<'_>) -> Result<Attribution, ExplainError> {
-        let params = run.params;
+        let params = &run.params.occlusion;
         let [_, h, w] = run.input_chw();
         let (h, w) = (h as usize, w as usize);
         let window = params
-            .occlusion_window
+            .window
             .map_or([(h / 8).max(1), (w / 8).max(1)], |s| [s, s]);
         let stride = params
-            .occlusion_stride
+            .stride
             .map_or([(window[0] / 2).max(1), (window[1] / 2).max(1)], |s| [s, s]);
         for (axis, side) in [(0, h), (1, w)] {
             if window[axis] == 0 || window[axis] > side {
@@ -54,7 +80,7 @@ impl Explainer for Occlusion {
             })
             .collect();
         let x = run.input.shallow_clone();
-        let baseline = f64::from(params.occlusion_baseline);
+        let baseline = f64::from(params.baseline);
         run.plan(placements.len() + 1);
         let original = run.scores(1, |_| Ok(x.shallow_clone()))?[0];
         let scores = run.scores(placements.len(), |range| {
@@ -100,9 +126,8 @@ impl Explainer for Occlusion {
         let parameters = BTreeMap::from([
             ("window".to_owned(), serde_json::json!(window)),
             ("stride".to_owned(), serde_json::json!(stride)),
-            ("baseline".to_owned(), params.occlusion_baseline.into()),
+            ("baseline".to_owned(), params.baseline.into()),
             ("placements".to_owned(), placements.len().into()),
-            ("batch_size".to_owned(), params.batch_size.into()),
         ]);
         Ok(Attribution { map, parameters })
     }

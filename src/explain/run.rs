@@ -1,20 +1,26 @@
 //! What every method shares: the input and target, batched scoring of many inputs, batched input
-//! gradients, progress reports and cancellation between batches.
+//! gradients, progress reports and cancellation between batches, the seeded generator.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use tch::{Kind, Tensor};
 
 use super::{ExplainError, ExplainParams, Method};
 use crate::model::Model;
+
+/// The stochastic methods' generator, as the provenance names it.
+pub(super) const RNG: &str = "ChaCha8";
 
 /// One explanation in progress.
 pub(super) struct Run<'a> {
     pub model: &'a Model,
     /// The model input `[1, C, H, W]`, on the model's device, detached.
     pub input: &'a Tensor,
-    /// Explained class (index into the logits).
+    /// Explained class (index into the logits), resolved by [`super::explain`] from the method's
+    /// [`super::Explainer::logits`] before [`super::Explainer::attribute`] runs.
     pub target: usize,
     pub params: &'a ExplainParams,
     progress: &'a dyn Fn(f32),
@@ -22,8 +28,8 @@ pub(super) struct Run<'a> {
     /// Inputs the method plans to run, for the progress fraction.
     planned: usize,
     forward_passes: usize,
-    /// Gradient CAMs: `A = features(x)` (requiring grad) and `head(A)`, already run by
-    /// [`super::explain`] to pick the target, taken once by the CAM step instead of a second pass.
+    /// Gradient CAMs: `A = features(x)` (requiring grad) and `head(A)`, run to pick the target and
+    /// taken once by the CAM step instead of a second pass.
     pub cam_pass: Option<(Tensor, Tensor)>,
 }
 
@@ -31,7 +37,6 @@ impl<'a> Run<'a> {
     pub fn new(
         model: &'a Model,
         input: &'a Tensor,
-        target: usize,
         params: &'a ExplainParams,
         progress: &'a dyn Fn(f32),
         cancel: &'a AtomicBool,
@@ -39,7 +44,7 @@ impl<'a> Run<'a> {
         Self {
             model,
             input,
-            target,
+            target: 0,
             params,
             progress,
             cancel,
@@ -51,6 +56,16 @@ impl<'a> Run<'a> {
 
     pub fn method(&self) -> Method {
         self.params.method
+    }
+
+    /// [`ExplainParams::samples`], else the method's default.
+    pub fn samples(&self) -> usize {
+        self.params.sample_count()
+    }
+
+    /// A fresh [`RNG`] seeded with the run's seed: the same seed gives the same draws.
+    pub fn rng(&self) -> ChaCha8Rng {
+        ChaCha8Rng::seed_from_u64(self.params.seed)
     }
 
     /// Inputs run so far.
@@ -152,15 +167,20 @@ impl<'a> Run<'a> {
 
     /// `d score / d wrt`; an error when `wrt` does not influence `score`.
     pub fn gradient(&self, score: &Tensor, wrt: &Tensor) -> Result<Tensor, ExplainError> {
+        let no_gradient = || ExplainError::Torch {
+            method: self.method().name(),
+            cause: "the score does not depend on the input (no gradient)".to_owned(),
+            path: self.model.path.clone(),
+        };
+        // libtorch crashes (instead of failing) differentiating a score without a graph.
+        if !score.requires_grad() {
+            return Err(no_gradient());
+        }
         let mut grads =
             Tensor::f_run_backward(&[score], &[wrt], false, false).map_err(|e| self.torch(&e))?;
         match grads.pop() {
             Some(g) if g.defined() => Ok(g),
-            _ => Err(ExplainError::Torch {
-                method: self.method().name(),
-                cause: "the score does not depend on the input (no gradient)".to_owned(),
-                path: self.model.path.clone(),
-            }),
+            _ => Err(no_gradient()),
         }
     }
 

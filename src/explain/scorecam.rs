@@ -6,9 +6,20 @@
 use tch::{Kind, Tensor};
 
 use super::run::Run;
-use super::{Attribution, ExplainError, Explainer, cam};
+use super::{Attribution, ExplainError, Explainer, MethodInfo, cam};
+use crate::model::Capability;
 
-pub(super) struct ScoreCam;
+pub(super) const METHOD: MethodInfo = MethodInfo {
+    name: "scorecam",
+    needs: &[Capability::Cam],
+    signed: false,
+    stochastic: false,
+    long: true,
+    samples: None,
+    explainer: &ScoreCam,
+};
+
+struct ScoreCam;
 
 /// The reference's ε in the min–max normalisation.
 const EPS: f64 = 1e-8;
@@ -32,9 +43,10 @@ impl Explainer for ScoreCam {
             .and_then(|s| s.f_softmax(-1, Kind::Float))
             .and_then(|w| cam::combine(&a, &w))
             .map_err(|e| run.torch(&e))?;
-        let mut parameters = cam::feature_grid(&a);
-        parameters.insert("batch_size".to_owned(), run.params.batch_size.into());
-        Ok(Attribution { map, parameters })
+        Ok(Attribution {
+            map,
+            parameters: cam::feature_grid(&a),
+        })
     }
 }
 

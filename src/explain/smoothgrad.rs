@@ -6,24 +6,58 @@
 
 use std::collections::BTreeMap;
 
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use tch::{Kind, Tensor};
 
 use super::run::Run;
-use super::{Attribution, ExplainError, Explainer};
+use super::{Attribution, ExplainError, ExplainParams, Explainer, MethodInfo};
+use crate::model::Capability;
 
-pub(super) struct SmoothGrad;
+pub(super) const METHOD: MethodInfo = MethodInfo {
+    name: "smoothgrad",
+    needs: &[Capability::Gradients],
+    signed: false,
+    stochastic: true,
+    long: true,
+    samples: Some(DEFAULT_SAMPLES),
+    explainer: &SmoothGrad,
+};
+
+struct SmoothGrad;
 
 /// Noisy copies (the SmoothGrad paper's recommendation; Captum's `nt_samples` default is 5).
-pub(super) const DEFAULT_SAMPLES: usize = 50;
+const DEFAULT_SAMPLES: usize = 50;
+
+/// SmoothGrad's knob (the copies are [`ExplainParams::samples`], the noise's seed
+/// [`ExplainParams::seed`]).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct SmoothGradParams {
+    /// Noise σ as a fraction of the input's value range.
+    pub noise_fraction: f32,
+}
+
+impl Default for SmoothGradParams {
+    fn default() -> Self {
+        Self {
+            noise_fraction: 0.15,
+        }
+    }
+}
 
 impl Explainer for SmoothGrad {
+    fn check(&self, params: &ExplainParams) -> Result<(), String> {
+        let fraction = params.smoothgrad.noise_fraction;
+        if !(fraction.is_finite() && fraction >= 0.0) {
+            return Err(format!("noise fraction must be >= 0, is {fraction}"));
+        }
+        Ok(())
+    }
+
     #[allow(clippy::many_single_char_names)] // x, c, h, w, z: the usual tensor names
     fn attribute(&self, run: &mut Run<'_>) -> Result<Attribution, ExplainError> {
-        let params = run.params;
-        let samples = params.samples.unwrap_or(DEFAULT_SAMPLES);
+        let params = &run.params.smoothgrad;
+        let samples = run.samples();
         let x = run.input.shallow_clone();
         let torch = |e: &tch::TchError| run.torch(e);
         let span = x
@@ -34,7 +68,7 @@ impl Explainer for SmoothGrad {
         let sigma = f64::from(params.noise_fraction) * span;
         let [c, h, w] = run.input_chw();
         let per_input = (c * h * w) as usize;
-        let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
+        let mut rng = run.rng();
         let mut total = x.f_zeros_like().map_err(|e| torch(&e))?;
         run.plan(samples);
         run.input_gradients(
@@ -69,9 +103,6 @@ impl Explainer for SmoothGrad {
             ("samples".to_owned(), samples.into()),
             ("noise_fraction".to_owned(), params.noise_fraction.into()),
             ("sigma".to_owned(), sigma.into()),
-            ("seed".to_owned(), params.seed.into()),
-            ("batch_size".to_owned(), params.batch_size.into()),
-            ("rng".to_owned(), "ChaCha8".into()),
         ]);
         Ok(Attribution { map, parameters })
     }

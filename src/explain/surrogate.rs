@@ -1,16 +1,118 @@
-//! What LIME and KernelSHAP share: SLIC superpixels of the input as the interpretable features,
-//! scoring inputs in which the "off" superpixels take a fill image, fitting the weighted linear
-//! surrogate, and painting each superpixel with its coefficient.
+//! What LIME and KernelSHAP share: SLIC superpixels of the input as the interpretable features
+//! and their parameters, scoring inputs in which the "off" superpixels take a fill image, fitting
+//! the weighted linear surrogate, painting each superpixel with its coefficient, and the
+//! parameters both record. Each method only designs its samples ([`Design`]).
 
+use std::collections::BTreeMap;
+
+use rand_chacha::ChaCha8Rng;
 use tch::{Kind, Tensor};
 
-use super::ExplainError;
 use super::regression::{LinearFit, weighted_ridge};
 use super::run::Run;
+use super::{Attribution, ExplainError, ExplainParams};
 use crate::imaging::{Superpixels, slic};
 
+/// The superpixels of LIME and KernelSHAP, saved under the keys `superpixels` and `compactness`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct SuperpixelParams {
+    /// SLIC's requested number of superpixels.
+    #[serde(rename = "superpixels")]
+    pub count: usize,
+    /// SLIC compactness (intensities scaled to [0, 1]).
+    pub compactness: f32,
+}
+
+impl Default for SuperpixelParams {
+    fn default() -> Self {
+        Self {
+            count: 100,
+            compactness: 0.1,
+        }
+    }
+}
+
+/// What both surrogate methods need: superpixels to make, and two samples to fit.
+pub(super) fn check(params: &ExplainParams) -> Result<(), String> {
+    let superpixels = &params.superpixels;
+    if superpixels.count == 0 {
+        return Err("superpixels must be at least 1".to_owned());
+    }
+    if !(superpixels.compactness.is_finite() && superpixels.compactness > 0.0) {
+        return Err(format!(
+            "compactness must be > 0, is {}",
+            superpixels.compactness
+        ));
+    }
+    if params.sample_count() < 2 {
+        return Err(format!("{} needs at least 2 samples", params.method.name()));
+    }
+    Ok(())
+}
+
+/// A method's samples: `rows` is `samples × count` on/off flags (row-major), one weight per
+/// sample, the image "off" pixels take (`[1, C, H, W]`), and the ridge penalty of the fit.
+pub(super) struct Design {
+    pub rows: Vec<bool>,
+    pub weights: Vec<f64>,
+    pub fill: Tensor,
+    pub alpha: f64,
+}
+
+/// A fitted surrogate and what it was fitted on.
+pub(super) struct Surrogate {
+    pub rows: Vec<bool>,
+    pub weights: Vec<f64>,
+    pub scores: Vec<f32>,
+    pub fit: LinearFit,
+}
+
+/// The shared pipeline: superpixels, the method's `design` of `samples` samples (drawn from the
+/// run's generator), their scores, the fit, the coefficient map, and the parameters both methods
+/// record (the method adds its own).
+pub(super) fn attribute(
+    run: &mut Run<'_>,
+    design: impl FnOnce(&Run<'_>, &Superpixels, usize, &mut ChaCha8Rng) -> Result<Design, ExplainError>,
+) -> Result<(Surrogate, Attribution), ExplainError> {
+    let samples = run.samples();
+    let segments = superpixels(run)?;
+    let mut rng = run.rng();
+    let Design {
+        rows,
+        weights,
+        fill,
+        alpha,
+    } = design(run, &segments, samples, &mut rng)?;
+    let scores = perturbed_scores(run, &segments, &rows, &fill)?;
+    let fit = fit(run, &rows, &scores, &weights, segments.count, alpha)?;
+    let map = coefficient_map(run, &segments, &fit.coefficients)?;
+    let parameters = BTreeMap::from([
+        ("samples".to_owned(), samples.into()),
+        (
+            "superpixels_requested".to_owned(),
+            run.params.superpixels.count.into(),
+        ),
+        ("superpixels".to_owned(), segments.count.into()),
+        (
+            "compactness".to_owned(),
+            run.params.superpixels.compactness.into(),
+        ),
+        ("intercept".to_owned(), fit.intercept.into()),
+    ]);
+    Ok((
+        Surrogate {
+            rows,
+            weights,
+            scores,
+            fit,
+        },
+        Attribution { map, parameters },
+    ))
+}
+
 /// SLIC on the input's channel mean (the model's grid), as configured.
-pub(super) fn superpixels(run: &Run<'_>) -> Result<Superpixels, ExplainError> {
+fn superpixels(run: &Run<'_>) -> Result<Superpixels, ExplainError> {
     let [_, h, w] = run.input_chw();
     let image = run
         .input
@@ -21,8 +123,8 @@ pub(super) fn superpixels(run: &Run<'_>) -> Result<Superpixels, ExplainError> {
         &image,
         h as usize,
         w as usize,
-        run.params.superpixels,
-        run.params.compactness,
+        run.params.superpixels.count,
+        run.params.superpixels.compactness,
     );
     if segments.count == 0 {
         return Err(run.invalid("the input has no pixels to segment"));
@@ -33,7 +135,7 @@ pub(super) fn superpixels(run: &Run<'_>) -> Result<Superpixels, ExplainError> {
 /// The target's score for each sample: `rows` is `n × count` on/off flags (row-major); pixels of
 /// "on" superpixels keep the input, the others take `fill` (`[1, C, H, W]`).
 #[allow(clippy::many_single_char_names)] // m, n, h, w, x: the usual tensor names
-pub(super) fn perturbed_scores(
+fn perturbed_scores(
     run: &mut Run<'_>,
     segments: &Superpixels,
     rows: &[bool],
@@ -66,7 +168,7 @@ pub(super) fn perturbed_scores(
 }
 
 /// Fits `scores ≈ b + rows · β` with sample `weights`.
-pub(super) fn fit(
+fn fit(
     run: &Run<'_>,
     rows: &[bool],
     scores: &[f32],
@@ -80,37 +182,45 @@ pub(super) fn fit(
         .ok_or_else(|| run.invalid("the surrogate regression has no solution (non-finite scores?)"))
 }
 
-/// Weighted R² of the fit (LIME's `score`).
-pub(super) fn r_squared(fit: &LinearFit, rows: &[bool], scores: &[f32], weights: &[f64]) -> f64 {
-    let m = fit.coefficients.len();
-    let total: f64 = weights.iter().sum();
-    let mean = scores
-        .iter()
-        .zip(weights)
-        .map(|(&s, w)| f64::from(s) * w)
-        .sum::<f64>()
-        / total;
-    let (mut residual, mut spread) = (0.0, 0.0);
-    for (i, (&s, w)) in scores.iter().zip(weights).enumerate() {
-        let predicted = fit.intercept
-            + rows[i * m..(i + 1) * m]
-                .iter()
-                .zip(&fit.coefficients)
-                .filter(|(on, _)| **on)
-                .map(|(_, c)| c)
-                .sum::<f64>();
-        residual += w * (f64::from(s) - predicted).powi(2);
-        spread += w * (f64::from(s) - mean).powi(2);
-    }
-    if spread > 0.0 {
-        1.0 - residual / spread
-    } else {
-        1.0
+impl Surrogate {
+    /// Weighted R² of the fit (LIME's `score`).
+    pub fn r_squared(&self) -> f64 {
+        let Self {
+            rows,
+            weights,
+            scores,
+            fit,
+        } = self;
+        let m = fit.coefficients.len();
+        let total: f64 = weights.iter().sum();
+        let mean = scores
+            .iter()
+            .zip(weights)
+            .map(|(&s, w)| f64::from(s) * w)
+            .sum::<f64>()
+            / total;
+        let (mut residual, mut spread) = (0.0, 0.0);
+        for (i, (&s, w)) in scores.iter().zip(weights).enumerate() {
+            let predicted = fit.intercept
+                + rows[i * m..(i + 1) * m]
+                    .iter()
+                    .zip(&fit.coefficients)
+                    .filter(|(on, _)| **on)
+                    .map(|(_, c)| c)
+                    .sum::<f64>();
+            residual += w * (f64::from(s) - predicted).powi(2);
+            spread += w * (f64::from(s) - mean).powi(2);
+        }
+        if spread > 0.0 {
+            1.0 - residual / spread
+        } else {
+            1.0
+        }
     }
 }
 
 /// Each pixel gets its superpixel's coefficient: `[H, W]`.
-pub(super) fn coefficient_map(
+fn coefficient_map(
     run: &Run<'_>,
     segments: &Superpixels,
     coefficients: &[f64],

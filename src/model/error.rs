@@ -25,7 +25,8 @@ pub enum ModelError {
     Input { reason: String },
 }
 
-/// libtorch errors carry a C++ backtrace after the first line; keep the first line only.
+/// libtorch errors carry a C++ backtrace after the first line; keep the first line only (for
+/// every error of `model/` and `explain/` that quotes libtorch).
 pub(crate) fn first_line(err: &tch::TchError) -> String {
     err.to_string()
         .lines()

@@ -21,7 +21,7 @@ use rand_chacha::ChaCha8Rng;
 use tch::{CModule, Kind, Tensor};
 
 use super::error::{ModelError, first_line};
-use super::runtime::{CamSupport, Model};
+use super::runtime::Model;
 
 /// One step of cascading randomisation: what a randomised copy re-draws.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -105,7 +105,7 @@ impl Model {
             ordered.extend(layers.into_iter().map(|l| (Role::Module, l)));
         }
         if ordered.is_empty() {
-            return if self.cam == CamSupport::Available {
+            return if self.capabilities.cam.is_available() {
                 Ok(vec![RandomisationStage {
                     layers: vec!["head".to_owned()],
                     description: "head replaced by a random linear layer on globally \
@@ -160,7 +160,7 @@ impl Model {
         let mut copy = Model {
             manifest: self.manifest.clone(),
             path: self.path.clone(),
-            cam: self.cam.clone(),
+            capabilities: self.capabilities.clone(),
             device: self.device,
             module: load(&self.path)?,
             cam_files,

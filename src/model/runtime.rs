@@ -4,16 +4,9 @@ use std::path::{Path, PathBuf};
 
 use tch::{CModule, Device, Kind, Tensor};
 
+use super::capabilities::{Capabilities, Support};
 use super::error::{ModelError, first_line};
 use super::manifest::Manifest;
-
-/// Whether the CAM family of explanations can run on this model, and why not.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CamSupport {
-    /// `features(x)` and `head(A)` exist and `head(features(x)) == forward(x)`.
-    Available,
-    Unavailable(String),
-}
 
 /// Class probabilities for one input.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -28,7 +21,8 @@ pub struct Prediction {
 pub struct Model {
     pub manifest: Manifest,
     pub path: PathBuf,
-    pub cam: CamSupport,
+    /// What the model offers beyond `forward`, checked at load.
+    pub capabilities: Capabilities,
     pub device: Device,
     pub(super) module: CModule,
     /// `features`/`head` as separate files (manifest `[cam]`), else methods of `module`.
@@ -42,8 +36,9 @@ pub struct Model {
 
 impl Model {
     /// Loads `M.pt` and `M.toml` beside it, then checks the contract: `forward` on a zero input of
-    /// the declared shape gives finite logits `[1, classes]`; `head(features(x))` matches when the
-    /// module exports both (else CAM is unavailable, with the reason).
+    /// the declared shape gives finite logits `[1, classes]`. Then the capabilities: CAM when
+    /// `head(features(x))` matches, gradients when the logits depend on the input through
+    /// autograd (each unavailable with the reason otherwise).
     pub fn load(path: &Path) -> Result<Self, ModelError> {
         let manifest = Manifest::read(&Manifest::path_for(path))?;
         manifest.verify_files(path)?;
@@ -108,14 +103,20 @@ impl Model {
         let mut model = Self {
             manifest,
             path: path.to_owned(),
-            cam: CamSupport::Available,
+            capabilities: Capabilities {
+                cam: Support::Available,
+                gradients: Support::Available,
+            },
             device,
             module,
             cam_files,
             head_override: None,
             compose: false,
         };
-        model.cam = model.cam_support(&zeros, &logits);
+        model.capabilities = Capabilities {
+            cam: model.cam_support(&zeros, &logits),
+            gradients: model.gradient_support(&zeros),
+        };
         Ok(model)
     }
 
@@ -174,9 +175,9 @@ impl Model {
     }
 
     fn require_cam(&self) -> Result<(), ModelError> {
-        match &self.cam {
-            CamSupport::Available => Ok(()),
-            CamSupport::Unavailable(reason) => Err(ModelError::Contract {
+        match &self.capabilities.cam {
+            Support::Available => Ok(()),
+            Support::Unavailable(reason) => Err(ModelError::Contract {
                 reason: format!("CAM methods need `features` and `head`: {reason}"),
                 path: self.path.clone(),
             }),
@@ -237,26 +238,49 @@ fn all_finite(t: &Tensor) -> bool {
 
 impl Model {
     /// `features`/`head` present and agreeing with `forward`?
-    fn cam_support(&self, zeros: &Tensor, logits: &Tensor) -> CamSupport {
+    fn cam_support(&self, zeros: &Tensor, logits: &Tensor) -> Support {
         let features = tch::no_grad(|| self.run_features(zeros));
         let Ok(features) = features else {
-            return CamSupport::Unavailable("the model exports no `features` method".to_owned());
+            return Support::Unavailable("the model exports no `features` method".to_owned());
         };
         if features.dim() != 4 {
-            return CamSupport::Unavailable(format!(
+            return Support::Unavailable(format!(
                 "`features` returns {} dimensions, CAM needs [N, D, h, w]",
                 features.dim()
             ));
         }
         let head = tch::no_grad(|| self.run_head(&features));
         let Ok(head) = head else {
-            return CamSupport::Unavailable("the model exports no `head` method".to_owned());
+            return Support::Unavailable("the model exports no `head` method".to_owned());
         };
         let agree = head.f_allclose(logits, 1e-4, 1e-5, false).unwrap_or(false);
         if agree {
-            CamSupport::Available
+            Support::Available
         } else {
-            CamSupport::Unavailable("head(features(x)) differs from forward(x)".to_owned())
+            Support::Unavailable("head(features(x)) differs from forward(x)".to_owned())
+        }
+    }
+
+    /// Does `forward(x)` reach `x` through autograd? (A model that detaches its input or runs
+    /// under `no_grad` inside cannot be explained by gradients.)
+    fn gradient_support(&self, zeros: &Tensor) -> Support {
+        let unavailable =
+            || Support::Unavailable("forward(x) does not depend on x through autograd".to_owned());
+        let x = zeros.detach().set_requires_grad(true);
+        let gradient = tch::with_grad(|| {
+            let score = self.module.forward_ts(&[&x])?.f_sum(Kind::Float)?;
+            // libtorch crashes (instead of failing) differentiating a score without a graph.
+            if !score.requires_grad() {
+                return Ok(None);
+            }
+            Tensor::f_run_backward(&[score], &[&x], false, false).map(Some)
+        });
+        match gradient {
+            Ok(Some(g)) if g.first().is_some_and(Tensor::defined) => Support::Available,
+            Ok(_) => unavailable(),
+            Err(e) => {
+                Support::Unavailable(format!("no gradient through forward ({})", first_line(&e)))
+            }
         }
     }
 }

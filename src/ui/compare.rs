@@ -6,7 +6,7 @@ use egui::{Align2, Color32, FontId, Rect, Stroke, Vec2};
 use crate::app::inference::{Explanation, ModelCard};
 use crate::explain::{Method, Target};
 use crate::imaging::{Colormap, LUT_SIZE};
-use crate::model::CamSupport;
+use crate::model::Support;
 
 use super::model_card::ExplainAction;
 use super::theme;
@@ -20,7 +20,7 @@ pub fn method_controls_ui(
     salt: usize,
 ) -> Option<ExplainAction> {
     let mut action = None;
-    let cam = matches!(card.cam, CamSupport::Available);
+    let cam = matches!(card.cam, Support::Available);
     egui::ComboBox::from_id_salt(("method", salt))
         .selected_text(explanation.method.name())
         .width(100.0)
@@ -32,8 +32,8 @@ pub fn method_controls_ui(
                     egui::Button::selectable(explanation.method == method, method.name()),
                 );
                 let response = match &card.cam {
-                    CamSupport::Unavailable(reason) => response.on_disabled_hover_text(reason),
-                    CamSupport::Available => response,
+                    Support::Unavailable(reason) => response.on_disabled_hover_text(reason),
+                    Support::Available => response,
                 };
                 if response.clicked() && explanation.method != method {
                     explanation.method = method;

@@ -2,7 +2,7 @@
 //! slice on screen.
 
 use crate::app::inference::{Explanation, ModelCard};
-use crate::model::{CamSupport, Prediction};
+use crate::model::{Prediction, Support};
 
 /// What the user asked for in the explanation controls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,8 +30,8 @@ pub fn model_card_ui(
         m.input.width,
         card.device,
         match &card.cam {
-            CamSupport::Available => "CAM available".to_owned(),
-            CamSupport::Unavailable(reason) => format!("CAM unavailable: {reason}"),
+            Support::Available => "CAM available".to_owned(),
+            Support::Unavailable(reason) => format!("CAM unavailable: {reason}"),
         }
     ));
     if !m.provenance.metrics.is_empty() {

@@ -275,7 +275,7 @@ fn gaussian_blur(x: &Tensor, sigma_px: f32) -> Result<Tensor, tch::TchError> {
 fn torch(heatmap: &Heatmap, e: &tch::TchError) -> MetricError {
     ExplainError::Torch {
         method: heatmap.provenance.method.name(),
-        cause: crate::explain::error::first_line(e),
+        cause: crate::model::first_line(e),
         path: heatmap.provenance.model_path.clone(),
     }
     .into()
