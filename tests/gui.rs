@@ -15,8 +15,8 @@ use egui::{Event, Key, MouseWheelUnit, Pos2, Vec2};
 use egui_kittest::kittest::Queryable;
 use egui_kittest::{Harness, SnapshotOptions};
 use radlens::app::RadlensApp;
-use radlens::app::view::pixel_centre;
 use radlens::imaging::Window;
+use radlens::ui::view::pixel_centre;
 
 const SIZE: [f32; 2] = [1100.0, 700.0];
 /// Width of the series list on the left (theme::SIDE_PANEL_WIDTH plus margins), in pixels at 1 ppp.
@@ -539,7 +539,9 @@ fn demo_model_explains_the_slice_on_screen_follows_scrolling_and_cancels() {
     );
 
     // Follow slice: scrolling explains the new slice.
-    harness.state_mut().model.as_mut().unwrap().panes[0].follow = true;
+    harness.state_mut().model.as_mut().unwrap().panes[0]
+        .choice
+        .follow = true;
     let first = slice(&harness);
     harness.key_press(Key::ArrowDown);
     harness.run();
@@ -550,8 +552,8 @@ fn demo_model_explains_the_slice_on_screen_follows_scrolling_and_cancels() {
 
     // A long method, cancelled with Esc: nothing runs any more and its map never arrives.
     let session = harness.state_mut().model.as_mut().unwrap();
-    session.panes[0].follow = false;
-    session.panes[0].method = radlens::explain::Method::KernelShap;
+    session.panes[0].choice.follow = false;
+    session.panes[0].choice.method = radlens::explain::Method::KernelShap;
     harness.key_press(Key::ArrowUp);
     harness.run();
     harness.key_press(Key::E);
@@ -598,7 +600,7 @@ fn comparison_layout_explains_three_panes_linked_and_scrolls_them_together() {
         .unwrap()
         .panes
         .iter()
-        .map(|p| p.method)
+        .map(|p| p.choice.method)
         .collect();
     assert_eq!(methods.len(), 3, "each pane shows another method");
     harness.run();
@@ -689,7 +691,7 @@ fn drawing_an_ellipse_roi_with_the_mouse_covers_the_dragged_area() {
     harness.run();
     assert_eq!(
         harness.state().rois.tool,
-        Some(radlens::app::roi::RoiTool::Ellipse)
+        Some(radlens::ui::roi::RoiTool::Ellipse)
     );
     let rect = harness.state().study.as_ref().unwrap().image_rect.unwrap();
     let [_, rows, cols] = harness.state().study.as_ref().unwrap().volume.shape;
@@ -1057,7 +1059,7 @@ fn export_matches_the_viewer_pixel_for_pixel_and_writes_png_and_dicom() {
     assert_eq!(exported.shape[0], 3);
 
     // The whole comparison layout: three panes side by side in one image, all in the sidecar.
-    harness.state_mut().compare = Some(radlens::app::CompareLayout::default());
+    harness.state_mut().compare = Some(radlens::ui::compare::CompareLayout::default());
     harness.run();
     let layout = out.path().join("layout.png");
     let state = harness.state_mut();
