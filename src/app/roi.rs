@@ -1,8 +1,8 @@
 //! Regions of interest drawn on slices: the drawing tools (ellipse, rectangle, polygon) as a small
 //! state machine fed with the viewer's pointer events ([`RoiPointer`], image pixel coordinates),
 //! the ROIs of each slice, undo, and which region the localisation metrics use
-//! ([`RoiSource`]: a drawn ROI or the study's mask). The tools' and sources' names live with
-//! their widgets in [`crate::ui::roi`].
+//! ([`RoiSource`]: a drawn ROI or the study's mask). Those types are the widgets' vocabulary and
+//! live with them in [`crate::ui::roi`]; this editor is the state they act on.
 //!
 //! Coordinates follow [`crate::review::Roi`]: continuous image pixels, `x` along columns, `y`
 //! along rows, pixel `(row, col)` covering `[col, col + 1) × [row, row + 1)`.

@@ -18,7 +18,8 @@ pub enum MetricKind {
     Randomisation,
 }
 
-/// The share of pixels compared by the top-k IoU agreement, in percent.
+/// The share of pixels compared by the top-k IoU agreement, in percent (the panel's column
+/// heading; the app computes the agreement with it).
 pub const TOP_K_PERCENT: f64 = 10.0;
 
 /// Localisation of one map against the active region (docs/EVALUATE.md).
