@@ -21,8 +21,11 @@
 //! - [`input`]: INPUT of the headless commands (DICOM series with masks, PNG/JPEG, `.npy`);
 //!   joins `dicom` and `model`, no tch code of its own.
 //! - [`cli`]: the headless subcommands; thin wrappers over the library modules.
-//! - [`ui`]: widgets (`*_ui` functions); [`app`]: the eframe app, its state and background jobs,
-//!   the only glue between UI and workers.
+//! - [`ui`]: widgets (`*_ui` functions) and the view-model types they draw (view state and
+//!   geometry, hover, ROI tools, explanation choices, model card, metrics reports); they return
+//!   what the user asked for. Uses the data types of the modules above; no dependency on `app`.
+//! - [`app`]: the eframe app, its state and background jobs, and the window launch; acts on
+//!   what `ui` returns, the only glue between UI and workers (`app → ui`, never back).
 //! - `main.rs`: argument parsing, logging, dispatch. Nothing else.
 
 pub mod app;

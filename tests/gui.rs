@@ -15,13 +15,10 @@ use egui::{Event, Key, MouseWheelUnit, Pos2, Vec2};
 use egui_kittest::kittest::Queryable;
 use egui_kittest::{Harness, SnapshotOptions};
 use radlens::app::RadlensApp;
-use radlens::app::view::pixel_centre;
 use radlens::imaging::Window;
+use radlens::ui::view::pixel_centre;
 
 const SIZE: [f32; 2] = [1100.0, 700.0];
-/// Snapshots are taken smaller to keep the committed PNGs small.
-const SNAPSHOT_SIZE: [f32; 2] = [960.0, 540.0];
-const SNAPSHOT_PIXELS_PER_POINT: f32 = 0.6;
 /// Width of the series list on the left (theme::SIDE_PANEL_WIDTH plus margins), in pixels at 1 ppp.
 const SIDE_PANEL: u32 = 220;
 
@@ -31,9 +28,12 @@ fn app(paths: Vec<PathBuf>) -> Harness<'static, RadlensApp> {
 }
 
 fn app_sized(paths: Vec<PathBuf>, size: [f32; 2]) -> Harness<'static, RadlensApp> {
-    // Never the user's review folder: one that exists only if a test saves into it.
-    let reviews = std::env::temp_dir().join(format!("radlens-gui-reviews-{}", std::process::id()));
-    app_reviewing(paths, size, reviews)
+    app_reviewing(paths, size, scratch_reviews())
+}
+
+/// Never the user's review folder: one that exists only if a test saves into it.
+fn scratch_reviews() -> PathBuf {
+    std::env::temp_dir().join(format!("radlens-gui-reviews-{}", std::process::id()))
 }
 
 /// The app with its review files in `review_dir`.
@@ -42,12 +42,38 @@ fn app_reviewing(
     size: [f32; 2],
     review_dir: PathBuf,
 ) -> Harness<'static, RadlensApp> {
-    // Snapshots render at a lower resolution: the committed PNGs stay small.
-    let pixels_per_point = if size == SNAPSHOT_SIZE {
-        SNAPSHOT_PIXELS_PER_POINT
-    } else {
-        1.0
-    };
+    build(paths, size, 1.0, review_dir)
+}
+
+/// Every snapshot test: the demo study without its model (a snapshot does not wait for, or
+/// depend on, a model) at one size, scale and tolerance, after `interact`, compared with
+/// `tests/snapshots/{name}.png`.
+fn snapshot(name: &str, interact: impl FnOnce(&mut Harness<'_, RadlensApp>)) {
+    // Smaller than the tests' window and at a lower scale: the committed PNGs stay small.
+    const SNAPSHOT_SIZE: [f32; 2] = [960.0, 540.0];
+    const SNAPSHOT_PIXELS_PER_POINT: f32 = 0.6;
+    let demo = radlens::app::demo_study().unwrap();
+    let mut harness = build(
+        vec![demo],
+        SNAPSHOT_SIZE,
+        SNAPSHOT_PIXELS_PER_POINT,
+        scratch_reviews(),
+    );
+    interact(&mut harness);
+    harness.snapshot_options(
+        name,
+        &SnapshotOptions::new().threshold(2.0).max_failed_pixels(200),
+    );
+}
+
+/// The app on `paths` at `size` and `pixels_per_point`, reviewing into `review_dir`, once its
+/// study is shown and no job runs.
+fn build(
+    paths: Vec<PathBuf>,
+    size: [f32; 2],
+    pixels_per_point: f32,
+    review_dir: PathBuf,
+) -> Harness<'static, RadlensApp> {
     let mut harness = Harness::builder()
         .with_size(size)
         .with_pixels_per_point(pixels_per_point)
@@ -260,32 +286,22 @@ fn segmentation_outline_is_drawn_and_toggles_with_m() {
 
 #[test]
 fn main_view_snapshot() {
-    // The demo study without the model: the snapshot does not wait for, or depend on, a model.
-    let demo = radlens::app::demo_study().unwrap();
-    let mut harness = app_sized(vec![demo], SNAPSHOT_SIZE);
-    harness.snapshot_options(
-        "main_view",
-        &SnapshotOptions::new().threshold(2.0).max_failed_pixels(200),
-    );
+    snapshot("main_view", |_| {});
 }
 
 #[test]
 fn tag_browser_filters_and_snapshot() {
-    let demo = radlens::app::demo_study().unwrap();
-    let mut harness = app_sized(vec![demo], SNAPSHOT_SIZE);
-    harness
-        .get_by_role(egui::accesskit::Role::TextInput)
-        .click();
-    harness.run();
-    harness
-        .get_by_role(egui::accesskit::Role::TextInput)
-        .type_text("0028");
-    harness.run();
-    harness.get_by_label_contains("(0028,0030)");
-    harness.snapshot_options(
-        "tag_browser",
-        &SnapshotOptions::new().threshold(2.0).max_failed_pixels(200),
-    );
+    snapshot("tag_browser", |harness| {
+        harness
+            .get_by_role(egui::accesskit::Role::TextInput)
+            .click();
+        harness.run();
+        harness
+            .get_by_role(egui::accesskit::Role::TextInput)
+            .type_text("0028");
+        harness.run();
+        harness.get_by_label_contains("(0028,0030)");
+    });
 }
 
 #[test]
@@ -523,7 +539,9 @@ fn demo_model_explains_the_slice_on_screen_follows_scrolling_and_cancels() {
     );
 
     // Follow slice: scrolling explains the new slice.
-    harness.state_mut().model.as_mut().unwrap().panes[0].follow = true;
+    harness.state_mut().model.as_mut().unwrap().panes[0]
+        .choice
+        .follow = true;
     let first = slice(&harness);
     harness.key_press(Key::ArrowDown);
     harness.run();
@@ -534,8 +552,8 @@ fn demo_model_explains_the_slice_on_screen_follows_scrolling_and_cancels() {
 
     // A long method, cancelled with Esc: nothing runs any more and its map never arrives.
     let session = harness.state_mut().model.as_mut().unwrap();
-    session.panes[0].follow = false;
-    session.panes[0].method = radlens::explain::Method::KernelShap;
+    session.panes[0].choice.follow = false;
+    session.panes[0].choice.method = radlens::explain::Method::KernelShap;
     harness.key_press(Key::ArrowUp);
     harness.run();
     harness.key_press(Key::E);
@@ -582,7 +600,7 @@ fn comparison_layout_explains_three_panes_linked_and_scrolls_them_together() {
         .unwrap()
         .panes
         .iter()
-        .map(|p| p.method)
+        .map(|p| p.choice.method)
         .collect();
     assert_eq!(methods.len(), 3, "each pane shows another method");
     harness.run();
@@ -673,7 +691,7 @@ fn drawing_an_ellipse_roi_with_the_mouse_covers_the_dragged_area() {
     harness.run();
     assert_eq!(
         harness.state().rois.tool,
-        Some(radlens::app::roi::RoiTool::Ellipse)
+        Some(radlens::ui::roi::RoiTool::Ellipse)
     );
     let rect = harness.state().study.as_ref().unwrap().image_rect.unwrap();
     let [_, rows, cols] = harness.state().study.as_ref().unwrap().volume.shape;
@@ -862,12 +880,13 @@ fn comparison_panel_reports_agreement_between_the_three_panes() {
 }
 
 /// Not a test of behaviour: renders the metrics panel in the comparison layout to
-/// `$RADLENS_SCREENSHOT` for a person to look at (skipped without it).
+/// `$RADLENS_SCREENSHOT` for a person to look at. Ignored (reported as such) unless asked:
+/// `RADLENS_SCREENSHOT=metrics.png cargo test --test gui -- --ignored screenshot`.
 #[test]
+#[ignore = "writes a screenshot for a person: set RADLENS_SCREENSHOT and pass --ignored"]
 fn screenshot_of_the_metrics_panel_when_asked() {
-    let Some(out) = std::env::var_os("RADLENS_SCREENSHOT") else {
-        return;
-    };
+    let out = std::env::var_os("RADLENS_SCREENSHOT")
+        .expect("RADLENS_SCREENSHOT must name the PNG file to write");
     let mut harness = app_sized(Vec::new(), [1600.0, 1000.0]);
     wait_for_model(&mut harness);
     harness.state_mut().settings.show_tags = false;
@@ -1040,7 +1059,7 @@ fn export_matches_the_viewer_pixel_for_pixel_and_writes_png_and_dicom() {
     assert_eq!(exported.shape[0], 3);
 
     // The whole comparison layout: three panes side by side in one image, all in the sidecar.
-    harness.state_mut().compare = Some(radlens::app::CompareLayout::default());
+    harness.state_mut().compare = Some(radlens::ui::compare::CompareLayout::default());
     harness.run();
     let layout = out.path().join("layout.png");
     let state = harness.state_mut();

@@ -19,9 +19,7 @@ use crate::export::{
 use crate::imaging::{Colormap, Window};
 use crate::model::{JobContext, Model, preprocess_slice};
 
-use super::RadlensApp;
-use super::inference::Output;
-use super::menus::Dialog;
+use super::{RadlensApp, inference::Output, menus::Dialog};
 use crate::ui;
 
 /// What the export window holds (its checkboxes are independent options, hence the bools).
@@ -369,7 +367,7 @@ impl RadlensApp {
     #[must_use]
     pub fn pane_display(&self, pane: usize) -> Option<Display> {
         let study = self.study.as_ref()?;
-        let pane = self.model.as_ref()?.panes.get(pane)?;
+        let pane = &self.model.as_ref()?.panes.get(pane)?.choice;
         let monochrome1 = study.volume.photometric == crate::dicom::Photometric::Monochrome1;
         let mut params = crate::explain::ExplainParams::new(pane.method);
         params.target = pane.target.clone();

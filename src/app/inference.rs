@@ -13,11 +13,13 @@ use crate::explain::metrics::{
     Faithfulness, FaithfulnessParams, RandomisationCheck, RandomisationParams, deletion_insertion,
     randomisation_check,
 };
-use crate::explain::{ExplainInput, ExplainParams, Heatmap, Method, Target, explain};
+use crate::explain::{ExplainInput, ExplainParams, Heatmap, Method, explain};
 use crate::imaging::Colormap;
-use crate::model::{
-    Job, JobContext, Manifest, Model, Prediction, Reply, Support, Worker, preprocess_slice,
-};
+use crate::model::{Job, JobContext, Model, Prediction, Reply, Worker, preprocess_slice};
+use crate::ui::metrics::MetricKind;
+use crate::ui::model_card::ModelCard;
+
+use super::explanation::{Explanation, Running, SliceKey};
 
 /// What the worker computes for the app.
 pub enum Output {
@@ -36,15 +38,6 @@ pub struct ExportRun {
     pub id: u64,
     pub fraction: f32,
     pub cancel: Arc<AtomicBool>,
-}
-
-/// What the model card shows (copied before the model moves into its worker).
-#[derive(Clone, Debug)]
-pub struct ModelCard {
-    pub path: PathBuf,
-    pub manifest: Manifest,
-    pub cam: Support,
-    pub device: String,
 }
 
 /// A loaded model and its latest answers.
@@ -67,118 +60,6 @@ pub struct ModelSession {
 /// Most panes of the comparison layout.
 pub const MAX_PANES: usize = 4;
 
-/// The explanation of the slice on screen in one pane: what to compute, how to show it, the
-/// running job, the last result.
-pub struct Explanation {
-    pub method: Method,
-    pub target: Target,
-    /// Recompute when the slice changes.
-    pub follow: bool,
-    pub colormap: Colormap,
-    pub opacity: f32,
-    /// Normalised level below which the overlay is transparent.
-    pub threshold: f32,
-    /// `(volume identity, slice)` and the heatmap (or why there is none).
-    pub result: Option<(SliceKey, Result<Arc<Heatmap>, String>)>,
-    pub running: Option<Running>,
-    /// Deletion/insertion curves of the shown heatmap (computed on the worker).
-    pub faithfulness: MetricJob<Faithfulness>,
-    /// The randomisation sanity check of the shown heatmap's method (on request; long).
-    pub randomisation: MetricJob<RandomisationCheck>,
-}
-
-/// A model-dependent metric of one heatmap, computed on the worker with progress and cancel.
-pub struct MetricJob<T> {
-    /// The heatmap it is (being) computed for; results of another heatmap are not shown.
-    pub heatmap: Option<Arc<Heatmap>>,
-    /// Request id, fraction done, cancel flag.
-    pub running: Option<(u64, f32, Arc<AtomicBool>)>,
-    pub result: Option<Result<T, String>>,
-}
-
-impl<T> Default for MetricJob<T> {
-    fn default() -> Self {
-        Self {
-            heatmap: None,
-            running: None,
-            result: None,
-        }
-    }
-}
-
-impl<T> MetricJob<T> {
-    /// True when this job is (or was) about `heatmap`.
-    #[must_use]
-    pub fn is_for(&self, heatmap: &Arc<Heatmap>) -> bool {
-        self.heatmap
-            .as_ref()
-            .is_some_and(|h| Arc::ptr_eq(h, heatmap))
-    }
-
-    /// The result for `heatmap`, if that is what was computed.
-    #[must_use]
-    pub fn result_for(&self, heatmap: &Arc<Heatmap>) -> Option<&Result<T, String>> {
-        self.result.as_ref().filter(|_| self.is_for(heatmap))
-    }
-
-    /// The fraction done while computing for `heatmap`.
-    #[must_use]
-    pub fn progress_for(&self, heatmap: &Arc<Heatmap>) -> Option<f32> {
-        self.running
-            .as_ref()
-            .filter(|_| self.is_for(heatmap))
-            .map(|(_, f, _)| *f)
-    }
-
-    /// Stops the running computation; `why` becomes the result (so it is not restarted by
-    /// itself).
-    fn cancel(&mut self, why: &str) {
-        if let Some((_, _, cancel)) = self.running.take() {
-            cancel.store(true, Ordering::Relaxed);
-            self.result = Some(Err(why.to_owned()));
-        }
-    }
-}
-
-/// Which model-dependent metric.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MetricKind {
-    Faithfulness,
-    Randomisation,
-}
-
-/// An explanation being computed.
-pub struct Running {
-    pub id: u64,
-    pub key: SliceKey,
-    pub method: Method,
-    pub fraction: f32,
-    pub cancel: Arc<AtomicBool>,
-}
-
-impl Explanation {
-    /// Grad-CAM of the top class (or an occlusion map when the model has no CAM layer).
-    #[must_use]
-    pub fn new(cam: &Support, colormap: Colormap, opacity: f32, threshold: f32) -> Self {
-        Self {
-            method: if matches!(cam, Support::Available) {
-                Method::GradCam
-            } else {
-                Method::Occlusion
-            },
-            target: Target::Top,
-            follow: false,
-            colormap,
-            opacity,
-            threshold,
-            result: None,
-            running: None,
-            faithfulness: MetricJob::default(),
-            randomisation: MetricJob::default(),
-        }
-    }
-}
-
 /// The view that asks for predictions; explanation pane `i` asks as view `EXPLANATION_VIEW + i`.
 /// The worker keeps only the newest request per view.
 const PREDICTION_VIEW: u32 = 0;
@@ -187,9 +68,6 @@ const EXPLANATION_VIEW: u32 = 1;
 const FAITHFULNESS_VIEW: u32 = 100;
 const RANDOMISATION_VIEW: u32 = 200;
 const EXPORT_VIEW: u32 = 300;
-
-/// Identity of a volume's slice (volume address, slice index) for matching answers to the screen.
-pub type SliceKey = (usize, usize);
 
 fn slice_key(volume: &Arc<Volume>, slice: usize) -> SliceKey {
     (Arc::as_ptr(volume) as usize, slice)
@@ -220,7 +98,8 @@ impl ModelSession {
         let card = ModelCard {
             path: model.path.clone(),
             manifest: model.manifest.clone(),
-            cam: model.capabilities.cam.clone(),
+            capabilities: model.capabilities.clone(),
+            verified: model.manifest.is_verified(&model.path),
             device: format!("{:?}", model.device),
         };
         let ctx = ctx.clone();
@@ -242,10 +121,10 @@ impl ModelSession {
     /// fresh comparison shows different methods).
     pub fn ensure_panes(&mut self, n: usize, colormap: Colormap, opacity: f32, threshold: f32) {
         while self.panes.len() < n.min(MAX_PANES) {
-            let mut pane = Explanation::new(&self.card.cam, colormap, opacity, threshold);
+            let mut pane = Explanation::new(&self.card.capabilities, colormap, opacity, threshold);
             let usable: Vec<Method> = Method::ALL
                 .into_iter()
-                .filter(|m| matches!(self.card.cam, Support::Available) || !m.needs_cam())
+                .filter(|m| self.card.capabilities.missing(m.needs()).is_none())
                 .collect();
             // Fast, different methods first: Grad-CAM, occlusion, SmoothGrad, IG, then the rest.
             let preferred = [
@@ -259,7 +138,7 @@ impl ModelSession {
                 .filter(|m| usable.contains(m))
                 .chain(usable.iter().copied().filter(|m| !preferred.contains(m)))
                 .collect();
-            pane.method = order[self.panes.len() % order.len().max(1)];
+            pane.choice.method = order[self.panes.len() % order.len().max(1)];
             self.panes.push(pane);
         }
     }
@@ -305,7 +184,7 @@ impl ModelSession {
         let Some(explanation) = self.panes.get_mut(pane) else {
             return Ok(());
         };
-        let method = explanation.method;
+        let method = explanation.choice.method;
         if matches!(volume.voxels, Voxels::Rgb8(_)) {
             explanation.result = Some((key, Err("colour images are not model input".into())));
             return Ok(());
@@ -314,7 +193,7 @@ impl ModelSession {
         let mut values = vec![0.0; rows * cols];
         volume.slice_f32_into(slice, &mut values);
         let mut params = ExplainParams::new(method);
-        params.target = explanation.target.clone();
+        params.target = explanation.choice.target.clone();
         let job = Box::new(move |model: &Model, ctx: &JobContext<'_>| {
             let input = ExplainInput::from_slice(&values, rows, cols, &model.manifest)
                 .map_err(|e| e.to_string())?;
@@ -461,7 +340,7 @@ impl ModelSession {
             let e = &self.panes[pane];
             let current = e.running.as_ref().map(|r| r.key) == Some(key)
                 || e.result.as_ref().is_some_and(|(k, _)| *k == key);
-            if (e.follow || always) && !current {
+            if (e.choice.follow || always) && !current {
                 self.explain(pane, volume, slice)?;
             }
         }

@@ -2,6 +2,7 @@
 
 use super::RadlensApp;
 use super::settings::Settings;
+use crate::ui;
 use crate::ui::roi::RoiAction;
 
 /// What a file dialog is for.
@@ -153,14 +154,14 @@ impl RadlensApp {
                 ui.checkbox(&mut self.settings.bilinear, "Smooth (bilinear) display");
                 ui.checkbox(&mut self.metrics.open, "Metrics & review (v)");
                 ui.separator();
-                self.compare_controls_ui(ui);
+                ui::compare::compare_controls_ui(ui, &mut self.compare, self.model.is_some());
                 if ui.button("Settings…").clicked() {
                     self.show_settings = true;
                 }
             });
             ui.separator();
             let slice = self.study.as_ref().map(|s| s.view.slice);
-            match crate::ui::roi::roi_tools_ui(ui, self.rois.tool) {
+            match ui::roi::roi_tools_ui(ui, self.rois.tool) {
                 Some(RoiAction::Tool(tool)) => self.rois.toggle_tool(tool),
                 Some(RoiAction::Undo) => {
                     self.rois.undo();
@@ -176,30 +177,6 @@ impl RadlensApp {
             ui.toggle_value(&mut self.metrics.open, "Metrics")
                 .on_hover_text("Metrics & review panel (v)");
         });
-    }
-
-    /// Comparison layout on/off, its pane count and the difference pane (View menu and Settings).
-    fn compare_controls_ui(&mut self, ui: &mut egui::Ui) {
-        let mut comparing = self.compare.is_some();
-        let response = ui.add_enabled(
-            self.model.is_some(),
-            egui::Checkbox::new(&mut comparing, "Compare explanations (c)"),
-        );
-        if response.changed() {
-            self.compare = comparing.then(super::CompareLayout::default);
-        }
-        if let Some(layout) = &mut self.compare {
-            ui.horizontal(|ui| {
-                ui.label("panes");
-                for n in 2..=4 {
-                    ui.selectable_value(&mut layout.panes, n, n.to_string());
-                }
-            });
-            ui.add_enabled(
-                layout.panes >= 3,
-                egui::Checkbox::new(&mut layout.difference, "last pane: 1 − 2 difference"),
-            );
-        }
     }
 
     pub(super) fn settings_window(&mut self, ctx: &egui::Context) {
@@ -230,7 +207,7 @@ impl RadlensApp {
                 ui.separator();
                 self.review_folder_ui(ui);
                 ui.separator();
-                self.compare_controls_ui(ui);
+                ui::compare::compare_controls_ui(ui, &mut self.compare, self.model.is_some());
             });
         self.show_settings = open;
     }

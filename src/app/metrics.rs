@@ -9,38 +9,22 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, TryRecvError};
 
 use super::RadlensApp;
-use super::inference::{MAX_PANES, MetricJob, MetricKind};
+use super::explanation::MetricJob;
+use super::inference::MAX_PANES;
 use super::review::EntryKey;
-use super::roi::{RoiSource, STUDY_MASK_NAME};
+use super::roi::STUDY_MASK_NAME;
 use crate::explain::Heatmap;
 use crate::explain::metrics::{
-    PointingGame, pointing_game, relevance_mass_accuracy, relevance_rank_accuracy, sparseness,
-    spearman, top_k_iou,
+    pointing_game, relevance_mass_accuracy, relevance_rank_accuracy, sparseness, spearman,
+    top_k_iou,
 };
 use crate::review::Roi;
 use crate::ui;
-use crate::ui::metrics::{PaneReport, PanelAction, PanelReport, Progress, RegionInfo, ReviewInfo};
-
-/// The share of pixels compared by the top-k IoU agreement, in percent.
-pub const TOP_K_PERCENT: f64 = 10.0;
-
-/// Localisation of one map against the active region (docs/EVALUATE.md).
-#[derive(Clone, Debug)]
-pub struct Localisation {
-    pub pointing: Result<PointingGame, String>,
-    pub mass: Result<f64, String>,
-    pub rank: Result<f64, String>,
-}
-
-/// How much two panes' maps agree.
-#[derive(Clone, Debug)]
-pub struct Agreement {
-    /// Pane indices (0-based), `a < b`.
-    pub a: usize,
-    pub b: usize,
-    pub spearman: Result<f64, String>,
-    pub top_k_iou: Result<f64, String>,
-}
+use crate::ui::metrics::{
+    Agreement, Localisation, MetricKind, PaneReport, PanelAction, PanelReport, Progress,
+    RegionInfo, ReviewInfo, TOP_K_PERCENT,
+};
+use crate::ui::roi::{RoiSource, RoiTool};
 
 /// The region the localisation uses: which slice and which ROI (a drawn one or the study mask).
 #[derive(Clone, Debug, PartialEq)]
@@ -260,7 +244,10 @@ impl RadlensApp {
             let slice = study.view.slice;
             for pane in 0..shown.min(session.panes.len()) {
                 let Some(heatmap) = session.heatmap_for(pane, &study.volume, slice).cloned() else {
-                    panes.push(PaneReport::waiting(pane, session.panes[pane].method.name()));
+                    panes.push(PaneReport::waiting(
+                        pane,
+                        session.panes[pane].choice.method.name(),
+                    ));
                     continue;
                 };
                 if !session.panes[pane].faithfulness.is_for(&heatmap)
@@ -453,7 +440,7 @@ impl RadlensApp {
             self.rois.finish();
         }
         ctx.input(|i| {
-            for tool in super::roi::RoiTool::ALL {
+            for tool in RoiTool::ALL {
                 if i.key_pressed(tool.key()) && i.modifiers.is_none() {
                     self.rois.toggle_tool(tool);
                 }

@@ -3,10 +3,13 @@
 //! and restored when the same study (by StudyInstanceUID) is opened again.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::dicom::Volume;
 use crate::explain::{ExplainParams, Heatmap, Method, Target};
 use crate::review::{Review, ReviewEntry, Roi, Verdict};
+
+use super::RadlensApp;
 
 /// Which explanation an entry is about: the slice, the method, the explained class and the model.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -152,6 +155,48 @@ impl ReviewSession {
             self.dirty = false;
         }
         result
+    }
+}
+
+impl RadlensApp {
+    /// The review folder in use: [`Self::set_review_dir`]'s, else `$RADLENS_REVIEW_DIR`, else
+    /// the settings', else the user's data folder.
+    #[must_use]
+    pub fn review_dir(&self) -> Option<PathBuf> {
+        self.review_dir
+            .clone()
+            .or_else(|| review_dir(self.settings.review_dir.as_deref()))
+    }
+
+    /// Keeps review files in `dir` from now on (the open study's review is reloaded from there).
+    pub fn set_review_dir(&mut self, dir: PathBuf) {
+        self.review_dir = Some(dir);
+        if let Some(volume) = self.study.as_ref().map(|s| Arc::clone(&s.volume)) {
+            self.open_review(&volume);
+        }
+    }
+
+    /// Saves the current review, then opens `volume`'s study's review from the review folder
+    /// (its ROIs come back on their slices).
+    pub(super) fn open_review(&mut self, volume: &Volume) {
+        self.save_review();
+        self.review = None;
+        let Some(dir) = self.review_dir() else {
+            return;
+        };
+        match ReviewSession::open(&dir, volume) {
+            Ok(session) => {
+                for entry in &session.review.entries {
+                    // Drawn shapes come back on their slices; a study mask is the study's own.
+                    if let Some(roi) = entry.roi.clone().filter(|r| !matches!(r, Roi::Mask { .. }))
+                    {
+                        self.rois.add(entry.slice_index, roi);
+                    }
+                }
+                self.review = Some(session);
+            }
+            Err(e) => self.error = Some(format!("review not opened: {e}")),
+        }
     }
 }
 

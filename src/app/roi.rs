@@ -1,6 +1,8 @@
 //! Regions of interest drawn on slices: the drawing tools (ellipse, rectangle, polygon) as a small
-//! state machine fed with pointer events in image pixel coordinates, the ROIs of each slice, undo,
-//! and which region the localisation metrics use (a drawn ROI or the study's mask).
+//! state machine fed with the viewer's pointer events ([`RoiPointer`], image pixel coordinates),
+//! the ROIs of each slice, undo, and which region the localisation metrics use
+//! ([`RoiSource`]: a drawn ROI or the study's mask). Those types are the widgets' vocabulary and
+//! live with them in [`crate::ui::roi`]; this editor is the state they act on.
 //!
 //! Coordinates follow [`crate::review::Roi`]: continuous image pixels, `x` along columns, `y`
 //! along rows, pixel `(row, col)` covering `[col, col + 1) × [row, row + 1)`.
@@ -8,65 +10,7 @@
 use std::collections::BTreeMap;
 
 use crate::review::Roi;
-
-/// A drawing tool. While one is active, left-drag draws instead of changing window/level.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RoiTool {
-    /// Drag the bounding box.
-    Ellipse,
-    /// Drag from corner to corner.
-    Rectangle,
-    /// Click vertices or drag freehand; double-click or Enter closes.
-    Polygon,
-}
-
-impl RoiTool {
-    pub const ALL: [Self; 3] = [Self::Ellipse, Self::Rectangle, Self::Polygon];
-
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Ellipse => "Ellipse",
-            Self::Rectangle => "Rectangle",
-            Self::Polygon => "Polygon",
-        }
-    }
-
-    /// The key that picks the tool.
-    #[must_use]
-    pub fn key(self) -> egui::Key {
-        match self {
-            Self::Ellipse => egui::Key::O,
-            Self::Rectangle => egui::Key::B,
-            Self::Polygon => egui::Key::P,
-        }
-    }
-}
-
-/// What the pointer did on the image while a tool is active, in image pixel coordinates.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum RoiPointer {
-    /// A left-drag started where the button went down.
-    Press([f64; 2]),
-    /// The left-drag moved to here.
-    Drag([f64; 2]),
-    /// The left-drag ended here.
-    Release([f64; 2]),
-    /// A left click (no drag).
-    Click([f64; 2]),
-    /// The second click of a double click.
-    DoubleClick([f64; 2]),
-}
-
-/// Which region the localisation metrics and the review use.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum RoiSource {
-    /// The latest ROI drawn on the slice on screen.
-    #[default]
-    Drawn,
-    /// The study's mask (DICOM SEG segments and `*.mask.npy` files, united).
-    StudyMask,
-}
+use crate::ui::roi::{RoiPointer, RoiSource, RoiTool};
 
 /// The name a study mask has in review files.
 pub const STUDY_MASK_NAME: &str = "study mask";

@@ -47,9 +47,9 @@ pub use kernel_shap::KernelShapParams;
 pub use lime::LimeParams;
 pub use occlusion::OcclusionParams;
 pub use params::{ExplainParams, Target};
+pub use scored::explain_scored;
 pub use smoothgrad::SmoothGradParams;
 pub use surrogate::SuperpixelParams;
-pub use scored::explain_scored;
 
 use crate::model::{Capability, Manifest, Model, preprocess_slice};
 use run::Run;

@@ -1,109 +1,74 @@
-//! The comparison layout's pieces: the controls above each pane (method, class, colormap,
-//! opacity, threshold, progress) and the colorbar with the raw value range drawn in each pane.
+//! The comparison layout's pieces: its shape ([`CompareLayout`], the pane rectangles), its
+//! controls, and the colorbar with the raw value range drawn in each pane. The controls above
+//! each pane are the explanation controls of [`super::explanation`].
 
 use egui::{Align2, Color32, FontId, Rect, Stroke, Vec2};
 
-use crate::app::inference::{Explanation, ModelCard};
-use crate::explain::{Method, Target};
 use crate::imaging::{Colormap, LUT_SIZE};
-use crate::model::Support;
 
-use super::model_card::ExplainAction;
 use super::theme;
 
-/// Method and class pickers with "Explain"/"Cancel" and progress: the controls every explanation
-/// has, in the single view and in each comparison pane.
-pub fn method_controls_ui(
-    ui: &mut egui::Ui,
-    card: &ModelCard,
-    explanation: &mut Explanation,
-    salt: usize,
-) -> Option<ExplainAction> {
-    let mut action = None;
-    let cam = matches!(card.cam, Support::Available);
-    egui::ComboBox::from_id_salt(("method", salt))
-        .selected_text(explanation.method.name())
-        .width(100.0)
-        .show_ui(ui, |ui| {
-            for method in Method::ALL {
-                let enabled = cam || !method.needs_cam();
-                let response = ui.add_enabled(
-                    enabled,
-                    egui::Button::selectable(explanation.method == method, method.name()),
-                );
-                let response = match &card.cam {
-                    Support::Unavailable(reason) => response.on_disabled_hover_text(reason),
-                    Support::Available => response,
-                };
-                if response.clicked() && explanation.method != method {
-                    explanation.method = method;
-                    explanation.result = None;
-                }
-            }
-        })
-        .response
-        .on_hover_text("Explanation method");
-    let classes = &card.manifest.classes;
-    let target_text = match &explanation.target {
-        Target::Index(i) => classes.get(*i).cloned().unwrap_or_default(),
-        _ => "top class".to_owned(),
-    };
-    let before = explanation.target.clone();
-    egui::ComboBox::from_id_salt(("target", salt))
-        .selected_text(target_text)
-        .width(90.0)
-        .show_ui(ui, |ui| {
-            ui.selectable_value(&mut explanation.target, Target::Top, "top class");
-            for (i, class) in classes.iter().enumerate() {
-                ui.selectable_value(&mut explanation.target, Target::Index(i), class);
-            }
-        })
-        .response
-        .on_hover_text("Class to explain");
-    if explanation.target != before {
-        explanation.result = None;
-    }
-    match &explanation.running {
-        Some(running) => {
-            ui.add(
-                egui::ProgressBar::new(running.fraction)
-                    .desired_width(110.0)
-                    .text(format!(
-                        "{} {:.0}%",
-                        running.method.name(),
-                        running.fraction * 100.0
-                    )),
-            );
-            if ui.button("Cancel").on_hover_text("Esc").clicked() {
-                action = Some(ExplainAction::Cancel);
-            }
-        }
-        None => {
-            if ui.button("Explain").on_hover_text("e").clicked() {
-                action = Some(ExplainAction::Start);
-            }
-        }
-    }
-    action
+/// Which panes the comparison layout shows and whether the last one is a difference view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompareLayout {
+    /// 2–4 panes.
+    pub panes: usize,
+    /// The last pane shows pane 1 − pane 2 instead of an explanation of its own.
+    pub difference: bool,
 }
 
-/// Colormap, opacity and threshold of one pane (compact: panes can be narrow).
-pub fn display_controls_ui(ui: &mut egui::Ui, explanation: &mut Explanation, salt: usize) {
-    egui::ComboBox::from_id_salt(("colormap", salt))
-        .selected_text(explanation.colormap.name())
-        .width(70.0)
-        .show_ui(ui, |ui| {
-            for colormap in Colormap::ALL {
-                ui.selectable_value(&mut explanation.colormap, colormap, colormap.name());
-            }
+impl Default for CompareLayout {
+    fn default() -> Self {
+        Self {
+            panes: 3,
+            difference: false,
+        }
+    }
+}
+
+/// `n` pane rectangles filling `area`: side by side for 2 and 3, a 2×2 grid for 4.
+#[must_use]
+pub fn pane_rects(area: Rect, n: usize) -> Vec<Rect> {
+    let (columns, rows) = if n >= 4 { (2, 2) } else { (n.max(1), 1) };
+    let size = egui::vec2(area.width() / columns as f32, area.height() / rows as f32);
+    (0..n.min(4))
+        .map(|i| {
+            let (c, r) = (i % columns, i / columns);
+            Rect::from_min_size(
+                area.min + egui::vec2(c as f32 * size.x, r as f32 * size.y),
+                size,
+            )
         })
-        .response
-        .on_hover_text("Heatmap colormap");
-    ui.spacing_mut().slider_width = 50.0;
-    ui.add(egui::Slider::new(&mut explanation.opacity, 0.0..=1.0).fixed_decimals(2))
-        .on_hover_text("Overlay opacity");
-    ui.add(egui::Slider::new(&mut explanation.threshold, 0.0..=1.0).fixed_decimals(2))
-        .on_hover_text("Threshold: normalised values below it are transparent");
+        .collect()
+}
+
+/// Comparison layout on/off (`available`: there is a model to explain with), its pane count
+/// and the difference pane (View menu and Settings).
+pub fn compare_controls_ui(
+    ui: &mut egui::Ui,
+    compare: &mut Option<CompareLayout>,
+    available: bool,
+) {
+    let mut comparing = compare.is_some();
+    let response = ui.add_enabled(
+        available,
+        egui::Checkbox::new(&mut comparing, "Compare explanations (c)"),
+    );
+    if response.changed() {
+        *compare = comparing.then(CompareLayout::default);
+    }
+    if let Some(layout) = compare {
+        ui.horizontal(|ui| {
+            ui.label("panes");
+            for n in 2..=4 {
+                ui.selectable_value(&mut layout.panes, n, n.to_string());
+            }
+        });
+        ui.add_enabled(
+            layout.panes >= 3,
+            egui::Checkbox::new(&mut layout.difference, "last pane: 1 − 2 difference"),
+        );
+    }
 }
 
 /// A vertical colorbar at the right edge of `viewport`: the colormap from bottom (`low`) to top

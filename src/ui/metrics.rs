@@ -5,13 +5,40 @@
 use egui::RichText;
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
-use crate::app::inference::MetricKind;
-use crate::app::metrics::{Agreement, Localisation, TOP_K_PERCENT};
-use crate::app::roi::RoiSource;
-use crate::explain::metrics::{Curve, Faithfulness, RandomisationCheck, ScoreKind};
+use crate::explain::metrics::{Curve, Faithfulness, PointingGame, RandomisationCheck, ScoreKind};
 use crate::review::Verdict;
 
+use super::roi::RoiSource;
 use super::theme;
+
+/// Which model-dependent metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricKind {
+    Faithfulness,
+    Randomisation,
+}
+
+/// The share of pixels compared by the top-k IoU agreement, in percent (the panel's column
+/// heading; the app computes the agreement with it).
+pub const TOP_K_PERCENT: f64 = 10.0;
+
+/// Localisation of one map against the active region (docs/EVALUATE.md).
+#[derive(Clone, Debug)]
+pub struct Localisation {
+    pub pointing: Result<PointingGame, String>,
+    pub mass: Result<f64, String>,
+    pub rank: Result<f64, String>,
+}
+
+/// How much two panes' maps agree.
+#[derive(Clone, Debug)]
+pub struct Agreement {
+    /// Pane indices (0-based), `a < b`.
+    pub a: usize,
+    pub b: usize,
+    pub spearman: Result<f64, String>,
+    pub top_k_iou: Result<f64, String>,
+}
 
 /// A model-dependent metric's state.
 #[derive(Clone, Debug)]

@@ -1,14 +1,20 @@
 //! The model card (manifest, classes, input, device, CAM availability) and the prediction for the
 //! slice on screen.
 
-use crate::app::inference::{Explanation, ModelCard};
-use crate::model::{Prediction, Support};
+use std::path::PathBuf;
 
-/// What the user asked for in the explanation controls.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ExplainAction {
-    Start,
-    Cancel,
+use crate::model::{Capabilities, Manifest, Prediction, Support};
+
+/// What the model card shows (copied before the model moves into its worker).
+#[derive(Clone, Debug)]
+pub struct ModelCard {
+    pub path: PathBuf,
+    pub manifest: Manifest,
+    /// What the model offers the explanation methods (CAM layers, gradients).
+    pub capabilities: Capabilities,
+    /// Every model file matched the manifest's sha256 when it was loaded.
+    pub verified: bool,
+    pub device: String,
 }
 
 pub fn model_card_ui(
@@ -29,11 +35,23 @@ pub fn model_card_ui(
         m.input.height,
         m.input.width,
         card.device,
-        match &card.cam {
+        match &card.capabilities.cam {
             Support::Available => "CAM available".to_owned(),
             Support::Unavailable(reason) => format!("CAM unavailable: {reason}"),
         }
     ));
+    if card.verified {
+        ui.label("verified: every model file matches the manifest's sha256");
+    } else {
+        ui.label("not verified: the manifest lists no sha256 for some model files");
+    }
+    let defaulted = m.defaulted_preprocessing();
+    if !defaulted.is_empty() {
+        ui.colored_label(
+            crate::ui::theme::ERROR_TEXT,
+            format!("preprocessing defaulted: {}", defaulted.join(", ")),
+        );
+    }
     if !m.provenance.metrics.is_empty() {
         let metrics: Vec<String> = m
             .provenance
@@ -73,50 +91,4 @@ pub fn model_card_ui(
             });
         }
     }
-}
-
-/// The single view's explanation: method/class pickers, "Explain"/"Cancel" with progress, "follow
-/// slice", display controls, and what the shown heatmap is. Keyboard: `e` explains the slice on
-/// screen, `Esc` cancels.
-pub fn explanation_ui(
-    ui: &mut egui::Ui,
-    card: &ModelCard,
-    explanation: &mut Explanation,
-    on_screen: Option<&crate::explain::Heatmap>,
-) -> Option<ExplainAction> {
-    ui.separator();
-    let mut action = None;
-    ui.horizontal_wrapped(|ui| {
-        ui.label("Explain");
-        action = super::compare::method_controls_ui(ui, card, explanation, 0);
-        ui.checkbox(&mut explanation.follow, "follow slice");
-    });
-    ui.horizontal_wrapped(|ui| super::compare::display_controls_ui(ui, explanation, 0));
-    if let Some(heatmap) = on_screen {
-        let p = &heatmap.provenance;
-        let (lo, hi) = heatmap.range();
-        ui.label(format!(
-            "{} for {} (logit {:.3}) · raw {lo:.3e} … {hi:.3e} · {:.0} ms",
-            p.method.name(),
-            p.target_name,
-            p.score,
-            p.elapsed_ms
-        ));
-    } else if let Some((_, Err(e))) = &explanation.result {
-        ui.colored_label(super::theme::ERROR_TEXT, e);
-    }
-    if !ui.ctx().egui_wants_keyboard_input() {
-        let (explain, cancel) = ui.input(|i| {
-            (
-                i.key_pressed(egui::Key::E),
-                i.key_pressed(egui::Key::Escape),
-            )
-        });
-        if explain && explanation.running.is_none() {
-            action = Some(ExplainAction::Start);
-        } else if cancel && explanation.running.is_some() {
-            action = Some(ExplainAction::Cancel);
-        }
-    }
-    action
 }

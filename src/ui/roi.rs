@@ -1,12 +1,71 @@
-//! Regions of interest on the slice: their outlines in a viewport, and the drawing tools in the
-//! menu bar.
+//! Regions of interest on the slice: the drawing tools and what the pointer does with them (the
+//! viewer reports [`RoiPointer`] events, the app's ROI editor acts on them), which region the
+//! metrics use, the outlines in a viewport, and the tool buttons in the menu bar.
 
 use egui::{Pos2, Rect, Shape, Stroke};
 
-use crate::app::roi::RoiTool;
 use crate::review::Roi;
 
 use super::theme;
+
+/// A drawing tool. While one is active, left-drag draws instead of changing window/level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoiTool {
+    /// Drag the bounding box.
+    Ellipse,
+    /// Drag from corner to corner.
+    Rectangle,
+    /// Click vertices or drag freehand; double-click or Enter closes.
+    Polygon,
+}
+
+impl RoiTool {
+    pub const ALL: [Self; 3] = [Self::Ellipse, Self::Rectangle, Self::Polygon];
+
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ellipse => "Ellipse",
+            Self::Rectangle => "Rectangle",
+            Self::Polygon => "Polygon",
+        }
+    }
+
+    /// The key that picks the tool.
+    #[must_use]
+    pub fn key(self) -> egui::Key {
+        match self {
+            Self::Ellipse => egui::Key::O,
+            Self::Rectangle => egui::Key::B,
+            Self::Polygon => egui::Key::P,
+        }
+    }
+}
+
+/// What the pointer did on the image while a tool is active, in image pixel coordinates.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RoiPointer {
+    /// A left-drag started where the button went down.
+    Press([f64; 2]),
+    /// The left-drag moved to here.
+    Drag([f64; 2]),
+    /// The left-drag ended here.
+    Release([f64; 2]),
+    /// A left click (no drag).
+    Click([f64; 2]),
+    /// The second click of a double click.
+    DoubleClick([f64; 2]),
+}
+
+/// Which region the localisation metrics and the review use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RoiSource {
+    /// The latest ROI drawn on the slice on screen.
+    #[default]
+    Drawn,
+    /// The study's mask (DICOM SEG segments and `*.mask.npy` files, united).
+    StudyMask,
+}
 
 /// What the user asked for in the ROI tools.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,7 +1,18 @@
-//! The status bar: value under the cursor, voxel, patient position, window, zoom.
+//! The status bar: value under the cursor, voxel, patient position, window, zoom; and
+//! [`Hover`], what the pointer is over.
 
-use crate::app::Hover;
 use crate::imaging::Window;
+
+/// What the pointer is over.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hover {
+    pub col: usize,
+    pub row: usize,
+    pub slice: usize,
+    /// Modality value (HU for CT); `None` for colour images.
+    pub value: Option<f32>,
+    pub patient_mm: [f64; 3],
+}
 
 /// One line of status text (also what tests read back).
 #[must_use]

@@ -6,14 +6,16 @@ use std::sync::Arc;
 
 use egui::{Align2, Event, Key, PointerButton, Pos2, Rect, Sense, Stroke, Vec2};
 
-use crate::app::roi::RoiPointer;
-use crate::app::view::{ViewState, image_rect, nice_length_mm, orientation_labels, pixel_at};
 use crate::dicom::Volume;
 use crate::imaging::{Colormap, HeatParams, ShadeParams};
 use crate::render::{HeatLayer, MaskLayer, SliceCallback, SliceImage, Uniforms};
 use crate::review::Roi;
 
+use super::roi::RoiPointer;
 use super::theme;
+use super::view::{
+    ViewState, image_rect, nice_length_mm, orientation_labels, pixel_at, pixel_centre,
+};
 
 /// Everything the viewport draws, besides the view state.
 pub struct ViewerInput<'a> {
@@ -109,7 +111,7 @@ pub fn viewer_ui(ui: &mut egui::Ui, input: &ViewerInput<'_>, view: &mut ViewStat
         input.draft,
     );
     if let Some((col, row)) = input.crosshair {
-        let centre = crate::app::view::pixel_centre(col, row, image, cols, rows);
+        let centre = pixel_centre(col, row, image, cols, rows);
         let stroke = Stroke::new(1.0, theme::CROSSHAIR);
         painter.line_segment(
             [

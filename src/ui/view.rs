@@ -1,5 +1,6 @@
 //! The state of one slice view and its geometry: which slice, which window, where the image sits
-//! on screen. Pure logic (no painting) so it can be tested directly.
+//! on screen, which pixel is under a screen point. Pure logic (no painting) so it can be tested
+//! directly; the viewer ([`super::viewer`]) changes it from input and draws with it.
 
 use egui::{Pos2, Rect, Vec2};
 

@@ -1,0 +1,197 @@
+//! The background jobs as the frame sees them: opening studies and series (the loader's
+//! events become the study, its thumbnails and its review), the file dialogs' answers, and the
+//! model: loading it, its worker's replies, and asking for the slice on screen.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::loader::{self, LoadEvent};
+use super::menus::Dialog;
+use super::study::Study;
+use super::{RadlensApp, inference, roi};
+
+impl RadlensApp {
+    /// Starts loading `paths`, replacing whatever was loading.
+    pub fn open(&mut self, paths: Vec<PathBuf>, ctx: &egui::Context) {
+        if let Some(job) = self.job.take() {
+            job.cancel();
+        }
+        self.opened.clone_from(&paths);
+        match loader::open_paths(paths, ctx.clone()) {
+            Ok(job) => self.job = Some(job),
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    pub(super) fn load_series(&mut self, index: usize, ctx: &egui::Context) {
+        let Some(series) = self.scan.as_ref().and_then(|r| r.series.get(index)) else {
+            return;
+        };
+        if let Some(job) = self.job.take() {
+            job.cancel();
+        }
+        let total = series.slices.len();
+        let segmentations = self
+            .scan
+            .as_ref()
+            .map(|r| {
+                crate::dicom::segmentations_for(series, &r.series)
+                    .into_iter()
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        match loader::load_series(series.clone(), index, segmentations, ctx.clone()) {
+            Ok(mut job) => {
+                job.total_slices = total;
+                self.job = Some(job);
+            }
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    pub(super) fn poll_job(&mut self, ctx: &egui::Context) {
+        let Some(job) = &mut self.job else { return };
+        ctx.request_repaint_after(std::time::Duration::from_millis(50));
+        let mut finished = false;
+        let mut loaded = false;
+        loop {
+            let event = match job.events.try_recv() {
+                Ok(event) => event,
+                Err(crossbeam_channel::TryRecvError::Empty) => break,
+                // The loader stopped without a word (it was cancelled): the job is over.
+                Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                    finished = true;
+                    break;
+                }
+            };
+            match event {
+                LoadEvent::Scanned { report, chosen } => {
+                    job.total_slices = report.series[chosen].slices.len();
+                    self.thumbnails = vec![None; report.series.len()];
+                    self.scan = Some(*report);
+                }
+                LoadEvent::Thumbnail {
+                    series_index,
+                    image,
+                } => {
+                    if let Some(slot) = self.thumbnails.get_mut(series_index) {
+                        *slot = Some(ctx.load_texture(
+                            format!("series thumbnail {series_index}"),
+                            image,
+                            egui::TextureOptions::LINEAR,
+                        ));
+                    }
+                }
+                LoadEvent::Loaded {
+                    volume,
+                    series_index,
+                    masks,
+                } => {
+                    job.series_loaded = true;
+                    self.settings.remember(&self.opened);
+                    tracing::info!(
+                        "loaded series {} ({} slices, {})",
+                        series_index,
+                        volume.shape[0],
+                        volume.modality
+                    );
+                    loaded = true;
+                    self.study = Some(Study::new(*volume, series_index, masks));
+                }
+                LoadEvent::Failed(message) => {
+                    finished = true;
+                    self.error = Some(message);
+                }
+            }
+        }
+        if finished {
+            self.job = None;
+        }
+        if loaded && let Some(volume) = self.study.as_ref().map(|s| Arc::clone(&s.volume)) {
+            // A new series starts with no ROIs and no cached metrics.
+            self.rois = roi::RoiEditor::default();
+            self.metrics.reset();
+            self.open_review(&volume);
+        }
+    }
+
+    pub(super) fn poll_dialog(&mut self, ctx: &egui::Context) {
+        let Some(rx) = &self.dialog else { return };
+        if let Ok((kind, choice)) = rx.try_recv() {
+            self.dialog = None;
+            match (kind, choice.filter(|p| !p.is_empty())) {
+                (Dialog::Model, Some(paths)) => {
+                    if let Some(path) = paths.into_iter().next() {
+                        self.open_model(path, ctx);
+                    }
+                }
+                (Dialog::ExportCsv, Some(paths)) => {
+                    if let Some(path) = paths.into_iter().next() {
+                        self.export_review_csv(&path);
+                    }
+                }
+                (Dialog::ExportImage(_) | Dialog::ExportFolder, Some(paths)) => {
+                    if let Some(path) = paths.into_iter().next() {
+                        self.start_export(path);
+                    }
+                }
+                (_, Some(paths)) => self.open(paths, ctx),
+                (_, None) => {}
+            }
+        }
+    }
+
+    /// Loads a TorchScript model (with its `.toml` manifest) off the UI thread.
+    pub fn open_model(&mut self, path: PathBuf, ctx: &egui::Context) {
+        match inference::load_model(path, ctx.clone()) {
+            Ok(rx) => self.model_loading = Some(rx),
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    /// True while a model is being loaded.
+    #[must_use]
+    pub fn is_loading_model(&self) -> bool {
+        self.model_loading.is_some()
+    }
+
+    /// Model arrival, worker replies, and a new request when the slice changed.
+    pub(super) fn poll_model(&mut self, ctx: &egui::Context) {
+        if let Some(rx) = &self.model_loading
+            && let Ok(result) = rx.try_recv()
+        {
+            self.model_loading = None;
+            match result.and_then(|model| inference::ModelSession::start(model, ctx)) {
+                Ok(mut session) => {
+                    let s = &self.settings;
+                    session.ensure_panes(1, s.colormap, s.heat_opacity, s.heat_threshold);
+                    self.model = Some(session);
+                }
+                Err(e) => self.error = Some(e),
+            }
+        }
+        let Some(session) = &mut self.model else {
+            return;
+        };
+        if let Some(message) = session.poll() {
+            self.error = Some(message);
+        }
+        let (shown, always) = match self.compare {
+            Some(layout) => {
+                let s = &self.settings;
+                session.ensure_panes(layout.panes, s.colormap, s.heat_opacity, s.heat_threshold);
+                // The difference pane explains nothing itself.
+                (layout.panes - usize::from(layout.difference), true)
+            }
+            None => (1, false),
+        };
+        if let Some(study) = &self.study
+            && let Err(e) = session
+                .request(&study.volume, study.view.slice)
+                .and_then(|()| session.follow(&study.volume, study.view.slice, shown, always))
+        {
+            self.error = Some(e);
+        }
+    }
+}
