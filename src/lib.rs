@@ -12,10 +12,11 @@
 //! - [`export`]: `imaging`, `dicom` and `explain`'s result types, plus dicom-rs to write; the
 //!   annotated image (PNG + JSON sidecar, DICOM Secondary Capture) and de-identification; runs no
 //!   model, never UI types.
-//! - [`output`]: std and `tempfile` only; every file radlens writes goes through it (atomic
+//! - [`output`]: std, `tempfile` and `sha2` only; every file radlens writes goes through it (atomic
 //!   writes, sources never overwritten, the user's umask).
-//! - [`training`]: the demo model's data (real slices + synthetic lesions) and metrics; uses
-//!   `dicom`, `imaging`, `model`.
+//! - [`training`] (cargo feature `training`, on by default; only the demo builder and its tests
+//!   use it): the demo model's data (real slices + synthetic lesions) and metrics; uses `dicom`,
+//!   `imaging`, `model`.
 //! - [`review`]: the reviewer's verdicts per explanation (JSON per study, CSV export) and ROI
 //!   rasterisation; plain data and files, uses `explain`'s parameter types only.
 //! - [`input`]: INPUT of the headless commands (DICOM series with masks, PNG/JPEG, `.npy`);
@@ -39,5 +40,6 @@ pub mod model;
 pub mod output;
 pub mod render;
 pub mod review;
+#[cfg(feature = "training")]
 pub mod training;
 pub mod ui;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::explain::{ExplainParams, Method, Target};
+use crate::explain::{ExplainParams, MAX_BATCH, MAX_SAMPLES, Method, Target};
 use crate::input::Input;
 use crate::model::Model;
 use crate::output::WritePolicy;
@@ -97,10 +97,6 @@ impl ExplainOptions {
     }
 }
 
-/// The most samples/steps a method may be asked for: LIME at 100 000 samples takes hours on a
-/// CPU already; beyond that is a typo, not a plan.
-pub const MAX_SAMPLES: usize = 100_000;
-
 /// A 0-based index: a negative one gets a range error instead of clap's "unexpected argument".
 pub fn index(text: &str) -> Result<usize, String> {
     bounded(text, 0, usize::MAX, "an index counted from 0")
@@ -111,7 +107,7 @@ fn samples(text: &str) -> Result<usize, String> {
 }
 
 fn batch(text: &str) -> Result<usize, String> {
-    bounded(text, 1, 4096, "a batch size")
+    bounded(text, 1, MAX_BATCH, "a batch size")
 }
 
 fn bounded(text: &str, min: usize, max: usize, what: &str) -> Result<usize, String> {

@@ -5,8 +5,7 @@ use dicom_dictionary_std::tags;
 use dicom_object::DefaultDicomObject;
 use dicom_pixeldata::{DecodedPixelData, PlanarConfiguration};
 
-use super::decode::SliceError;
-use super::error::{DicomError, one_line};
+use super::error::{DicomError, SliceError, one_line};
 use super::header::FileHeader;
 
 /// Modality values of one frame (1-bit segmentations give 0/1, like pydicom).

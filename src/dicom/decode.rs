@@ -14,7 +14,7 @@ use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use rayon::prelude::*;
 
 use super::convert::{write_f32, write_i16, write_i16_native, write_rgb};
-use super::error::{DicomError, one_line};
+use super::error::{DicomError, SliceError, one_line};
 use super::header::FileHeader;
 use super::open::{ReadExtent, open};
 use super::series::{Series, Skipped, SliceRef};
@@ -229,31 +229,6 @@ fn keep_decoded<T: Copy>(
     }
     out.truncate(kept * slice_len);
     Ok(skipped)
-}
-
-pub(super) enum SliceError {
-    Dicom(DicomError),
-    /// A value is fractional or beyond `i16`: the volume needs `f32`.
-    NotI16,
-}
-
-impl SliceError {
-    pub(super) fn into_dicom(self) -> DicomError {
-        match self {
-            Self::Dicom(err) => err,
-            // Only write_i16 asks for a wider type, and its caller retries with f32.
-            Self::NotI16 => DicomError::Decode {
-                reason: "values do not fit 16 bits".to_owned(),
-                path: std::path::PathBuf::new(),
-            },
-        }
-    }
-}
-
-impl From<DicomError> for SliceError {
-    fn from(err: DicomError) -> Self {
-        Self::Dicom(err)
-    }
 }
 
 /// What one slice writer gets: the decoded file, the frame, the file's header and where to write.

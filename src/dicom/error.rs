@@ -71,6 +71,33 @@ impl DicomError {
     }
 }
 
+/// Why one slice was not written into its volume: a real error, or a value that needs the wider
+/// `f32` volume (the decoder retries then). Used by the decoder and the value converters.
+pub(super) enum SliceError {
+    Dicom(DicomError),
+    /// A value is fractional or beyond `i16`: the volume needs `f32`.
+    NotI16,
+}
+
+impl SliceError {
+    pub(super) fn into_dicom(self) -> DicomError {
+        match self {
+            Self::Dicom(err) => err,
+            // Only write_i16 asks for a wider type, and its caller retries with f32.
+            Self::NotI16 => DicomError::Decode {
+                reason: "values do not fit 16 bits".to_owned(),
+                path: std::path::PathBuf::new(),
+            },
+        }
+    }
+}
+
+impl From<DicomError> for SliceError {
+    fn from(err: DicomError) -> Self {
+        Self::Dicom(err)
+    }
+}
+
 /// The longest run of untrusted text an error line shows.
 const QUOTE_MAX_CHARS: usize = 160;
 

@@ -31,6 +31,12 @@ pub(super) struct Encoding {
 }
 
 impl Encoding {
+    /// Explicit VR little endian: the file meta group's, and most datasets'.
+    pub(super) const EXPLICIT_LITTLE: Self = Self {
+        explicit_vr: true,
+        little_endian: true,
+    };
+
     /// The encoding of a transfer syntax UID; `None` for deflated or unknown ones.
     pub(super) fn of(transfer_syntax: &str) -> Option<Self> {
         match transfer_syntax.trim_end_matches(['\0', ' ']) {
@@ -92,6 +98,8 @@ enum Ended {
     Normally,
     /// At Pixel Data, for a header read.
     PixelData,
+    /// At a sequence delimiter inside an item: the sequence ends too.
+    SequenceEnd,
 }
 
 struct Walker {
@@ -155,13 +163,19 @@ impl Walker {
         }
         while self.pos + 8 <= end {
             let tag = (self.u16()?, self.u16()?);
-            if tag.0 == 0xFFFE && tag != ITEM_END {
-                // An item outside a sequence: not a dataset this walker follows.
-                return Err(Stop::GiveUp);
-            }
-            if tag == ITEM_END {
-                self.u32()?;
-                return Ok(Ended::Normally);
+            if tag.0 == 0xFFFE {
+                // Group FFFE has no VR, a 32-bit length follows the tag (as dicom-rs reads it).
+                let len = self.u32()?;
+                match tag {
+                    ITEM_END => return Ok(Ended::Normally),
+                    SEQUENCE_END if depth > 0 => return Ok(Ended::SequenceEnd),
+                    _ if len == UNDEFINED => return Err(Stop::GiveUp),
+                    _ => {
+                        self.fits(tag, len, end)?;
+                        self.skip(u64::from(len))?;
+                        continue;
+                    }
+                }
             }
             if tag == PIXEL_DATA && self.stop_at_pixel_data && depth == 0 {
                 return Ok(Ended::PixelData);
@@ -191,6 +205,17 @@ impl Walker {
                 continue;
             }
             self.fits(tag, len, end)?;
+            if let Some(unit) = binary_unit(vr)
+                && len % unit != 0
+            {
+                // dicom-rs reads whole numbers and leaves the rest, losing its place in the file.
+                return Err(Stop::Bad(format!(
+                    "element ({:04X},{:04X}) {} has {len} bytes, not a multiple of {unit}",
+                    tag.0,
+                    tag.1,
+                    String::from_utf8_lossy(&vr)
+                )));
+            }
             if sequence {
                 let sequence_end = self.pos + u64::from(len);
                 self.items(tag, Some(sequence_end), end, depth)?;
@@ -240,12 +265,16 @@ impl Walker {
             match item {
                 SEQUENCE_END => return Ok(()),
                 ITEM if len == UNDEFINED => {
-                    self.dataset(limit, depth + 1)?;
+                    if matches!(self.dataset(limit, depth + 1)?, Ended::SequenceEnd) {
+                        return Ok(());
+                    }
                 }
                 ITEM => {
                     self.fits(tag, len, limit)?;
                     let item_end = self.pos + u64::from(len);
-                    self.dataset(item_end, depth + 1)?;
+                    if matches!(self.dataset(item_end, depth + 1)?, Ended::SequenceEnd) {
+                        return Ok(());
+                    }
                     if self.pos != item_end {
                         self.reader
                             .seek(SeekFrom::Start(item_end))
@@ -304,6 +333,16 @@ pub(super) fn has_32_bit_length(vr: [u8; 2]) -> bool {
             | VR::UL
             | VR::US
     )
+}
+
+/// The size of one number of a binary VR (a value's length must be a multiple of it).
+fn binary_unit(vr: [u8; 2]) -> Option<u32> {
+    match &vr {
+        b"SS" | b"US" | b"OW" => Some(2),
+        b"FL" | b"SL" | b"UL" | b"AT" | b"OF" | b"OL" => Some(4),
+        b"FD" | b"SV" | b"UV" | b"OD" | b"OV" => Some(8),
+        _ => None,
+    }
 }
 
 /// The VR of `tag` from the standard dictionary (implicit VR datasets): `SQ` matters, anything

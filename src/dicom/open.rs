@@ -110,8 +110,14 @@ fn check_declared_lengths(path: &Path, extent: ReadExtent) -> Result<(), DicomEr
     let Some(meta) = parse_meta_group(&head, meta_start) else {
         return Ok(());
     };
-    let Some(encoding) = meta.transfer_syntax.as_deref().and_then(Encoding::of) else {
-        return Ok(());
+    // No (usable) Transfer Syntax UID: dicom-rs still reads on, mostly as explicit VR little
+    // endian; check that reading. Deflated datasets cannot be walked.
+    let encoding = match meta.transfer_syntax.as_deref() {
+        Some(ts) => match Encoding::of(ts) {
+            Some(encoding) => encoding,
+            None => return Ok(()),
+        },
+        None => Encoding::EXPLICIT_LITTLE,
     };
     // Where the dataset starts for the strict reader (after the group length's bytes) and for
     // the lenient one (after the last group 0002 element): both are checked when they differ.

@@ -133,11 +133,19 @@ impl ExplainParams {
 
     /// The shared knobs, then the method's own.
     pub(super) fn check(&self) -> Result<(), ExplainError> {
-        if self.batch_size == 0 {
-            return Err(self.invalid("batch size must be at least 1"));
+        if !(1..=MAX_BATCH).contains(&self.batch_size) {
+            return Err(self.invalid(format!(
+                "batch size must be 1 to {MAX_BATCH}, is {}",
+                self.batch_size
+            )));
         }
         if self.samples == Some(0) {
             return Err(self.invalid("samples must be at least 1"));
+        }
+        if let Some(samples) = self.samples.filter(|&s| s > MAX_SAMPLES) {
+            return Err(self.invalid(format!(
+                "samples must be at most {MAX_SAMPLES}, is {samples}"
+            )));
         }
         self.method
             .info()
@@ -146,6 +154,13 @@ impl ExplainParams {
             .map_err(|reason| self.invalid(reason))
     }
 }
+
+/// The most samples/steps a method may be asked for: LIME at 100 000 samples already takes hours
+/// on a CPU (and its surrogate ~100 MB); beyond that is a typo, not a plan.
+pub const MAX_SAMPLES: usize = 100_000;
+
+/// The most inputs per forward pass.
+pub const MAX_BATCH: usize = 4096;
 
 #[cfg(test)]
 mod tests {
