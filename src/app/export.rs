@@ -278,12 +278,7 @@ impl ExportRequest {
             let tensor = preprocess_slice(&values, rows, cols, &model.manifest)
                 .map_err(|e| e.to_string())?;
             let mut explain_pane = |_: &[f32], params: &ExplainParams, cancel: &AtomicBool| {
-                explain_scored(model, &tensor, [rows, cols], params, cancel)
-                    .map(|(heatmap, probability)| Explained {
-                        heatmap,
-                        probability,
-                    })
-                    .map_err(|e| e.to_string())
+                Explained::from_scored(explain_scored(model, &tensor, [rows, cols], params, cancel))
             };
             let meta = &self.volume.slices[index];
             let slice = SliceToExport {

@@ -195,12 +195,7 @@ fn write_slices(
         let slice_started = Instant::now();
         let tensor = input.model_input(index, &model.manifest)?;
         let mut explain_pane = |_: &[f32], params: &ExplainParams, cancel: &AtomicBool| {
-            explain_scored(model, &tensor, [rows, cols], params, cancel)
-                .map(|(heatmap, probability)| Explained {
-                    heatmap,
-                    probability,
-                })
-                .map_err(|e| e.to_string())
+            Explained::from_scored(explain_scored(model, &tensor, [rows, cols], params, cancel))
         };
         let source = &input.slices[index];
         let slice = SliceToExport {

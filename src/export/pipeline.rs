@@ -71,6 +71,20 @@ pub struct Explained {
     pub probability: f32,
 }
 
+impl Explained {
+    /// A `(map, probability)` result (as `explain::explain_scored` gives it) for the pipeline.
+    pub fn from_scored<E: std::fmt::Display>(
+        result: Result<(Heatmap, f32), E>,
+    ) -> Result<Self, String> {
+        result
+            .map(|(heatmap, probability)| Self {
+                heatmap,
+                probability,
+            })
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// The caller's explanation of one pane of a slice (the model runs there, not in `export/`). It
 /// should stop with an error when `cancel` is set.
 pub type ExplainPane<'a> =
