@@ -109,32 +109,13 @@ fn decode(
     send: Reply<'_>,
     control: &LoadControl,
 ) -> bool {
-    match dicom::load_series(series, control) {
-        Ok(volume) => {
-            // A segmentation that fails to load only costs its outline, not the study.
-            let seg_volumes: Vec<Volume> = segmentations
-                .iter()
-                .filter_map(
-                    |seg| match dicom::load_series(seg, &LoadControl::default()) {
-                        Ok(v) => Some(v),
-                        Err(e) => {
-                            tracing::warn!("segmentation not shown: {e}");
-                            None
-                        }
-                    },
-                )
-                .collect();
-            let mut masks = dicom::masks_for(&volume, &seg_volumes);
-            let mut volume = volume;
-            volume
-                .warnings
-                .extend(dicom::add_mask_files(&volume, &mut masks));
-            send(LoadEvent::Loaded {
-                volume: Box::new(volume),
-                series_index,
-                masks,
-            })
-        }
+    // A segmentation that fails to load only costs its outline (a warning), not the study.
+    match dicom::load_with_masks(series, segmentations, control) {
+        Ok(loaded) => send(LoadEvent::Loaded {
+            volume: Box::new(loaded.volume),
+            series_index,
+            masks: loaded.masks,
+        }),
         Err(dicom::DicomError::Cancelled) => false,
         Err(err) => send(LoadEvent::Failed(err.to_string())),
     }

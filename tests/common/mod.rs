@@ -175,8 +175,29 @@ pub fn traced_cam_model(dir: &Path, classes: i64) -> PathBuf {
     let fc = nn::linear(&root / "fc", 4, classes, nn::LinearConfig::default());
     let features = |x: &Tensor| x.apply(&conv).relu();
     let head = |a: &Tensor| a.adaptive_avg_pool2d([1, 1]).flatten(1, -1).apply(&fc);
+    // Deterministic weights and training input (not the global RNG, which tests running in
+    // parallel share): a random draw occasionally gave a net whose Grad-CAM is zero everywhere.
+    // Nets made in different folders differ (a test compares two).
+    let folder = dir.as_os_str().len() as f64;
+    tch::no_grad(|| {
+        for (name, mut var) in vs.variables() {
+            let offset = name.len() as f64 + folder;
+            let values = Tensor::arange(var.numel() as i64, (Kind::Float, Device::Cpu))
+                .f_add_scalar(offset)
+                .unwrap()
+                .sin()
+                .f_mul_scalar(0.5)
+                .unwrap()
+                .reshape(var.size());
+            var.copy_(&values);
+        }
+    });
     let mut opt = nn::Sgd::default().build(&vs, 0.1).unwrap();
-    let x = Tensor::randn([4, 1, 32, 32], (Kind::Float, Device::Cpu));
+    let x = Tensor::arange(4 * 32 * 32, (Kind::Float, Device::Cpu))
+        .f_mul_scalar(0.37)
+        .unwrap()
+        .sin()
+        .reshape([4, 1, 32, 32]);
     let y = Tensor::from_slice(&[0i64, 1, 0, 1]).remainder(classes);
     opt.backward_step(&head(&features(&x)).cross_entropy_for_logits(&y));
     let mut vs = vs;
