@@ -8,9 +8,10 @@
 //! with the run's seed.
 
 use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 
 use super::run::Run;
-use super::surrogate::{self, Design};
+use super::surrogate::{self, Design, Sampler};
 use super::{Attribution, ExplainError, ExplainParams, Explainer, MethodInfo};
 
 pub(super) const METHOD: MethodInfo = MethodInfo {
@@ -49,28 +50,17 @@ impl Explainer for KernelShap {
 
     fn attribute(&self, run: &mut Run<'_>) -> Result<Attribution, ExplainError> {
         let baseline = run.params.kernel_shap.baseline;
-        let (fitted, mut attribution) =
-            surrogate::attribute(run, |run, segments, samples, rng| {
-                let m = segments.count;
-                let rows = sample_rows(m, samples, rng);
-                let weights = rows
-                    .chunks(m)
-                    .map(|row| {
-                        let k = row.iter().filter(|&&on| on).count();
-                        if k == 0 || k == m { END_WEIGHT } else { 1.0 }
-                    })
-                    .collect();
-                let fill = run
-                    .input
-                    .f_full_like(f64::from(baseline))
-                    .map_err(|e| run.torch(&e))?;
-                Ok(Design {
-                    rows,
-                    weights,
-                    fill,
-                    alpha: 0.0,
-                })
-            })?;
+        let (fitted, mut attribution) = surrogate::attribute(run, |run, segments| {
+            let fill = run
+                .input
+                .f_full_like(f64::from(baseline))
+                .map_err(|e| run.torch(&e))?;
+            Ok(Design {
+                sampler: ShapleySampler::new(segments.count),
+                fill,
+                alpha: 0.0,
+            })
+        })?;
         attribution.parameters.extend([
             ("baseline".to_owned(), baseline.into()),
             (
@@ -82,52 +72,89 @@ impl Explainer for KernelShap {
     }
 }
 
-/// `samples × m` on/off flags: all on, all off, then Shapley-kernel draws.
-fn sample_rows(m: usize, samples: usize, rng: &mut impl Rng) -> Vec<bool> {
-    let mut rows = Vec::with_capacity(samples * m);
-    rows.extend(std::iter::repeat_n(true, m));
-    rows.extend(std::iter::repeat_n(false, m));
-    // P(k) ∝ (M − 1) / (k (M − k)) for k in 1..M; cumulative for inverse-CDF sampling.
-    let mut cumulative: Vec<f64> = (1..m)
-        .map(|k| (m - 1) as f64 / (k * (m - k)) as f64)
-        .scan(0.0, |sum, p| {
-            *sum += p;
-            Some(*sum)
-        })
-        .collect();
-    if let Some(&total) = cumulative.last() {
-        for c in &mut cumulative {
-            *c /= total;
+/// All on, all off, then Shapley-kernel draws; the ends weigh [`END_WEIGHT`], the draws 1.
+struct ShapleySampler {
+    features: usize,
+    drawn: usize,
+    /// P(k) ∝ (M − 1) / (k (M − k)) for k in 1..M, cumulative for inverse-CDF sampling; empty
+    /// for one superpixel.
+    cumulative: Vec<f64>,
+    /// The partial Fisher–Yates shuffle carries on from draw to draw.
+    order: Vec<usize>,
+}
+
+impl ShapleySampler {
+    fn new(m: usize) -> Self {
+        let mut cumulative: Vec<f64> = (1..m)
+            .map(|k| (m - 1) as f64 / (k * (m - k)) as f64)
+            .scan(0.0, |sum, p| {
+                *sum += p;
+                Some(*sum)
+            })
+            .collect();
+        if let Some(&total) = cumulative.last() {
+            for c in &mut cumulative {
+                *c /= total;
+            }
+        }
+        Self {
+            features: m,
+            drawn: 0,
+            cumulative,
+            order: (0..m).collect(),
         }
     }
-    let mut order: Vec<usize> = (0..m).collect();
-    for _ in 2..samples {
-        if cumulative.is_empty() {
+
+    /// Appends the next sample's `m` flags to `rows`.
+    fn next_row(&mut self, rng: &mut impl Rng, rows: &mut Vec<bool>) {
+        let m = self.features;
+        let drawn = self.drawn;
+        self.drawn += 1;
+        if drawn < 2 {
+            rows.extend(std::iter::repeat_n(drawn == 0, m));
+            return;
+        }
+        if self.cumulative.is_empty() {
             // One superpixel: only the two ends exist; repeat them.
             rows.extend(std::iter::repeat_n(rng.random_bool(0.5), m));
-            continue;
+            return;
         }
         let u: f64 = rng.random();
-        let k = 1 + cumulative.partition_point(|&c| c < u).min(m - 2);
+        let k = 1 + self.cumulative.partition_point(|&c| c < u).min(m - 2);
         // The first k of a partial Fisher–Yates shuffle are a uniform k-subset.
         for i in 0..k {
             let j = rng.random_range(i..m);
-            order.swap(i, j);
+            self.order.swap(i, j);
         }
         let start = rows.len();
         rows.extend(std::iter::repeat_n(false, m));
-        for &f in &order[..k] {
+        for &f in &self.order[..k] {
             rows[start + f] = true;
         }
     }
-    rows.truncate(samples * m);
-    rows
+}
+
+impl Sampler for ShapleySampler {
+    fn next(&mut self, rng: &mut ChaCha8Rng, count: usize) -> (Vec<bool>, Vec<f64>) {
+        let m = self.features;
+        let mut rows = Vec::with_capacity(count * m);
+        for _ in 0..count {
+            self.next_row(rng, &mut rows);
+        }
+        let weights = rows
+            .chunks(m)
+            .map(|row| {
+                let k = row.iter().filter(|&&on| on).count();
+                if k == 0 || k == m { END_WEIGHT } else { 1.0 }
+            })
+            .collect();
+        (rows, weights)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use rand::SeedableRng;
-    use rand_chacha::ChaCha8Rng;
 
     use super::*;
 
@@ -135,7 +162,7 @@ mod tests {
     fn rows_start_with_both_ends_and_follow_the_shapley_kernel() {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         let m = 6;
-        let rows = sample_rows(m, 20_002, &mut rng);
+        let (rows, _) = ShapleySampler::new(m).next(&mut rng, 20_002);
         assert!(rows[..m].iter().all(|&on| on));
         assert!(rows[m..2 * m].iter().all(|&on| !on));
         let mut histogram = [0usize; 7];

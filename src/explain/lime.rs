@@ -8,9 +8,10 @@
 //! seeded with the run's seed.
 
 use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 
 use super::run::Run;
-use super::surrogate::{self, Design};
+use super::surrogate::{self, Design, Sampler};
 use super::{Attribution, ExplainError, ExplainParams, Explainer, MethodInfo};
 
 pub(super) const METHOD: MethodInfo = MethodInfo {
@@ -67,32 +68,56 @@ impl Explainer for Lime {
             kernel_width,
             ridge_alpha,
         } = run.params.lime;
-        let (fitted, mut attribution) =
-            surrogate::attribute(run, |run, segments, samples, rng| {
-                let m = segments.count;
-                let mut rows = vec![true; m];
-                rows.extend((m..samples * m).map(|_| rng.random_bool(0.5)));
-                let weights = rows
-                    .chunks(m)
-                    .map(|row| {
-                        let d = cosine_distance_to_all_on(row);
-                        (-(d * d) / (kernel_width * kernel_width)).exp().sqrt()
-                    })
-                    .collect();
-                Ok(Design {
-                    fill: surrogate::segment_means(run, segments)?,
-                    rows,
-                    weights,
-                    alpha: ridge_alpha,
-                })
-            })?;
+        let (fitted, mut attribution) = surrogate::attribute(run, |run, segments| {
+            Ok(Design {
+                sampler: LimeSampler {
+                    features: segments.count,
+                    drawn: 0,
+                    kernel_width,
+                },
+                fill: surrogate::segment_means(run, segments)?,
+                alpha: ridge_alpha,
+            })
+        })?;
         attribution.parameters.extend([
             ("kernel_width".to_owned(), kernel_width.into()),
             ("ridge_alpha".to_owned(), ridge_alpha.into()),
             ("fill".to_owned(), "superpixel mean".into()),
-            ("surrogate_r2".to_owned(), fitted.r_squared().into()),
+            ("surrogate_r2".to_owned(), fitted.r_squared.into()),
         ]);
         Ok(attribution)
+    }
+}
+
+/// Sample 0 keeps every superpixel, each other switches each off with probability ½; weights
+/// are the exponential kernel on the cosine distance to sample 0.
+struct LimeSampler {
+    features: usize,
+    drawn: usize,
+    kernel_width: f64,
+}
+
+impl Sampler for LimeSampler {
+    fn next(&mut self, rng: &mut ChaCha8Rng, count: usize) -> (Vec<bool>, Vec<f64>) {
+        let m = self.features;
+        let mut rows = Vec::with_capacity(count * m);
+        for _ in 0..count {
+            if self.drawn == 0 {
+                rows.extend(std::iter::repeat_n(true, m));
+            } else {
+                rows.extend((0..m).map(|_| rng.random_bool(0.5)));
+            }
+            self.drawn += 1;
+        }
+        let width = self.kernel_width;
+        let weights = rows
+            .chunks(m)
+            .map(|row| {
+                let d = cosine_distance_to_all_on(row);
+                (-(d * d) / (width * width)).exp().sqrt()
+            })
+            .collect();
+        (rows, weights)
     }
 }
 

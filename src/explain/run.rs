@@ -110,7 +110,7 @@ impl<'a> Run<'a> {
     }
 
     /// `0..n` in batches of the configured size.
-    fn batches(&self, n: usize) -> impl Iterator<Item = Range<usize>> + use<> {
+    pub fn batches(&self, n: usize) -> impl Iterator<Item = Range<usize>> + use<> {
         let size = self.params.batch_size.max(1);
         (0..n.div_ceil(size)).map(move |b| b * size..((b + 1) * size).min(n))
     }
@@ -124,14 +124,25 @@ impl<'a> Run<'a> {
     ) -> Result<Vec<f32>, ExplainError> {
         let mut scores = Vec::with_capacity(n);
         for range in self.batches(n) {
-            self.check_cancel()?;
             let len = range.len();
-            let batch = make(range).map_err(|e| self.torch(&e))?;
-            let logits = tch::no_grad(|| self.model.forward(&batch))?;
-            let column = self.target_column(&logits, len)?;
-            scores.extend(super::to_vec(&column).map_err(|e| self.torch(&e))?);
-            self.advance(len);
+            scores.extend(self.score_batch(len, || make(range))?);
         }
+        Ok(scores)
+    }
+
+    /// The target's logit for each of the `len` inputs of one batch, which `make` builds as
+    /// `[len, C, H, W]`; checks for cancellation first and counts the inputs. No autograd.
+    pub fn score_batch(
+        &mut self,
+        len: usize,
+        make: impl FnOnce() -> Result<Tensor, tch::TchError>,
+    ) -> Result<Vec<f32>, ExplainError> {
+        self.check_cancel()?;
+        let batch = make().map_err(|e| self.torch(&e))?;
+        let logits = tch::no_grad(|| self.model.forward(&batch))?;
+        let column = self.target_column(&logits, len)?;
+        let scores = super::to_vec(&column).map_err(|e| self.torch(&e))?;
+        self.advance(len);
         Ok(scores)
     }
 

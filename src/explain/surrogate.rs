@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use rand_chacha::ChaCha8Rng;
 use tch::{Kind, Tensor};
 
-use super::regression::{LinearFit, weighted_ridge};
+use super::regression::{LinearFit, NormalEquations};
 use super::run::Run;
 use super::{Attribution, ExplainError, ExplainParams};
 use crate::imaging::{Superpixels, slic};
@@ -51,41 +51,49 @@ pub(super) fn check(params: &ExplainParams) -> Result<(), String> {
     Ok(())
 }
 
-/// A method's samples: `rows` is `samples × count` on/off flags (row-major), one weight per
-/// sample, the image "off" pixels take (`[1, C, H, W]`), and the ridge penalty of the fit.
-pub(super) struct Design {
-    pub rows: Vec<bool>,
-    pub weights: Vec<f64>,
+/// A method's samples, drawn batch by batch from the run's generator: each call continues where
+/// the last stopped, so the draws do not depend on the batch size.
+pub(super) trait Sampler {
+    /// The next `count` samples: `count × superpixels` on/off flags (row-major) and one weight
+    /// per sample.
+    fn next(&mut self, rng: &mut ChaCha8Rng, count: usize) -> (Vec<bool>, Vec<f64>);
+}
+
+/// A method's design: its [`Sampler`], the image "off" pixels take (`[1, C, H, W]`), and the
+/// ridge penalty of the fit.
+pub(super) struct Design<S> {
+    pub sampler: S,
     pub fill: Tensor,
     pub alpha: f64,
 }
 
-/// A fitted surrogate and what it was fitted on.
+/// A fitted surrogate and its weighted R² on the samples it was fitted on.
 pub(super) struct Surrogate {
-    pub rows: Vec<bool>,
-    pub weights: Vec<f64>,
-    pub scores: Vec<f32>,
     pub fit: LinearFit,
+    pub r_squared: f64,
 }
 
-/// The shared pipeline: superpixels, the method's `design` of `samples` samples (drawn from the
-/// run's generator), their scores, the fit, the coefficient map, and the parameters both methods
-/// record (the method adds its own).
-pub(super) fn attribute(
+/// The shared pipeline: superpixels, the method's `design`, its samples (drawn from the run's
+/// generator) scored and folded into the regression's sums batch by batch, the fit, the
+/// coefficient map, and the parameters both methods record (the method adds its own).
+pub(super) fn attribute<S: Sampler>(
     run: &mut Run<'_>,
-    design: impl FnOnce(&Run<'_>, &Superpixels, usize, &mut ChaCha8Rng) -> Result<Design, ExplainError>,
+    design: impl FnOnce(&Run<'_>, &Superpixels) -> Result<Design<S>, ExplainError>,
 ) -> Result<(Surrogate, Attribution), ExplainError> {
     let samples = run.samples();
     let segments = superpixels(run)?;
     let mut rng = run.rng();
     let Design {
-        rows,
-        weights,
+        mut sampler,
         fill,
         alpha,
-    } = design(run, &segments, samples, &mut rng)?;
-    let scores = perturbed_scores(run, &segments, &rows, &fill)?;
-    let fit = fit(run, &rows, &scores, &weights, segments.count, alpha)?;
+    } = design(run, &segments)?;
+    let sums = folded_scores(run, &segments, samples, &fill, |count| {
+        sampler.next(&mut rng, count)
+    })?;
+    let fit = sums.fit(alpha).ok_or_else(|| {
+        run.invalid("the surrogate regression has no solution (non-finite scores?)")
+    })?;
     let map = coefficient_map(run, &segments, &fit.coefficients)?;
     let parameters = BTreeMap::from([
         ("samples".to_owned(), samples.into()),
@@ -100,13 +108,9 @@ pub(super) fn attribute(
         ),
         ("intercept".to_owned(), fit.intercept.into()),
     ]);
+    let r_squared = sums.r_squared(&fit);
     Ok((
-        Surrogate {
-            rows,
-            weights,
-            scores,
-            fit,
-        },
+        Surrogate { fit, r_squared },
         Attribution { map, parameters },
     ))
 }
@@ -132,91 +136,51 @@ fn superpixels(run: &Run<'_>) -> Result<Superpixels, ExplainError> {
     Ok(segments)
 }
 
-/// The target's score for each sample: `rows` is `n × count` on/off flags (row-major); pixels of
-/// "on" superpixels keep the input, the others take `fill` (`[1, C, H, W]`).
+/// Scores `n` samples that `draw(count)` makes batch by batch (see [`Sampler::next`]) and folds
+/// each sample's flags, score and weight into the regression's sums, so only one batch of rows
+/// is ever held. Pixels of "on" superpixels keep the input, the others take `fill`
+/// (`[1, C, H, W]`).
 #[allow(clippy::many_single_char_names)] // m, n, h, w, x: the usual tensor names
-fn perturbed_scores(
+fn folded_scores(
     run: &mut Run<'_>,
     segments: &Superpixels,
-    rows: &[bool],
+    n: usize,
     fill: &Tensor,
-) -> Result<Vec<f32>, ExplainError> {
+    mut draw: impl FnMut(usize) -> (Vec<bool>, Vec<f64>),
+) -> Result<NormalEquations, ExplainError> {
     let m = segments.count;
-    let n = rows.len() / m;
     let [_, h, w] = run.input_chw();
     let x = run.input.shallow_clone();
     let labels: Vec<i64> = segments.labels.iter().map(|&l| i64::from(l)).collect();
     let labels = Tensor::from_slice(&labels)
         .f_to_device(x.device())
         .map_err(|e| run.torch(&e))?;
+    let mut sums = NormalEquations::new(m);
+    let mut features = vec![0.0; m];
     run.plan(n);
-    run.scores(n, |range| {
-        let len = range.len() as i64;
-        let flags: Vec<f32> = rows[range.start * m..range.end * m]
-            .iter()
-            .map(|&on| if on { 1.0 } else { 0.0 })
-            .collect();
-        let mask = Tensor::from_slice(&flags)
-            .f_to_device(x.device())?
-            .f_reshape([len, m as i64])?
-            .f_index_select(1, &labels)?
-            .f_reshape([len, 1, h, w])?;
-        // x · m + fill · (1 − m)
-        x.f_mul(&mask)?
-            .f_add(&fill.f_mul(&mask.f_neg()?.f_add_scalar(1.0)?)?)
-    })
-}
-
-/// Fits `scores ≈ b + rows · β` with sample `weights`.
-fn fit(
-    run: &Run<'_>,
-    rows: &[bool],
-    scores: &[f32],
-    weights: &[f64],
-    features: usize,
-    alpha: f64,
-) -> Result<LinearFit, ExplainError> {
-    let x: Vec<f64> = rows.iter().map(|&on| if on { 1.0 } else { 0.0 }).collect();
-    let y: Vec<f64> = scores.iter().map(|&s| f64::from(s)).collect();
-    weighted_ridge(&x, &y, weights, features, alpha)
-        .ok_or_else(|| run.invalid("the surrogate regression has no solution (non-finite scores?)"))
-}
-
-impl Surrogate {
-    /// Weighted R² of the fit (LIME's `score`).
-    pub fn r_squared(&self) -> f64 {
-        let Self {
-            rows,
-            weights,
-            scores,
-            fit,
-        } = self;
-        let m = fit.coefficients.len();
-        let total: f64 = weights.iter().sum();
-        let mean = scores
-            .iter()
-            .zip(weights)
-            .map(|(&s, w)| f64::from(s) * w)
-            .sum::<f64>()
-            / total;
-        let (mut residual, mut spread) = (0.0, 0.0);
-        for (i, (&s, w)) in scores.iter().zip(weights).enumerate() {
-            let predicted = fit.intercept
-                + rows[i * m..(i + 1) * m]
-                    .iter()
-                    .zip(&fit.coefficients)
-                    .filter(|(on, _)| **on)
-                    .map(|(_, c)| c)
-                    .sum::<f64>();
-            residual += w * (f64::from(s) - predicted).powi(2);
-            spread += w * (f64::from(s) - mean).powi(2);
-        }
-        if spread > 0.0 {
-            1.0 - residual / spread
-        } else {
-            1.0
+    for range in run.batches(n) {
+        let len = range.len();
+        let (rows, weights) = draw(len);
+        debug_assert_eq!((rows.len(), weights.len()), (len * m, len));
+        let scores = run.score_batch(len, || {
+            let flags: Vec<f32> = rows.iter().map(|&on| if on { 1.0 } else { 0.0 }).collect();
+            let mask = Tensor::from_slice(&flags)
+                .f_to_device(x.device())?
+                .f_reshape([len as i64, m as i64])?
+                .f_index_select(1, &labels)?
+                .f_reshape([len as i64, 1, h, w])?;
+            // x · m + fill · (1 − m)
+            x.f_mul(&mask)?
+                .f_add(&fill.f_mul(&mask.f_neg()?.f_add_scalar(1.0)?)?)
+        })?;
+        for ((row, &score), &weight) in rows.chunks(m).zip(&scores).zip(&weights) {
+            for (f, &on) in features.iter_mut().zip(row) {
+                *f = if on { 1.0 } else { 0.0 };
+            }
+            sums.add(&features, f64::from(score), weight);
         }
     }
+    Ok(sums)
 }
 
 /// Each pixel gets its superpixel's coefficient: `[H, W]`.
