@@ -58,11 +58,12 @@ fn mutated_files_cost_at_most_twice_their_size_plus_the_image() {
         "dicom/single/ct_wg04_CT2_UNC.dcm",
         "dicom/series/ct_3slice_with_seg/02.dcm",
     ];
-    // The process alone (libtorch mapped, no file read).
-    let missing = dir.path().join("missing.dcm");
+    // The process with its DICOM machinery but no image: `volume` on a file that is not DICOM.
+    let not_dicom = dir.path().join("notes.dcm");
+    std::fs::write(&not_dicom, "not a DICOM file\n".repeat(64)).unwrap();
     let baseline = peak_rss(&[
         common::os("volume"),
-        missing.as_os_str(),
+        not_dicom.as_os_str(),
         common::os("--out"),
         out.as_os_str(),
     ]);

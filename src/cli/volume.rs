@@ -8,11 +8,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
-use ndarray::{ArrayView3, ArrayView4};
-use ndarray_npy::WriteNpyExt;
 
 use super::Inputs;
-use crate::dicom::{self, LoadControl, Voxels};
+use crate::dicom::{self, LoadControl, Volume, Voxels};
 use crate::output::{WritePolicy, sidecar_path, write_atomically};
 
 #[derive(Debug, clap::Args)]
@@ -31,6 +29,36 @@ pub struct VolumeArgs {
     /// Replace an existing output (never a file this command reads).
     #[arg(long)]
     pub force: bool,
+}
+
+/// Writes `volume` as a float32 `.npy` (`[slices, rows, cols]`, colour `[.., 3]`), one slice at a
+/// time: no float copy of the whole volume is held (a 1000-slice CT would need 1 GB for it).
+fn write_f32_npy(out: &mut impl std::io::Write, volume: &Volume) -> std::io::Result<()> {
+    let [slices, rows, cols] = volume.shape;
+    let shape = if matches!(volume.voxels, Voxels::Rgb8(_)) {
+        format!("({slices}, {rows}, {cols}, 3)")
+    } else {
+        format!("({slices}, {rows}, {cols})")
+    };
+    // NPY 1.0: magic, version, header length, then the header dict padded with spaces and ended
+    // by a newline so that the data starts at a multiple of 64 bytes.
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
+    let unpadded = 10 + header.len() + 1;
+    header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
+    header.push('\n');
+    let header_len = u16::try_from(header.len()).map_err(std::io::Error::other)?;
+    out.write_all(b"\x93NUMPY\x01\x00")?;
+    out.write_all(&header_len.to_le_bytes())?;
+    out.write_all(header.as_bytes())?;
+    let mut values = vec![0.0_f32; volume.slice_len()];
+    let mut bytes = Vec::with_capacity(values.len() * 4);
+    for slice in 0..slices {
+        volume.slice_f32_into(slice, &mut values);
+        bytes.clear();
+        bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+        out.write_all(&bytes)?;
+    }
+    Ok(())
 }
 
 /// The gaps sidecar: which slices of the series are missing from the volume, and why.
@@ -85,16 +113,7 @@ pub fn run(args: &VolumeArgs) -> Result<()> {
     for warning in &volume.warnings {
         tracing::warn!("series {}: {warning}", volume.series_id);
     }
-    let values = volume.to_f32_vec();
-    let [s, r, c] = volume.shape;
-    write_atomically(&args.out, &policy, |file| {
-        if matches!(volume.voxels, Voxels::Rgb8(_)) {
-            ArrayView4::from_shape((s, r, c, 3), &values)?.write_npy(file)?;
-        } else {
-            ArrayView3::from_shape((s, r, c), &values)?.write_npy(file)?;
-        }
-        Ok::<_, anyhow::Error>(())
-    })?;
+    write_atomically(&args.out, &policy, |file| write_f32_npy(file, &volume))?;
     if args.allow_gaps {
         let gaps = GapReport {
             series_uid: &volume.series_uid,
