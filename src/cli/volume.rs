@@ -31,8 +31,8 @@ pub struct VolumeArgs {
     pub force: bool,
 }
 
-/// Writes `volume` as a float32 `.npy` (`[slices, rows, cols]`, colour `[.., 3]`), one slice at a
-/// time: no float copy of the whole volume is held (a 1000-slice CT would need 1 GB for it).
+/// Writes `volume` as a float32 `.npy` (`[slices, rows, cols]`, colour `[.., 3]`) in 64 KiB
+/// pieces: no float copy of the volume is held (a 1000-slice CT would need 1 GB for it).
 fn write_f32_npy(out: &mut impl std::io::Write, volume: &Volume) -> std::io::Result<()> {
     let [slices, rows, cols] = volume.shape;
     let shape = if matches!(volume.voxels, Voxels::Rgb8(_)) {
@@ -50,15 +50,23 @@ fn write_f32_npy(out: &mut impl std::io::Write, volume: &Volume) -> std::io::Res
     out.write_all(b"\x93NUMPY\x01\x00")?;
     out.write_all(&header_len.to_le_bytes())?;
     out.write_all(header.as_bytes())?;
-    let mut values = vec![0.0_f32; volume.slice_len()];
-    let mut bytes = Vec::with_capacity(values.len() * 4);
-    for slice in 0..slices {
-        volume.slice_f32_into(slice, &mut values);
-        bytes.clear();
-        bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
-        out.write_all(&bytes)?;
+    // 64 KiB at a time, straight from the stored values.
+    let mut bytes = Vec::with_capacity(1 << 16);
+    let mut flush = |values: &mut dyn Iterator<Item = f32>| -> std::io::Result<()> {
+        loop {
+            bytes.clear();
+            bytes.extend(values.take(1 << 14).flat_map(f32::to_le_bytes));
+            if bytes.is_empty() {
+                return Ok(());
+            }
+            out.write_all(&bytes)?;
+        }
+    };
+    match &volume.voxels {
+        Voxels::I16(v) => flush(&mut v.iter().map(|&x| f32::from(x))),
+        Voxels::F32(v) => flush(&mut v.iter().copied()),
+        Voxels::Rgb8(v) => flush(&mut v.iter().map(|&x| f32::from(x))),
     }
-    Ok(())
 }
 
 /// The gaps sidecar: which slices of the series are missing from the volume, and why.
