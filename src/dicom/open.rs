@@ -39,10 +39,21 @@ pub fn open(path: &Path, extent: ReadExtent) -> Result<DefaultDicomObject, Dicom
             path: path.to_owned(),
         });
     }
+    // The head is read once: for the magic, the length check and the lenient reader.
+    let io_error = |source| DicomError::Io {
+        source,
+        path: path.to_owned(),
+    };
+    let mut file = std::fs::File::open(path).map_err(io_error)?;
+    let mut head = Vec::new();
+    (&mut file)
+        .take(HEAD_BYTES)
+        .read_to_end(&mut head)
+        .map_err(io_error)?;
     // Before dicom-rs allocates what the file declares: every length must fit in the file.
-    check_declared_lengths(path, extent)?;
+    check_declared_lengths(path, &head, &file, metadata.len(), extent)?;
     // Without the "DICM" magic the strict reader fails anyway: go straight to the lenient one.
-    let strict = if has_part10_magic(path) {
+    let strict = if has_part10_magic(&head) {
         options(extent)
             .open_file(path)
             .map_err(|e| strict_message(&e))
@@ -52,7 +63,7 @@ pub fn open(path: &Path, extent: ReadExtent) -> Result<DefaultDicomObject, Dicom
     match strict {
         Ok(obj) => Ok(obj),
         Err(strict_err) => {
-            match open_lenient(path, options(extent)) {
+            match open_lenient(file, &head, options(extent)) {
                 Ok(obj) => Ok(obj),
                 Err(Lenient::NotDicom) => Err(DicomError::NotDicom {
                     path: path.to_owned(),
@@ -76,38 +87,41 @@ pub fn open(path: &Path, extent: ReadExtent) -> Result<DefaultDicomObject, Dicom
 
 /// Refuses a file whose meta group or dataset declares a value longer than the bytes that follow
 /// ([`super::lengths`]); files this cannot follow are left to dicom-rs.
-fn check_declared_lengths(path: &Path, extent: ReadExtent) -> Result<(), DicomError> {
-    let Ok(mut file) = std::fs::File::open(path) else {
-        return Ok(()); // dicom-rs reports the I/O error with its cause
+fn check_declared_lengths(
+    path: &Path,
+    head: &[u8],
+    file: &std::fs::File,
+    file_len: u64,
+    extent: ReadExtent,
+) -> Result<(), DicomError> {
+    let meta_start = if has_part10_magic(head) { 132 } else { 0 };
+    let file_len = usize::try_from(file_len).unwrap_or(usize::MAX);
+    let walk_from = |start: usize, encoding| -> Result<(), DicomError> {
+        let file = file.try_clone().map_err(|source| DicomError::Io {
+            source,
+            path: path.to_owned(),
+        })?;
+        lengths::check(file, start as u64, encoding, extent == ReadExtent::Header).map_err(
+            |reason| DicomError::Malformed {
+                reason,
+                path: path.to_owned(),
+            },
+        )
     };
-    let mut head = Vec::new();
-    if (&mut file).take(HEAD_BYTES).read_to_end(&mut head).is_err() {
-        return Ok(());
-    }
-    let meta_start = if head.get(128..132) == Some(b"DICM".as_slice()) {
-        132
-    } else {
-        0
-    };
-    let file_len = head
-        .len()
-        .max(file.metadata().map_or(0, |m| m.len() as usize));
-    let malformed = |reason: String| DicomError::Malformed {
-        reason,
-        path: path.to_owned(),
-    };
-    let header_only = extent == ReadExtent::Header;
-    if read_u16_le(&head, meta_start) != Some(0x0002) {
+    if read_u16_le(head, meta_start) != Some(0x0002) {
         if meta_start != 0 {
             return Ok(());
         }
-        let Some(encoding) = infer_bare_dataset_syntax(&head).ok().and_then(Encoding::of) else {
+        let Some(encoding) = infer_bare_dataset_syntax(head).ok().and_then(Encoding::of) else {
             return Ok(());
         };
-        return lengths::check(file, 0, encoding, header_only).map_err(malformed);
+        return walk_from(0, encoding);
     }
-    meta_lengths_fit(&head, meta_start, file_len).map_err(malformed)?;
-    let Some(meta) = parse_meta_group(&head, meta_start) else {
+    meta_lengths_fit(head, meta_start, file_len).map_err(|reason| DicomError::Malformed {
+        reason,
+        path: path.to_owned(),
+    })?;
+    let Some(meta) = parse_meta_group(head, meta_start) else {
         return Ok(());
     };
     // No (usable) Transfer Syntax UID: dicom-rs still reads on, mostly as explicit VR little
@@ -122,17 +136,13 @@ fn check_declared_lengths(path: &Path, extent: ReadExtent) -> Result<(), DicomEr
     // Where the dataset starts for the strict reader (after the group length's bytes) and for
     // the lenient one (after the last group 0002 element): both are checked when they differ.
     let mut starts = vec![meta.end];
-    if let Some(by_length) = group_length_end(&head, meta_start)
+    if let Some(by_length) = group_length_end(head, meta_start)
         && by_length != meta.end
     {
         starts.push(by_length);
     }
     for start in starts {
-        let file = file.try_clone().map_err(|source| DicomError::Io {
-            source,
-            path: path.to_owned(),
-        })?;
-        lengths::check(file, start as u64, encoding, header_only).map_err(malformed)?;
+        walk_from(start, encoding)?;
     }
     Ok(())
 }
@@ -194,12 +204,9 @@ fn options(extent: ReadExtent) -> OpenFileOptions {
     }
 }
 
-/// Whether the file has the 128-byte preamble followed by "DICM".
-fn has_part10_magic(path: &Path) -> bool {
-    let mut head = [0u8; 132];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok_and(|()| &head[128..] == b"DICM")
+/// Whether the file's head is the 128-byte preamble followed by "DICM".
+fn has_part10_magic(head: &[u8]) -> bool {
+    head.get(128..132) == Some(b"DICM".as_slice())
 }
 
 /// dicom-object's errors name the file themselves; we put the path last in our own message.
@@ -226,26 +233,24 @@ const HEAD_BYTES: u64 = 64 * 1024;
 /// without preamble, or a bare dataset. A clean meta group is synthesised and put in front of the
 /// file's dataset, so dicom-object reads the rest as usual (with `read_until` for header scans:
 /// the pixel data of these files is not read twice).
-fn open_lenient(path: &Path, options: OpenFileOptions) -> Result<DefaultDicomObject, Lenient> {
-    let mut file = std::fs::File::open(path).map_err(|_| Lenient::Failed)?;
-    let mut head = Vec::new();
-    (&mut file)
-        .take(HEAD_BYTES)
-        .read_to_end(&mut head)
-        .map_err(|_| Lenient::Failed)?;
-    let (meta_start, has_preamble) = if head.get(128..132) == Some(b"DICM".as_slice()) {
+fn open_lenient(
+    mut file: std::fs::File,
+    head: &[u8],
+    options: OpenFileOptions,
+) -> Result<DefaultDicomObject, Lenient> {
+    let (meta_start, has_preamble) = if has_part10_magic(head) {
         (132, true)
     } else {
         (0, false)
     };
-    let (ts_uid, dataset_start) = if read_u16_le(&head, meta_start) == Some(0x0002) {
-        let meta = parse_meta_group(&head, meta_start).ok_or(Lenient::Failed)?;
+    let (ts_uid, dataset_start) = if read_u16_le(head, meta_start) == Some(0x0002) {
+        let meta = parse_meta_group(head, meta_start).ok_or(Lenient::Failed)?;
         let ts = meta.transfer_syntax.ok_or(Lenient::Failed)?;
         (ts, meta.end)
     } else if has_preamble {
         return Err(Lenient::Failed);
     } else {
-        (infer_bare_dataset_syntax(&head)?.to_owned(), 0)
+        (infer_bare_dataset_syntax(head)?.to_owned(), 0)
     };
     let Some(ts) = TransferSyntaxRegistry.get(&ts_uid) else {
         return Err(Lenient::UnknownTransferSyntax(ts_uid));
