@@ -83,8 +83,10 @@ pub struct Input {
 }
 
 impl Input {
-    /// Reads `path`; `series` picks one of several image series (id or SeriesInstanceUID).
-    pub fn read(path: &Path, series: Option<&str>) -> Result<Self, InputError> {
+    /// Reads `path`; `series` picks one of several image series (id or SeriesInstanceUID). The
+    /// masks are decoded only `with_masks` (an export draws them; a prediction does not need
+    /// them), but their files are protected either way.
+    pub fn read(path: &Path, series: Option<&str>, with_masks: bool) -> Result<Self, InputError> {
         let extension = path
             .extension()
             .map(|e| e.to_string_lossy().to_lowercase())
@@ -92,7 +94,7 @@ impl Input {
         match extension.as_str() {
             "npy" => Self::read_npy(path),
             "png" | "jpg" | "jpeg" => Self::read_image(path),
-            _ => Self::read_dicom(path, series),
+            _ => Self::read_dicom(path, series, with_masks),
         }
     }
 
@@ -214,7 +216,7 @@ impl Input {
         Ok(input)
     }
 
-    fn read_dicom(path: &Path, wanted: Option<&str>) -> Result<Self, InputError> {
+    fn read_dicom(path: &Path, wanted: Option<&str>, with_masks: bool) -> Result<Self, InputError> {
         let paths = [path.to_owned()];
         let report = dicom::scan(&paths)?;
         // Without --series, the one image series (the SEG objects beside it are its ROIs).
@@ -227,7 +229,15 @@ impl Input {
             (None, [only]) => *only,
             (wanted, _) => dicom::select_series(&report, wanted, &paths)?,
         };
-        let loaded = dicom::load_with_masks(series, &report.series, &LoadControl::default())?;
+        let loaded = if with_masks {
+            dicom::load_with_masks(series, &report.series, &LoadControl::default())?
+        } else {
+            dicom::LoadedSeries::without_masks(
+                dicom::load_series(series, &LoadControl::default())?,
+                series,
+                &report.series,
+            )
+        };
         let volume = loaded.volume;
         if matches!(volume.voxels, Voxels::Rgb8(_)) {
             return Err(InputError::Colour {

@@ -55,9 +55,9 @@ pub struct InputArgs {
 }
 
 impl InputArgs {
-    /// Reads INPUT (every slice of the series, with its masks).
-    pub fn read(&self) -> Result<Input> {
-        let input = Input::read(&self.input, self.series.as_deref())?;
+    /// Reads INPUT (every slice of the series; its masks decoded `with_masks`).
+    pub fn read(&self, with_masks: bool) -> Result<Input> {
+        let input = Input::read(&self.input, self.series.as_deref(), with_masks)?;
         for warning in &input.warnings {
             tracing::warn!("{warning}");
         }

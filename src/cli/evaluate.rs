@@ -181,7 +181,7 @@ pub fn run(args: &EvaluateArgs, out: &mut impl Write) -> Result<()> {
         ..RandomisationParams::default()
     };
     let model = args.model.load()?;
-    let input = args.input.read()?;
+    let input = args.input.read(false)?;
     warn_on_modality(&model, &input);
     let index = input.slice_index(args.input.slice)?;
     let [_, rows, cols] = input.shape;

@@ -62,7 +62,7 @@ struct Explained<'a> {
 pub fn run(args: &ExplainArgs, out: &mut impl Write) -> Result<()> {
     let method = Method::parse(&args.method)?;
     let model = args.model.load()?;
-    let input = args.input.read()?;
+    let input = args.input.read(false)?;
     warn_on_modality(&model, &input);
     let policy = write_policy(&input, Some(&model), args.force);
     // A source is refused before the (long) explanation; an existing output when it is written

@@ -116,7 +116,7 @@ pub fn run(args: &ExportArgs, out: &mut impl Write) -> Result<()> {
         .ok_or_else(|| anyhow!("unknown colormap `{}`", args.colormap))?;
     let started = Instant::now();
     let model = args.model.load()?;
-    let input = args.input.read()?;
+    let input = args.input.read(true)?;
     warn_on_modality(&model, &input);
     let plan = plan(args, &input)?;
     if plan.format == Format::Dicom && input.kind != Kind::Dicom {

@@ -25,7 +25,7 @@ pub struct PredictArgs {
 
 pub fn run(args: &PredictArgs, out: &mut impl Write) -> Result<()> {
     let model = args.model.load()?;
-    let input = args.input.read()?;
+    let input = args.input.read(false)?;
     warn_on_modality(&model, &input);
     let index = input.slice_index(args.input.slice)?;
     let prediction = model.predict(&input.model_input(index, &model.manifest)?)?;

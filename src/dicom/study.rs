@@ -17,6 +17,24 @@ pub struct LoadedSeries {
     pub mask_files: Vec<PathBuf>,
 }
 
+impl LoadedSeries {
+    /// A loaded `volume` of `series` without its masks decoded; `mask_files` still names the
+    /// segmentation and mask files there are (so they are protected all the same).
+    #[must_use]
+    pub fn without_masks(volume: Volume, series: &Series, candidates: &[Series]) -> Self {
+        let mut mask_files: Vec<PathBuf> = seg::segmentations_for(series, candidates)
+            .into_iter()
+            .flat_map(|s| s.files.iter().map(|f| f.path.clone()))
+            .collect();
+        mask_files.extend(seg::mask_files_for(&volume));
+        Self {
+            masks: vec![None; volume.shape[0]],
+            volume,
+            mask_files,
+        }
+    }
+}
+
 /// Loads `series` and the masks for it among `candidates` (the other series of the scan).
 pub fn load_with_masks(
     series: &Series,
