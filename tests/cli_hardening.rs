@@ -9,11 +9,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{data, os, radlens};
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).trim_end().to_owned()
-}
+use common::{data, os, radlens, stderr_text as stderr};
 
 fn demo_model() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/model/lesion.pt")

@@ -10,7 +10,7 @@ mod common;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use common::{os, radlens};
+use common::{os, radlens, stderr_text as stderr};
 
 /// A writable copy of the demo study (3 slices + `lesions.mask.npy`) and of the demo model.
 struct Fixture {
@@ -68,10 +68,6 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 fn refs(args: &[std::ffi::OsString]) -> Vec<&OsStr> {
     args.iter().map(std::ffi::OsString::as_os_str).collect()
-}
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).trim().to_owned()
 }
 
 /// Runs `args` (with and without `--force`) and checks it fails with the refusal and that no
@@ -193,36 +189,26 @@ fn explain_never_writes_over_the_input_folder_or_the_model_files() {
 fn export_never_writes_over_a_source() {
     let f = Fixture::new();
     let (study, model) = (f.study(), f.model());
-    refused(
-        &f,
-        &[
-            os("export"),
-            os("--model"),
-            os(&model),
-            os(&study),
-            os("--method"),
-            os("gradcam"),
-            os("--slice"),
-            os("0"),
-            os("--dicom"),
-            os(&study.join("01.dcm")),
-        ],
-    );
-    refused(
-        &f,
-        &[
-            os("export"),
-            os("--model"),
-            os(&model),
-            os(&study),
-            os("--method"),
-            os("gradcam"),
-            os("--slice"),
-            os("0"),
-            os("--png"),
-            os(&f.dir.path().join("model/lesion.toml")),
-        ],
-    );
+    for (flag, target) in [
+        ("--dicom", study.join("01.dcm")),
+        ("--png", f.dir.path().join("model/lesion.toml")),
+    ] {
+        refused(
+            &f,
+            &[
+                os("export"),
+                os("--model"),
+                os(&model),
+                os(&study),
+                os("--method"),
+                os("gradcam"),
+                os("--slice"),
+                os("0"),
+                os(flag),
+                os(&target),
+            ],
+        );
+    }
 }
 
 #[test]

@@ -16,6 +16,11 @@ pub fn radlens(args: &[&std::ffi::OsStr]) -> std::process::Output {
         .expect("radlens runs")
 }
 
+/// What a run printed on stderr, trimmed.
+pub fn stderr_text(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).trim().to_owned()
+}
+
 /// Any path or string as a command-line argument for [`radlens`].
 pub fn os<P: AsRef<std::ffi::OsStr> + ?Sized>(p: &P) -> &std::ffi::OsStr {
     p.as_ref()
