@@ -17,6 +17,13 @@
 //! - [`training`] (cargo feature `training`, on by default; only the demo builder and its tests
 //!   use it): the demo model's data (real slices + synthetic lesions) and metrics; uses `dicom`,
 //!   `imaging`, `model`.
+//! - [`radiomics`]: pure maths, depends on nothing in the crate: PyRadiomics-compatible
+//!   handcrafted features of a ROI given as arrays, and PyRadiomics parameter files.
+//! - [`nifti`]: the `nifti` crate and `imaging` only: NIfTI images and label maps with their
+//!   patient geometry.
+//! - [`features`]: a case's image and mask (DICOM, NIfTI, `.npy`) onto one grid, its handcrafted
+//!   and deep features as a row, cohorts (shards, resume, merge); joins `dicom`, `nifti`,
+//!   `imaging`, `radiomics`, `model` and `output`, no UI.
 //! - [`review`]: the reviewer's verdicts per explanation (JSON per study, CSV export) and ROI
 //!   rasterisation; plain data and files, uses `explain`'s parameter types only.
 //! - [`input`]: INPUT of the headless commands (DICOM series with masks, PNG/JPEG, `.npy`);
@@ -34,10 +41,13 @@ pub mod cli;
 pub mod dicom;
 pub mod explain;
 pub mod export;
+pub mod features;
 pub mod imaging;
 pub mod input;
 pub mod model;
+pub mod nifti;
 pub mod output;
+pub mod radiomics;
 pub mod render;
 pub mod review;
 #[cfg(feature = "training")]

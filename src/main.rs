@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use radlens::cli::{
-    Cli, Command, check_viewer_start, evaluate, explain, export, info, predict, view, volume,
+    Cli, Command, check_viewer_start, evaluate, explain, export, features, info, predict, view,
+    volume,
 };
 
 const DEFAULT_LOG: &str = "warn,wgpu_core=error,wgpu_hal=error,naga=error,dicom_object=error,\
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
         Some(Command::Explain(args)) => explain::run(&args, &mut std::io::stdout().lock()),
         Some(Command::Evaluate(args)) => evaluate::run(&args, &mut std::io::stdout().lock()),
         Some(Command::Export(args)) => export::run(&args, &mut std::io::stdout().lock()),
+        Some(Command::Features(args)) => features::run(&args, &mut std::io::stdout().lock()),
         Some(Command::View(args)) => {
             check_viewer_start(&args.paths).and_then(|()| view::run(args.paths, args.model))
         }
@@ -66,6 +68,10 @@ fn main() -> ExitCode {
                 })
                 .collect();
             eprintln!("radlens: error: {line}");
+            // Some cases of a cohort failed: their rows are written, the status says so.
+            if err.downcast_ref::<features::CasesFailed>().is_some() {
+                return ExitCode::from(2);
+            }
             ExitCode::FAILURE
         }
     }

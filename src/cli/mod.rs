@@ -5,6 +5,7 @@ pub mod args;
 pub mod evaluate;
 pub mod explain;
 pub mod export;
+pub mod features;
 pub mod info;
 pub mod predict;
 pub mod view;
@@ -46,6 +47,9 @@ pub enum Command {
     /// The explained slice as displayed (heatmap, ROI, colorbar, legend) as PNG + sidecar or
     /// DICOM Secondary Capture (de-identified by default); one slice, a range, or a folder.
     Export(export::ExportArgs),
+    /// Radiomics features per ROI (PyRadiomics-compatible handcrafted, and a model's deep
+    /// features) for one image and mask or a cohort CSV; `merge` joins shard outputs.
+    Features(features::FeaturesArgs),
     /// Open the viewer on files/folders (the default when no subcommand is given).
     View(view::ViewArgs),
 }
@@ -59,8 +63,8 @@ pub struct Inputs {
 }
 
 /// The subcommands, for "did you mean" hints.
-const SUBCOMMANDS: [&str; 7] = [
-    "info", "volume", "predict", "explain", "evaluate", "export", "view",
+const SUBCOMMANDS: [&str; 8] = [
+    "info", "volume", "predict", "explain", "evaluate", "export", "features", "view",
 ];
 
 /// Before the viewer starts: every path must exist (a mistyped subcommand such as `radlens
@@ -85,7 +89,7 @@ pub fn check_viewer_start(paths: &[PathBuf]) -> anyhow::Result<()> {
         anyhow::bail!(
             "the viewer needs a display (neither DISPLAY nor WAYLAND_DISPLAY is set); the \
              commands {} run without one",
-            SUBCOMMANDS[..6].join(", ")
+            SUBCOMMANDS[..7].join(", ")
         );
     }
     Ok(())

@@ -4,6 +4,7 @@
 //! Dependency rule: `imaging/` depends on nothing else in the crate.
 
 mod colormap;
+pub mod grid;
 mod lesion;
 mod shade;
 mod superpixels;

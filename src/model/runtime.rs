@@ -158,6 +158,22 @@ impl Model {
         self.run_head(a).map_err(|e| self.failed(&e))
     }
 
+    /// The model's embedding `[N, E]` of a batch, from its optional `embed(x)` method (see
+    /// docs/MODELS.md); `None` when the model has no such method.
+    pub fn embed(&self, x: &Tensor) -> Result<Option<Tensor>, ModelError> {
+        let x = x.f_to_device(self.device).map_err(|e| self.failed(&e))?;
+        match self.module.method_ts("embed", &[&x]) {
+            Ok(e) if e.dim() == 2 => Ok(Some(e)),
+            Ok(e) => Err(ModelError::Contract {
+                reason: format!("embed(x) returned shape {:?}, [N, E] expected", e.size()),
+                path: self.path.clone(),
+            }),
+            // libtorch: "Method 'embed' is not defined."
+            Err(e) if e.to_string().contains("'embed' is not defined") => Ok(None),
+            Err(e) => Err(self.failed(&e)),
+        }
+    }
+
     /// `features` where the model keeps it: a `[cam]` sidecar file or a method of `M.pt`.
     fn run_features(&self, x: &Tensor) -> Result<Tensor, tch::TchError> {
         match &self.cam_files {

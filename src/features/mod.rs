@@ -1,0 +1,203 @@
+//! Features of a case (an image and a mask): the handcrafted radiomics features
+//! ([`crate::radiomics`]) and, with a model, the deep features ([`deep`]), as one row of named
+//! columns — for `radlens features` on one case or a cohort.
+//!
+//! Dependency rule: joins [`crate::dicom`], [`crate::nifti`], [`crate::imaging`],
+//! [`crate::radiomics`] and [`crate::model`]; no UI. Output files go through [`crate::output`].
+
+pub mod cohort;
+pub mod deep;
+pub mod source;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::model::Model;
+use crate::radiomics::{self, Settings};
+pub use deep::{DeepInput, deep_features};
+pub use source::{CaseImage, Format, SourceError, format_of};
+
+/// The model side of an extraction.
+pub struct DeepModel {
+    /// libtorch modules are not `Sync`: cases extracted in parallel take turns on the model
+    /// (its forward pass uses all cores by itself).
+    pub model: Mutex<Model>,
+    pub input: DeepInput,
+    pub batch: usize,
+    /// SHA-256 of the TorchScript file (`diagnostics_Model_Hash`).
+    pub hash: String,
+    pub path: PathBuf,
+}
+
+/// How every case is extracted.
+pub struct Extractor {
+    pub settings: Settings,
+    pub deep: Option<DeepModel>,
+    /// Spacing `[z, y, x]` mm of `.npy` images.
+    pub npy_spacing: Option<[f64; 3]>,
+    /// Series id or UID for DICOM folders with several image series.
+    pub series: Option<String>,
+}
+
+/// One case's outcome: diagnostics and feature values, or the error that stopped it.
+#[derive(Clone, Debug, Default)]
+pub struct CaseRow {
+    /// `diagnostics_*` name and text value, in a fixed order.
+    pub diagnostics: Vec<(String, String)>,
+    pub features: Vec<(String, f64)>,
+    pub error: Option<String>,
+    /// Every file the case read (outputs may not replace them).
+    pub files: Vec<PathBuf>,
+}
+
+/// The radlens-wide diagnostics columns, before the per-case ones.
+pub const VERSION_COLUMN: &str = "diagnostics_Versions_radlens";
+pub const SETTINGS_COLUMN: &str = "diagnostics_Configuration_Settings";
+pub const MODEL_COLUMN: &str = "diagnostics_Model_Hash";
+pub const ERROR_COLUMN: &str = "diagnostics_error";
+
+impl Extractor {
+    /// The columns every row of this extraction starts its diagnostics with (settings and
+    /// model: what `merge` and `--resume` compare).
+    #[must_use]
+    pub fn fixed_diagnostics(&self) -> Vec<(String, String)> {
+        let mut d = vec![
+            (
+                VERSION_COLUMN.to_owned(),
+                env!("CARGO_PKG_VERSION").to_owned(),
+            ),
+            (SETTINGS_COLUMN.to_owned(), self.settings.describe()),
+        ];
+        if let Some(deep) = &self.deep {
+            d.push((MODEL_COLUMN.to_owned(), deep.hash.clone()));
+            d.push(("diagnostics_Deep_Input".to_owned(), deep.input.describe()));
+        }
+        d
+    }
+
+    /// Extracts one case; `label` overrides the settings' label. Never panics on bad input: a
+    /// failure comes back as the row's `error`.
+    #[must_use]
+    pub fn case(&self, image: &Path, mask: &Path, label: Option<u32>) -> CaseRow {
+        let mut row = CaseRow {
+            diagnostics: self.fixed_diagnostics(),
+            ..CaseRow::default()
+        };
+        if let Err(error) = self.fill(&mut row, image, mask, label) {
+            row.error = Some(error);
+        }
+        row
+    }
+
+    fn fill(
+        &self,
+        row: &mut CaseRow,
+        image_path: &Path,
+        mask_path: &Path,
+        label: Option<u32>,
+    ) -> Result<(), String> {
+        let image = CaseImage::read(image_path, self.series.as_deref(), self.npy_spacing)
+            .map_err(|e| e.to_string())?;
+        row.files.extend(image.files.iter().cloned());
+        row.files.push(mask_path.to_owned());
+        let labels = image.read_mask(mask_path).map_err(|e| e.to_string())?;
+        let mut settings = self.settings.clone();
+        if let Some(label) = label {
+            settings.label = label;
+        }
+        // PyRadiomics writes sizes and spacings in SimpleITK's (x, y, z) order.
+        let dims = image.grid.dims;
+        let spacing = image.grid.spacing_mm;
+        let d = &mut row.diagnostics;
+        d.push((
+            "diagnostics_Image-original_Size".into(),
+            format!("({}, {}, {})", dims[2], dims[1], dims[0]),
+        ));
+        d.push((
+            "diagnostics_Image-original_Spacing".into(),
+            format!("({}, {}, {})", spacing[2], spacing[1], spacing[0]),
+        ));
+        let volume = radiomics::Volume {
+            values: &image.values,
+            labels: &labels,
+            dims: image.grid.dims,
+            spacing_mm: image.grid.spacing_mm,
+        };
+        let extraction = radiomics::extract(&volume, &settings).map_err(|e| {
+            format!(
+                "{e}: {} with mask {}",
+                image_path.display(),
+                mask_path.display()
+            )
+        })?;
+        // PyRadiomics' (x, y, z, size x, size y, size z).
+        let describe = |b: radiomics::BoundingBox| {
+            let s = b.size();
+            format!(
+                "({}, {}, {}, {}, {}, {})",
+                b.lower[2], b.lower[1], b.lower[0], s[2], s[1], s[0]
+            )
+        };
+        d.push((
+            "diagnostics_Mask-original_BoundingBox".into(),
+            describe(extraction.original_box),
+        ));
+        d.push((
+            "diagnostics_Mask-original_VoxelNum".into(),
+            extraction.voxel_count.to_string(),
+        ));
+        if settings.resegment_range.is_some() {
+            d.push((
+                "diagnostics_Mask-resegmented_BoundingBox".into(),
+                describe(extraction.bounding_box),
+            ));
+            d.push((
+                "diagnostics_Mask-resegmented_VoxelNum".into(),
+                extraction.resegmented_count.to_string(),
+            ));
+        }
+        let mut warnings: Vec<String> = image.warnings.clone();
+        warnings.extend(extraction.warnings.iter().cloned());
+        row.features = extraction.features;
+        if let Some(deep) = &self.deep {
+            let model = deep
+                .model
+                .lock()
+                .map_err(|_| "the model worker failed on an earlier case".to_owned())?;
+            if let Some(w) = model.manifest.modality_warning(&image.modality) {
+                warnings.push(w);
+            }
+            let columns = deep_features(
+                &model,
+                &image.values,
+                image.grid.dims,
+                &labels,
+                settings.label,
+                deep.input,
+                deep.batch,
+            )
+            .map_err(|e| format!("deep features: {e}"))?;
+            row.features.extend(columns);
+        }
+        row.diagnostics
+            .push(("diagnostics_Warnings".into(), warnings.join("; ")));
+        Ok(())
+    }
+}
+
+/// A feature value as written to CSV and JSON text: shortest round-trip decimal, `nan`/`inf`
+/// as PyRadiomics' CSV writes them.
+#[must_use]
+pub fn format_value(value: f64) -> String {
+    if value.is_nan() {
+        "nan".into()
+    } else if value.is_infinite() {
+        if value > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        }
+    } else {
+        format!("{value}")
+    }
+}
