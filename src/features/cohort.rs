@@ -366,6 +366,9 @@ pub fn run(
     if options.resume {
         policy.overwrite = true;
     }
+    // After its first write the output is this run's own file: later writes replace it.
+    let own = options.policy.clone().with_overwrite(true);
+    let written = std::sync::atomic::AtomicBool::new(false);
     // Rows by case index; resumed rows are kept as text.
     let results: Mutex<Vec<Finished>> = Mutex::new(Vec::new());
     let todo: Vec<&Case> = cases
@@ -388,7 +391,12 @@ pub fn run(
             .lock()
             .map_err(|_| file_error(options.out, "writer failed"))?;
         let out = merged_table(&columns, &previous, &done);
-        out.write(options.out, &policy)?;
+        if written.load(std::sync::atomic::Ordering::SeqCst) {
+            out.write(options.out, &own)?;
+        } else {
+            out.write(options.out, &policy)?;
+            written.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
         *last = Instant::now();
         Ok(())
     };

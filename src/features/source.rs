@@ -81,7 +81,7 @@ impl CaseImage {
     ) -> Result<Self, SourceError> {
         match format_of(path) {
             Format::Nifti => {
-                let image = crate::nifti::read(path).map_err(|e| image_error(path, e))?;
+                let image = crate::nifti::read(path).map_err(|e| image_error(path, e.kind))?;
                 Ok(Self {
                     path: path.to_owned(),
                     format: Format::Nifti,
@@ -183,7 +183,7 @@ impl CaseImage {
         let labels = match format_of(path) {
             Format::Nifti => {
                 let (labels, grid) =
-                    crate::nifti::read_labels(path).map_err(|e| mask_error(path, e))?;
+                    crate::nifti::read_labels(path).map_err(|e| mask_error(path, e.kind))?;
                 let map = self.grid.mapping_from(&grid).map_err(|e| {
                     mask_error(
                         path,
