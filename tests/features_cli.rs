@@ -523,9 +523,8 @@ fn deep_mean_over_a_whole_slice_roi_is_the_plain_channel_mean() {
             "channel {k}"
         );
         // One ROI slice: the largest slice is that slice.
-        assert_eq!(
-            get(&format!("deep_largest_mean_{k}")),
-            get(&format!("deep_mean_{k}"))
+        assert!(
+            (get(&format!("deep_largest_mean_{k}")) - get(&format!("deep_mean_{k}"))).abs() < 1e-12
         );
     }
 }
