@@ -41,7 +41,7 @@ fn roi_seconds() -> (f64, usize) {
     )
     .unwrap();
     let labels = image
-        .read_mask(&root().join("tests/data/radiomics/bench_mask.nii.gz"))
+        .read_mask(&root().join("tests/data/radiomics/bench_mask.nii.gz"), 1)
         .unwrap();
     let settings = Settings::default();
     let volume = radiomics::Volume {
@@ -98,7 +98,7 @@ fn deep_seconds() -> (usize, f64, f64) {
         .iter()
         .map(|c| {
             let image = CaseImage::read(&c.image, None, None).unwrap();
-            let labels = image.read_mask(&c.mask).unwrap();
+            let labels = image.read_mask(&c.mask, c.label.unwrap_or(1)).unwrap();
             (image, labels, c.label.unwrap_or(1))
         })
         .collect();

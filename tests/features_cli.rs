@@ -124,6 +124,20 @@ fn bad_inputs_get_one_line_naming_the_file_and_the_cause() {
         "negative.yaml",
         "binWidth must be a positive number, got -5",
     );
+    // A SEG mask: --label picks a segment.
+    refused(
+        &[
+            os(&common::data("dicom/series/ct_3slice_with_seg")),
+            os("--mask"),
+            os(&common::data(
+                "dicom/series/ct_3slice_with_seg/seg_partial_overlaps.dcm",
+            )),
+            os("--label"),
+            os("9"),
+        ],
+        "seg_partial_overlaps.dcm",
+        "has no segment 9 (segments: 1, 2, 3, 4, 5",
+    );
     // A NIfTI mask on another grid: refused, never resampled.
     refused(
         &[
@@ -133,6 +147,36 @@ fn bad_inputs_get_one_line_naming_the_file_and_the_cause() {
         ],
         "brain_mask.nii.gz",
         "does not match image grid",
+    );
+}
+
+#[test]
+fn each_segment_of_a_multi_segment_seg_is_its_own_region() {
+    let ct = common::data("dicom/series/ct_3slice_with_seg");
+    let seg = common::data("dicom/series/ct_3slice_with_seg/seg_partial_overlaps.dcm");
+    let voxels = |label: &str| {
+        let output = radlens(&[
+            os("features"),
+            os(&ct),
+            os("--mask"),
+            os(&seg),
+            os("--label"),
+            os(label),
+            os("--json"),
+        ]);
+        assert!(output.status.success(), "{}", stderr_text(&output));
+        let v: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        v["diagnostics"]["diagnostics_Mask-original_VoxelNum"]
+            .as_str()
+            .unwrap()
+            .parse::<usize>()
+            .unwrap()
+    };
+    let counts: Vec<usize> = ["1", "2", "3"].iter().map(|l| voxels(l)).collect();
+    assert!(counts.iter().all(|&c| c > 0), "{counts:?}");
+    assert!(
+        counts[0] != counts[1] || counts[1] != counts[2],
+        "segments differ: {counts:?}"
     );
 }
 

@@ -34,7 +34,7 @@ pub struct FeaturesArgs {
     #[arg(long, required_unless_present_any = ["cohort"], conflicts_with = "cohort")]
     pub mask: Option<PathBuf>,
     /// The mask value of the region (default: the parameter file's `label`, else 1).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "cohort")]
     pub label: Option<u32>,
     /// A cohort in PyRadiomics' batch format: columns Image, Mask, optional Label, others
     /// copied to the output. Relative paths are relative to the file.
@@ -195,9 +195,10 @@ pub fn run(args: &FeaturesArgs, out: &mut impl Write) -> Result<()> {
         policy.protect(row.files.iter().cloned());
         let columns = vec!["Image".to_owned(), "Mask".to_owned()];
         let cells = vec![image.display().to_string(), mask.display().to_string()];
+        let row_features = row.features.len();
         let table = cohort::table(&columns, &[(cells, row)]);
         table.write(path, &policy)?;
-        eprintln!("wrote {} features: {}", table.header.len(), path.display());
+        eprintln!("wrote {} features: {}", row_features, path.display());
         return Ok(());
     }
     write_listing(&row, out)
@@ -225,8 +226,9 @@ fn extractor(args: &FeaturesArgs) -> Result<Extractor> {
             Some(DeepModel {
                 model: Mutex::new(model),
                 input: match args.deep_input.as_str() {
+                    // Through the text: 0.1 stays 0.1, not f32's 0.10000000149…
                     "patch" => DeepInput::Patch {
-                        margin: f64::from(args.patch_margin),
+                        margin: args.patch_margin.to_string().parse().unwrap_or(0.25),
                     },
                     _ => DeepInput::Slice,
                 },

@@ -19,7 +19,9 @@ pub use decode::{LoadControl, load_series};
 pub use error::{DicomError, quote};
 pub use header::{FileHeader, TagEntry};
 pub use open::{ReadExtent, open};
-pub use seg::{add_mask_files, mask_files_for, masks_for, segmentations_for};
+pub use seg::{
+    add_mask_files, frame_segments, mask_files_for, masks_for, segment_masks_for, segmentations_for,
+};
 pub use series::{ScanReport, Series, Skipped, SliceOrder, SliceRef, scan, slice_normal};
 pub use study::{LoadedSeries, load_with_masks};
 pub use volume::{Geometry, Photometric, SliceMeta, Volume, Voxels, WindowSource};

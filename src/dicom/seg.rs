@@ -2,6 +2,12 @@
 //! matched to the target slice at its position (within half a slice spacing) and all segments are
 //! united into one 0/1 mask per slice. No resampling: frames on another pixel grid are ignored.
 
+use std::path::Path;
+
+use dicom_dictionary_std::tags;
+use dicom_object::mem::InMemElement;
+
+use super::error::DicomError;
 use super::series::{Series, dot};
 use super::volume::{Volume, Voxels};
 
@@ -19,6 +25,54 @@ pub fn segmentations_for<'a>(target: &Series, candidates: &'a [Series]) -> Vec<&
 /// One mask per slice of `target` (`None` where no segment touches the slice).
 #[must_use]
 pub fn masks_for(target: &Volume, segmentations: &[Volume]) -> Vec<Option<Vec<u8>>> {
+    masks_where(target, segmentations, &|_| true)
+}
+
+/// The segment number of each frame of a SEG file (Referenced Segment Number in the frame's
+/// Segment Identification Sequence), in file frame order.
+pub fn frame_segments(path: &Path) -> Result<Vec<u16>, DicomError> {
+    let object = super::open(path, super::ReadExtent::Header)?;
+    let frames = object
+        .get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
+        .and_then(InMemElement::items)
+        .unwrap_or_default();
+    frames
+        .iter()
+        .map(|frame| {
+            frame
+                .get(tags::SEGMENT_IDENTIFICATION_SEQUENCE)
+                .and_then(InMemElement::items)
+                .and_then(|items| items.first())
+                .and_then(|item| item.get(tags::REFERENCED_SEGMENT_NUMBER))
+                .and_then(|e| e.to_int::<u16>().ok())
+                .ok_or_else(|| DicomError::Malformed {
+                    reason: "a SEG frame without a Referenced Segment Number".into(),
+                    path: path.to_owned(),
+                })
+        })
+        .collect()
+}
+
+/// One mask per slice of `target` from the frames of `segmentation` that belong to segment
+/// `number` (`frame_segments` of its file).
+#[must_use]
+pub fn segment_masks_for(
+    target: &Volume,
+    segmentation: &Volume,
+    frame_segments: &[u16],
+    number: u16,
+) -> Vec<Option<Vec<u8>>> {
+    masks_where(target, std::slice::from_ref(segmentation), &|frame| {
+        frame_segments.get(frame as usize) == Some(&number)
+    })
+}
+
+/// [`masks_for`] with the SEG frames (by file frame index) that `take` accepts.
+fn masks_where(
+    target: &Volume,
+    segmentations: &[Volume],
+    take: &dyn Fn(u32) -> bool,
+) -> Vec<Option<Vec<u8>>> {
     let [slices, rows, cols] = target.shape;
     let plane = rows * cols;
     let mut masks: Vec<Option<Vec<u8>>> = vec![None; slices];
@@ -36,6 +90,9 @@ pub fn masks_for(target: &Volume, segmentations: &[Volume]) -> Vec<Option<Vec<u8
             continue;
         }
         for (frame, meta) in seg.slices.iter().enumerate() {
+            if !take(meta.frame) {
+                continue;
+            }
             let Some(position) = meta.position_mm else {
                 continue;
             };

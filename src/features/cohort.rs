@@ -410,35 +410,39 @@ pub fn run(
             )
         })?;
     let total = todo.len();
-    let outcome: Result<(), CohortError> = pool.install(|| {
-        todo.par_iter().try_for_each(|case| {
-            let case_started = Instant::now();
-            let row = extractor.case(&case.image, &case.mask, case.label);
-            let n = finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-            let elapsed = started.elapsed().as_secs_f64();
-            let eta = elapsed / n as f64 * (total - n) as f64;
-            let status = row
-                .error
-                .as_ref()
-                .map_or_else(|| "ok".to_owned(), |e| format!("FAILED: {e}"));
-            (options.progress)(&format!(
-                "case {n}/{total} (row {}, {}): {status} in {:.1} s; ETA {}",
-                case.index + 2,
-                case.image.display(),
-                case_started.elapsed().as_secs_f64(),
-                eta_text(eta)
-            ));
-            let mut cells = case.cells.clone();
-            cells.resize(cohort.columns.len(), String::new());
-            cells.push(case.index.to_string());
-            results
-                .lock()
-                .map_err(|_| file_error(options.out, "writer failed"))?
-                .push((case.index, (cells, row)));
-            write(false)
-        })
-    });
-    outcome?;
+    let one_case = |case: &&Case| -> Result<(), CohortError> {
+        let case_started = Instant::now();
+        let row = extractor.case(&case.image, &case.mask, case.label);
+        let n = finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let elapsed = started.elapsed().as_secs_f64();
+        let eta = elapsed / n as f64 * (total - n) as f64;
+        let status = row
+            .error
+            .as_ref()
+            .map_or_else(|| "ok".to_owned(), |e| format!("FAILED: {e}"));
+        (options.progress)(&format!(
+            "case {n}/{total} (row {}, {}): {status} in {:.1} s; ETA {}",
+            case.index + 2,
+            case.image.display(),
+            case_started.elapsed().as_secs_f64(),
+            eta_text(eta)
+        ));
+        let mut cells = case.cells.clone();
+        cells.resize(cohort.columns.len(), String::new());
+        cells.push(case.index.to_string());
+        results
+            .lock()
+            .map_err(|_| file_error(options.out, "writer failed"))?
+            .push((case.index, (cells, row)));
+        write(false)
+    };
+    // One job: cases in turn, each using every core for its texture matrices; several: the
+    // pool's threads share the cases and their inner work.
+    if options.jobs <= 1 {
+        todo.iter().try_for_each(one_case)?;
+    } else {
+        pool.install(|| todo.par_iter().try_for_each(one_case))?;
+    }
     write(true)?;
     let done = results
         .into_inner()

@@ -100,11 +100,13 @@ impl Extractor {
             .map_err(|e| e.to_string())?;
         row.files.extend(image.files.iter().cloned());
         row.files.push(mask_path.to_owned());
-        let labels = image.read_mask(mask_path).map_err(|e| e.to_string())?;
         let mut settings = self.settings.clone();
         if let Some(label) = label {
             settings.label = label;
         }
+        let labels = image
+            .read_mask(mask_path, settings.label)
+            .map_err(|e| e.to_string())?;
         // PyRadiomics writes sizes and spacings in SimpleITK's (x, y, z) order.
         let dims = image.grid.dims;
         let spacing = image.grid.spacing_mm;

@@ -45,7 +45,7 @@ pub enum Format {
 pub fn format_of(path: &Path) -> Format {
     let name = path.to_string_lossy().to_lowercase();
     let has = |suffix: &str| name.ends_with(suffix);
-    if has(".nii") || has(".nii.gz") {
+    if has(".nii") || has(".nii.gz") || has(".hdr") {
         Format::Nifti
     } else if has(".npy") {
         Format::Npy
@@ -178,8 +178,9 @@ impl CaseImage {
 
     /// Reads the label map at `path` onto this image's grid: NIfTI through both geometries
     /// (refused when they do not coincide), `.npy` `[z, y, x]` (or `[y, x]`) in this image's
-    /// voxel order, or a DICOM SEG over a DICOM image (its segments united as label 1).
-    pub fn read_mask(&self, path: &Path) -> Result<Vec<u32>, SourceError> {
+    /// voxel order, or a DICOM SEG over a DICOM image (segment number `label` becomes label
+    /// `label`; other segments are left out, since segments may overlap).
+    pub fn read_mask(&self, path: &Path, label: u32) -> Result<Vec<u32>, SourceError> {
         let labels = match format_of(path) {
             Format::Nifti => {
                 let (labels, grid) =
@@ -211,12 +212,12 @@ impl CaseImage {
                 }
                 labels
             }
-            Format::Dicom => self.read_seg(path)?,
+            Format::Dicom => self.read_seg(path, label)?,
         };
         Ok(labels)
     }
 
-    fn read_seg(&self, path: &Path) -> Result<Vec<u32>, SourceError> {
+    fn read_seg(&self, path: &Path, label: u32) -> Result<Vec<u32>, SourceError> {
         let Some(volume) = &self.volume else {
             return Err(mask_error(
                 path,
@@ -238,7 +239,25 @@ impl CaseImage {
         };
         let seg_volume = dicom::load_series(seg, &LoadControl::default())
             .map_err(|e| mask_error(path, strip_path(&e, path)))?;
-        let masks = dicom::masks_for(volume, std::slice::from_ref(&seg_volume));
+        let segments =
+            dicom::frame_segments(path).map_err(|e| mask_error(path, strip_path(&e, path)))?;
+        let mut numbers: Vec<u16> = segments.clone();
+        numbers.sort_unstable();
+        numbers.dedup();
+        let number = u16::try_from(label)
+            .ok()
+            .filter(|n| numbers.contains(n))
+            .ok_or_else(|| {
+                let present: Vec<String> = numbers.iter().map(u16::to_string).collect();
+                mask_error(
+                    path,
+                    format!(
+                        "has no segment {label} (segments: {}; --label picks one)",
+                        present.join(", ")
+                    ),
+                )
+            })?;
+        let masks = dicom::segment_masks_for(volume, &seg_volume, &segments, number);
         if masks.iter().all(Option::is_none) {
             return Err(mask_error(
                 path,
@@ -252,7 +271,7 @@ impl CaseImage {
         let mut labels = Vec::with_capacity(plane * self.grid.dims[0]);
         for mask in masks {
             match mask {
-                Some(m) => labels.extend(m.iter().map(|&v| u32::from(v))),
+                Some(m) => labels.extend(m.iter().map(|&v| if v > 0 { label } else { 0 })),
                 None => labels.extend(std::iter::repeat_n(0, plane)),
             }
         }

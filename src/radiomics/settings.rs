@@ -141,7 +141,17 @@ impl Settings {
             settings.apply(section)?;
         }
         if let Some(image_types) = file.image_type {
-            for name in image_types.keys() {
+            for (name, options) in &image_types {
+                let empty = options.is_null()
+                    || options
+                        .as_mapping()
+                        .is_some_and(serde_yaml_ng::Mapping::is_empty);
+                if name == "Original" && !empty {
+                    return Err(error(
+                        "imageType Original: per-image-type settings are not supported; put them \
+                         under setting:",
+                    ));
+                }
                 if name != "Original" {
                     return Err(error(format!(
                         "imageType {name} is not supported (radlens computes features on the \
