@@ -572,3 +572,44 @@ fn deep_mean_over_a_whole_slice_roi_is_the_plain_channel_mean() {
         );
     }
 }
+
+#[test]
+fn deep_features_run_on_the_model_worker_as_directly() {
+    use radlens::features::{CaseImage, DeepInput, deep_features, deep_features_job};
+    use radlens::model::{Model, Reply, Worker};
+    let path = root().join("assets/demo/model/lesion.pt");
+    let image = CaseImage::read(&demo_study(), None, None).unwrap();
+    let labels = image.read_mask(&demo_mask(), 1).unwrap();
+    let direct = deep_features(
+        &Model::load(&path).unwrap(),
+        &image.values,
+        image.grid.dims,
+        &labels,
+        1,
+        DeepInput::Slice,
+        8,
+    )
+    .unwrap();
+    let mut worker = Worker::spawn(Model::load(&path).unwrap(), || {}).unwrap();
+    worker
+        .submit(
+            0,
+            deep_features_job(
+                image.values.clone(),
+                image.grid.dims,
+                labels,
+                1,
+                DeepInput::Slice,
+                8,
+            ),
+        )
+        .unwrap();
+    let on_worker = loop {
+        match worker.replies.recv().unwrap() {
+            Reply::Done { result, .. } => break result.unwrap(),
+            Reply::Progress { .. } => {}
+            Reply::Restarted { reason, .. } => panic!("{reason}"),
+        }
+    };
+    assert_eq!(on_worker, direct);
+}

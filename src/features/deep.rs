@@ -8,7 +8,7 @@
 
 use tch::{Kind, Tensor};
 
-use crate::model::{Model, ModelError, preprocess_slice};
+use crate::model::{Job, JobContext, Model, ModelError, preprocess_slice};
 
 /// What the model sees of each ROI slice.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -60,6 +60,52 @@ pub fn deep_features(
     input: DeepInput,
     batch: usize,
 ) -> Result<Vec<(String, f64)>, ModelError> {
+    deep_features_with(model, values, dims, labels, label, input, batch, &|_| true)
+}
+
+/// [`deep_features`] as a job for the model worker (the viewer's thread that owns the model):
+/// progress per batch, cancelled between batches.
+#[must_use]
+pub fn deep_features_job(
+    values: Vec<f64>,
+    dims: [usize; 3],
+    labels: Vec<u32>,
+    label: u32,
+    input: DeepInput,
+    batch: usize,
+) -> Job<Vec<(String, f64)>> {
+    Box::new(move |model: &Model, context: &JobContext<'_>| {
+        let keep_going = |fraction: f32| {
+            context.progress(fraction);
+            !context.is_cancelled()
+        };
+        deep_features_with(
+            model,
+            &values,
+            dims,
+            &labels,
+            label,
+            input,
+            batch,
+            &keep_going,
+        )
+        .map_err(|e| e.to_string())
+    })
+}
+
+/// The work of [`deep_features`]; `keep_going(fraction done)` is asked before each batch and
+/// stops the job when it answers `false`.
+#[allow(clippy::too_many_arguments)]
+fn deep_features_with(
+    model: &Model,
+    values: &[f64],
+    dims: [usize; 3],
+    labels: &[u32],
+    label: u32,
+    input: DeepInput,
+    batch: usize,
+    keep_going: &dyn Fn(f32) -> bool,
+) -> Result<Vec<(String, f64)>, ModelError> {
     let [slices, rows, cols] = dims;
     let plane = rows * cols;
     let mut inputs = Vec::new();
@@ -86,6 +132,11 @@ pub fn deep_features(
     let mut pooled = Vec::with_capacity(inputs.len());
     let mut has_embed = true;
     for chunk in inputs.chunks(batch.max(1)) {
+        if !keep_going(pooled.len() as f32 / inputs.len() as f32) {
+            return Err(ModelError::Input {
+                reason: "cancelled".into(),
+            });
+        }
         let x = Tensor::cat(&chunk.iter().map(|s| &s.input).collect::<Vec<_>>(), 0);
         let (maps, embeds) = tch::no_grad(|| -> Result<_, ModelError> {
             let maps = model.features(&x)?;

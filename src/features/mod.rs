@@ -14,7 +14,7 @@ use std::sync::Mutex;
 
 use crate::model::Model;
 use crate::radiomics::{self, Settings};
-pub use deep::{DeepInput, deep_features};
+pub use deep::{DeepInput, deep_features, deep_features_job};
 pub use source::{CaseImage, Format, SourceError, format_of};
 
 /// The model side of an extraction.
