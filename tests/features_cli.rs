@@ -613,3 +613,49 @@ fn deep_features_run_on_the_model_worker_as_directly() {
     };
     assert_eq!(on_worker, direct);
 }
+
+#[test]
+fn outcome_gives_the_three_signatures_cross_validated_auc() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("f.csv");
+    let model = root().join("assets/demo/model/lesion.pt");
+    let run = run_cohort(
+        &rdata("cohort20.csv"),
+        &out,
+        &[
+            "--jobs",
+            "2",
+            "--model",
+            model.to_str().unwrap(),
+            "--outcome",
+            "outcome",
+        ],
+    );
+    let err = stderr_text(&run);
+    assert!(run.status.success(), "{err}");
+    let table = Table::read(&dir.path().join("f.signatures.csv")).unwrap();
+    let names: Vec<&str> = table.rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(names, ["handcrafted", "deep", "both"], "{err}");
+    for row in &table.rows {
+        let auc: f64 = row[4].parse().unwrap();
+        let (low, high): (f64, f64) = (row[5].parse().unwrap(), row[6].parse().unwrap());
+        assert!(
+            (0.0..=1.0).contains(&auc) && low <= auc && auc <= high,
+            "{row:?}"
+        );
+        assert_eq!(row[2], "20");
+    }
+    assert_eq!(table.rows[0][1], "107");
+    // An outcome that is not in the cases file: one clear line.
+    let bad = run_cohort(
+        &rdata("cohort20.csv"),
+        &dir.path().join("g.csv"),
+        &["--outcome", "survival"],
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr_text(&bad).contains("no outcome column \"survival\""),
+        "{}",
+        stderr_text(&bad)
+    );
+}

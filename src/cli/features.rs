@@ -77,6 +77,11 @@ pub struct FeaturesArgs {
     /// Keep the cases already in `--out` (made with the same settings and model), run the rest.
     #[arg(long, requires = "cohort")]
     pub resume: bool,
+    /// A binary outcome column of CASES.csv: also write `F.signatures.csv`, the cross-validated
+    /// AUC (stratified 5-fold, L2 logistic regression, bootstrap 95 % CI) of the handcrafted,
+    /// deep and combined features.
+    #[arg(long, requires = "cohort")]
+    pub outcome: Option<String>,
     /// Replace an existing `--out` (never an input).
     #[arg(long)]
     pub force: bool,
@@ -256,6 +261,15 @@ fn run_cohort(
         bail!("--cohort needs --out FEATURES.csv");
     };
     let cohort = Cohort::read(cases)?;
+    if let Some(outcome) = &args.outcome
+        && !cohort.columns.iter().any(|c| c == outcome)
+    {
+        bail!(
+            "--outcome: no outcome column {outcome:?} in the cases file (it has {}): {}",
+            cohort.columns.join(", "),
+            cases.display()
+        );
+    }
     policy.protect([cases.to_owned()]);
     for case in &cohort.cases {
         policy.protect([case.image.clone(), case.mask.clone()]);
@@ -267,6 +281,7 @@ fn run_cohort(
         );
     }
     let shard = args.shard.unwrap_or(Shard::ALL);
+    let policy_for_derived = policy.clone();
     let progress = |line: &str| eprintln!("{line}");
     let summary = cohort::run(
         &cohort,
@@ -288,6 +303,9 @@ fn run_cohort(
         summary.skipped,
         out.display()
     );
+    if let Some(outcome) = &args.outcome {
+        write_signatures(out, outcome, args.force || args.resume, &policy_for_derived)?;
+    }
     if summary.failed > 0 {
         return Err(CasesFailed {
             failed: summary.failed,
@@ -296,5 +314,40 @@ fn run_cohort(
         }
         .into());
     }
+    Ok(())
+}
+
+/// `F.csv` → `F.signatures.csv` (and the like for other derived tables).
+#[must_use]
+pub fn derived_path(out: &std::path::Path, what: &str) -> PathBuf {
+    let stem = out
+        .file_stem()
+        .map_or_else(|| "features".into(), |s| s.to_string_lossy().into_owned());
+    out.with_file_name(format!("{stem}.{what}.csv"))
+}
+
+fn write_signatures(
+    out: &std::path::Path,
+    outcome: &str,
+    overwrite: bool,
+    policy: &WritePolicy,
+) -> Result<()> {
+    let table = crate::features::cohort::Table::read(out)?;
+    let results = crate::features::signatures::signature_aucs(&table, outcome, 20_261_202)
+        .with_context(|| format!("--outcome {outcome}: {}", out.display()))?;
+    let path = derived_path(out, "signatures");
+    let mut policy = policy.clone();
+    policy.overwrite = overwrite;
+    crate::features::signatures::as_table(&results).write(&path, &policy)?;
+    eprintln!(
+        "signature     features  cases  AUC (95 % CI), outcome {outcome}, stratified 5-fold CV"
+    );
+    for r in &results {
+        eprintln!(
+            "{:<12}  {:>8}  {:>5}  {:.3} ({:.3}–{:.3})",
+            r.signature, r.features, r.cases, r.auc, r.ci_low, r.ci_high
+        );
+    }
+    eprintln!("wrote {}", path.display());
     Ok(())
 }

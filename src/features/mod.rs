@@ -7,6 +7,7 @@
 
 pub mod cohort;
 pub mod deep;
+pub mod signatures;
 pub mod source;
 
 use std::path::{Path, PathBuf};
