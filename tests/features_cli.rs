@@ -659,3 +659,27 @@ fn outcome_gives_the_three_signatures_cross_validated_auc() {
         stderr_text(&bad)
     );
 }
+
+#[test]
+fn a_cohort_output_never_lands_on_a_file_a_case_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = dir.path().join("study");
+    std::fs::create_dir(&study).unwrap();
+    for entry in std::fs::read_dir(demo_study()).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, study.join(path.file_name().unwrap())).unwrap();
+    }
+    let source = study.join("01.dcm");
+    let before = std::fs::read(&source).unwrap();
+    let cases = dir.path().join("cases.csv");
+    std::fs::write(&cases, "Image,Mask\nstudy,study/lesions.mask.npy\n").unwrap();
+    let run = run_cohort(&cases, &source, &["--force"]);
+    let err = stderr_text(&run);
+    assert_eq!(run.status.code(), Some(1), "{err}");
+    assert!(err.contains("01.dcm"), "{err}");
+    assert_eq!(
+        std::fs::read(&source).unwrap(),
+        before,
+        "the source was modified"
+    );
+}

@@ -362,12 +362,14 @@ pub fn run(
     } else {
         HashMap::new()
     };
-    let mut policy = options.policy.clone();
+    let mut first = options.policy.clone();
     if options.resume {
-        policy.overwrite = true;
+        first.overwrite = true;
     }
-    // After its first write the output is this run's own file: later writes replace it.
-    let own = options.policy.clone().with_overwrite(true);
+    // After its first write the output is this run's own file: later writes replace it. Every
+    // file a case read is protected as the case finishes (a folder INPUT names its files only
+    // once they are read), so no write can land on a source.
+    let policies = Mutex::new((first, options.policy.clone().with_overwrite(true)));
     let written = std::sync::atomic::AtomicBool::new(false);
     // Rows by case index; resumed rows are kept as text.
     let results: Mutex<Vec<Finished>> = Mutex::new(Vec::new());
@@ -391,10 +393,13 @@ pub fn run(
             .lock()
             .map_err(|_| file_error(options.out, "writer failed"))?;
         let out = merged_table(&columns, &previous, &done);
+        let policies = policies
+            .lock()
+            .map_err(|_| file_error(options.out, "writer failed"))?;
         if written.load(std::sync::atomic::Ordering::SeqCst) {
-            out.write(options.out, &own)?;
+            out.write(options.out, &policies.1)?;
         } else {
-            out.write(options.out, &policy)?;
+            out.write(options.out, &policies.0)?;
             written.store(true, std::sync::atomic::Ordering::SeqCst);
         }
         *last = Instant::now();
@@ -427,6 +432,13 @@ pub fn run(
             case_started.elapsed().as_secs_f64(),
             eta_text(eta)
         ));
+        {
+            let mut policies = policies
+                .lock()
+                .map_err(|_| file_error(options.out, "writer failed"))?;
+            policies.0.protect(row.files.iter().cloned());
+            policies.1.protect(row.files.iter().cloned());
+        }
         let mut cells = case.cells.clone();
         cells.resize(cohort.columns.len(), String::new());
         cells.push(case.index.to_string());
