@@ -419,18 +419,12 @@ pub fn run(
         let case_started = Instant::now();
         let row = extractor.case(&case.image, &case.mask, case.label);
         let n = finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-        let elapsed = started.elapsed().as_secs_f64();
-        let eta = elapsed / n as f64 * (total - n) as f64;
-        let status = row
-            .error
-            .as_ref()
-            .map_or_else(|| "ok".to_owned(), |e| format!("FAILED: {e}"));
-        (options.progress)(&format!(
-            "case {n}/{total} (row {}, {}): {status} in {:.1} s; ETA {}",
-            case.index + 2,
-            case.image.display(),
+        (options.progress)(&progress_line(
+            (n, total),
+            case,
+            &row,
             case_started.elapsed().as_secs_f64(),
-            eta_text(eta)
+            started.elapsed().as_secs_f64(),
         ));
         {
             let mut policies = policies
@@ -466,6 +460,27 @@ pub fn run(
         failed,
         skipped,
     })
+}
+
+/// `case n/N (row R, IMAGE): ok in 1.2 s; ETA 3 s`.
+fn progress_line(
+    (n, total): (usize, usize),
+    case: &Case,
+    row: &CaseRow,
+    case_seconds: f64,
+    elapsed: f64,
+) -> String {
+    let eta = elapsed / n as f64 * total.saturating_sub(n) as f64;
+    let status = row
+        .error
+        .as_ref()
+        .map_or_else(|| "ok".to_owned(), |e| format!("FAILED: {e}"));
+    format!(
+        "case {n}/{total} (row {}, {}): {status} in {case_seconds:.1} s; ETA {}",
+        case.index + 2,
+        case.image.display(),
+        eta_text(eta)
+    )
 }
 
 fn eta_text(seconds: f64) -> String {
