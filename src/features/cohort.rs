@@ -405,15 +405,6 @@ pub fn run(
         *last = Instant::now();
         Ok(())
     };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(options.jobs.max(1))
-        .build()
-        .map_err(|e| {
-            file_error(
-                options.out,
-                format!("cannot start {} jobs: {e}", options.jobs),
-            )
-        })?;
     let total = todo.len();
     let one_case = |case: &&Case| -> Result<(), CohortError> {
         let case_started = Instant::now();
@@ -426,10 +417,7 @@ pub fn run(
             case_started.elapsed().as_secs_f64(),
             started.elapsed().as_secs_f64(),
         ));
-        {
-            let mut policies = policies
-                .lock()
-                .map_err(|_| file_error(options.out, "writer failed"))?;
+        if let Ok(mut policies) = policies.lock() {
             policies.0.protect(row.files.iter().cloned());
             policies.1.protect(row.files.iter().cloned());
         }
@@ -447,7 +435,11 @@ pub fn run(
     if options.jobs <= 1 {
         todo.iter().try_for_each(one_case)?;
     } else {
-        pool.install(|| todo.par_iter().try_for_each(one_case))?;
+        let cannot = |e| file_error(options.out, format!("cannot start the jobs: {e}"));
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(options.jobs);
+        pool.build()
+            .map_err(cannot)?
+            .install(|| todo.par_iter().try_for_each(one_case))?;
     }
     write(true)?;
     let done = results
