@@ -68,7 +68,9 @@ impl InputArgs {
 /// The knobs of an explanation.
 #[derive(Debug, clap::Args)]
 pub struct ExplainOptions {
-    /// Class to explain, by index (from 0) or manifest name (default: the top class).
+    /// Class to explain, by index (from 0) or manifest name (default: the top class); with
+    /// `explain`, also `feature:K`: unit K of the model's `features` map pooled over the slice's
+    /// ROI (its SEG / `*.mask.npy`; the whole map without one).
     #[arg(long, allow_negative_numbers = true, value_parser = target)]
     pub target: Option<Target>,
     /// Seed of the stochastic methods (smoothgrad, lime, kernelshap).

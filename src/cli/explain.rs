@@ -20,7 +20,9 @@ use ndarray::ArrayView2;
 use ndarray_npy::WriteNpyExt;
 
 use super::args::{ExplainOptions, InputArgs, ModelArg, warn_on_modality, write_policy};
-use crate::explain::{ExplainInput, ExplainParams, Heatmap, Method, Normalisation, explain};
+use crate::explain::{
+    ExplainInput, ExplainParams, Heatmap, Method, Normalisation, Target, explain,
+};
 use crate::imaging::{Colormap, HeatParams, ShadeParams, Window, shade_slice};
 use crate::model::Model;
 use crate::output::{OutputError, WritePolicy, write_atomically};
@@ -62,7 +64,9 @@ struct Explained<'a> {
 pub fn run(args: &ExplainArgs, out: &mut impl Write) -> Result<()> {
     let method = Method::parse(&args.method)?;
     let model = args.model.load()?;
-    let input = args.input.read(false)?;
+    let unit = args.options.target.as_ref().and_then(feature_unit);
+    // A feature unit is pooled over the slice's ROI (its SEG / mask file), so read the masks.
+    let input = args.input.read(unit.is_some())?;
     warn_on_modality(&model, &input);
     let policy = write_policy(&input, Some(&model), args.force);
     // A source is refused before the (long) explanation; an existing output when it is written
@@ -80,8 +84,25 @@ pub fn run(args: &ExplainArgs, out: &mut impl Write) -> Result<()> {
         source_rows: rows,
         source_cols: cols,
     };
-    let params = args.options.params(method);
-    let heatmap = explain_slice(&model, &explain_input, &params)?;
+    let mut params = args.options.params(method);
+    let units;
+    let model = match unit {
+        Some(k) => {
+            let (_, h, w) = model.feature_grid()?;
+            let weights: Option<Vec<f32>> = input.masks[index].as_ref().map(|mask| {
+                let mask: Vec<f32> = mask.iter().map(|&m| f32::from(m)).collect();
+                crate::features::deep::mask_on_grid(&mask, rows, cols, h, w)
+                    .into_iter()
+                    .map(|v| v as f32)
+                    .collect()
+            });
+            units = model.feature_units(weights.as_deref())?;
+            params.target = Target::Index(k);
+            &units
+        }
+        None => &model,
+    };
+    let heatmap = explain_slice(model, &explain_input, &params)?;
     write_atomically(&args.out, &policy, |file| {
         ArrayView2::from_shape((heatmap.rows, heatmap.cols), &heatmap.values)?.write_npy(file)?;
         Ok::<_, anyhow::Error>(())
@@ -113,6 +134,15 @@ pub fn run(args: &ExplainArgs, out: &mut impl Write) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// `feature:K`: explain feature unit K of the model's `features` map, pooled over the slice's ROI
+/// (the whole map without one), instead of a class.
+fn feature_unit(target: &Target) -> Option<usize> {
+    match target {
+        Target::Name(name) => name.strip_prefix("feature:")?.trim().parse().ok(),
+        _ => None,
+    }
 }
 
 /// Runs the method with progress in 10 % steps on stderr for the long ones.

@@ -8,6 +8,7 @@
 
 mod capabilities;
 mod error;
+mod feature_units;
 mod manifest;
 mod preprocess;
 mod randomise;

@@ -14,13 +14,11 @@
 //!   (`U(±1/√D)` weights and bias, D = feature channels) — the classifier's weights are
 //!   re-drawn, `features` stays the trained one.
 
-use std::path::Path;
-
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tch::{CModule, Kind, Tensor};
 
-use super::error::{ModelError, first_line};
+use super::error::ModelError;
 use super::runtime::Model;
 
 /// One step of cascading randomisation: what a randomised copy re-draws.
@@ -141,32 +139,7 @@ impl Model {
     /// A freshly loaded copy of this model with `stage`'s layers re-drawn from `seed` (the same
     /// seed and stage give the same weights).
     pub fn randomised(&self, stage: &RandomisationStage, seed: u64) -> Result<Model, ModelError> {
-        let load = |path: &Path| {
-            CModule::load_on_device(path, self.device).map_err(|e| ModelError::Load {
-                cause: first_line(&e),
-                path: path.to_owned(),
-            })
-        };
-        let cam_files = match &self.manifest.cam {
-            Some(files) => {
-                let dir = self.path.parent().unwrap_or(Path::new("."));
-                Some((
-                    load(&dir.join(&files.features))?,
-                    load(&dir.join(&files.head))?,
-                ))
-            }
-            None => None,
-        };
-        let mut copy = Model {
-            manifest: self.manifest.clone(),
-            path: self.path.clone(),
-            capabilities: self.capabilities.clone(),
-            device: self.device,
-            module: load(&self.path)?,
-            cam_files,
-            head_override: None,
-            compose: false,
-        };
+        let mut copy = self.reloaded()?;
         match &stage.plan {
             Plan::RandomHead => {
                 copy.head_override = Some(self.random_head(seed)?);

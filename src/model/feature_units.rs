@@ -1,0 +1,98 @@
+//! A model whose "classes" are its feature units: `forward(x)` = the `features(x)` map `[N, D,
+//! h, w]` pooled over a region of the feature grid (weighted mean; the whole grid without one),
+//! so that every explanation method explains *feature K pooled over the ROI* exactly as it
+//! explains a class logit (`--target feature:K`). The pooling is a traced TorchScript head used
+//! instead of the model's own, as the randomised copies do.
+
+use std::path::Path;
+
+use tch::{CModule, Kind, Tensor};
+
+use super::error::{ModelError, first_line};
+use super::runtime::Model;
+
+impl Model {
+    /// `(D, h, w)` of the `features` map for an input of the declared shape.
+    pub fn feature_grid(&self) -> Result<(usize, usize, usize), ModelError> {
+        let zeros = Tensor::zeros(self.input_size(), (Kind::Float, self.device));
+        let a = tch::no_grad(|| self.features(&zeros))?;
+        match a.size().as_slice() {
+            &[_, d, h, w] => Ok((d as usize, h as usize, w as usize)),
+            other => Err(ModelError::Contract {
+                reason: format!("features(x) returned shape {other:?}, [N, D, h, w] expected"),
+                path: self.path.clone(),
+            }),
+        }
+    }
+
+    /// A freshly loaded copy whose logits are the `D` feature units pooled with `weights` over
+    /// the `h × w` feature grid (row-major; `None`: the plain spatial mean), and whose class
+    /// names are `feature 0` … `feature D-1`.
+    pub fn feature_units(&self, weights: Option<&[f32]>) -> Result<Model, ModelError> {
+        let (d, h, w) = self.feature_grid()?;
+        let failed = |e: &tch::TchError| self.failed(e);
+        let grid: Vec<f32> = match weights {
+            Some(weights) if weights.len() == h * w => weights.to_vec(),
+            Some(weights) => {
+                return Err(ModelError::Input {
+                    reason: format!("{} ROI weights for a {h}×{w} feature grid", weights.len()),
+                });
+            }
+            None => vec![1.0; h * w],
+        };
+        let total: f32 = grid.iter().sum();
+        if total <= 0.0 {
+            return Err(ModelError::Input {
+                reason: "the ROI does not touch the feature grid".into(),
+            });
+        }
+        let weight = Tensor::from_slice(&grid.iter().map(|v| v / total).collect::<Vec<f32>>())
+            .f_reshape([1, 1, h as i64, w as i64])
+            .and_then(|t| t.f_to_device(self.device))
+            .map_err(|e| failed(&e))?;
+        let zeros = Tensor::zeros(self.input_size(), (Kind::Float, self.device));
+        let a0 = tch::no_grad(|| self.features(&zeros))?;
+        let mut pool = |inputs: &[Tensor]| {
+            vec![(&inputs[0] * &weight).sum_dim_intlist([2, 3].as_slice(), false, Kind::Float)]
+        };
+        let head = tch::no_grad(|| {
+            CModule::create_by_tracing("FeatureUnits", "forward", &[a0], &mut pool)
+        })
+        .map_err(|e| failed(&e))?;
+        let mut copy = self.reloaded()?;
+        copy.manifest.classes = (0..d).map(|k| format!("feature {k}")).collect();
+        copy.head_override = Some(head);
+        copy.compose = true;
+        Ok(copy)
+    }
+
+    /// The same model loaded again (TorchScript modules cannot be cloned).
+    pub(super) fn reloaded(&self) -> Result<Model, ModelError> {
+        let load = |path: &Path| {
+            CModule::load_on_device(path, self.device).map_err(|e| ModelError::Load {
+                cause: first_line(&e),
+                path: path.to_owned(),
+            })
+        };
+        let cam_files = match &self.manifest.cam {
+            Some(files) => {
+                let dir = self.path.parent().unwrap_or(Path::new("."));
+                Some((
+                    load(&dir.join(&files.features))?,
+                    load(&dir.join(&files.head))?,
+                ))
+            }
+            None => None,
+        };
+        Ok(Model {
+            manifest: self.manifest.clone(),
+            path: self.path.clone(),
+            capabilities: self.capabilities.clone(),
+            device: self.device,
+            module: load(&self.path)?,
+            cam_files,
+            head_override: None,
+            compose: false,
+        })
+    }
+}
