@@ -43,7 +43,7 @@ pub const DIAMETER_MM: [f32; 2] = [10.0, 40.0];
 pub const CONTRAST_HU: [f32; 2] = [20.0, 150.0];
 pub const HYPODENSE_SHARE: f32 = 2.0 / 3.0;
 /// Standard deviation of the lesion texture, HU.
-pub const TEXTURE_HU: [f32; 2] = [5.0, 25.0];
+pub const TEXTURE_HU: [f32; 2] = [10.0, 50.0];
 /// Texture grain (σ of its smoothing), mm: 0 is independent noise per pixel.
 pub const GRAIN_MM: [f32; 2] = [0.0, 3.0];
 /// Share of lesions with a necrotic core, and the core's radius as a fraction of the lesion's.
@@ -421,11 +421,6 @@ fn write_instance(
         path: source.to_owned(),
     };
     let mut obj = dicom_object::open_file(source).map_err(|e| source_error(e.to_string()))?;
-    let number = |tag: Tag| obj.element(tag).ok().and_then(|e| e.to_float64().ok());
-    let slope = number(tags::RESCALE_SLOPE).unwrap_or(1.0);
-    let intercept = number(tags::RESCALE_INTERCEPT).unwrap_or(0.0);
-    let bits = number(tags::BITS_STORED).map_or(16, |b| (b as i32).clamp(1, 16));
-    let signed = number(tags::PIXEL_REPRESENTATION) == Some(1.0);
     let text = |tag: Tag| {
         obj.element(tag)
             .ok()
@@ -434,24 +429,7 @@ fn write_instance(
             .unwrap_or_default()
     };
     let (source_class, source_instance) = (text(tags::SOP_CLASS_UID), text(tags::SOP_INSTANCE_UID));
-    let (lo, hi) = if signed {
-        (
-            -f64::from(1 << (bits - 1)),
-            f64::from((1 << (bits - 1)) - 1),
-        )
-    } else {
-        (0.0, f64::from((1u32 << bits) - 1))
-    };
-    let mut bytes = Vec::with_capacity(values.len() * 2);
-    for v in values {
-        let stored = ((f64::from(*v) - intercept) / slope).round().clamp(lo, hi);
-        let word = if signed {
-            (stored as i16).to_le_bytes()
-        } else {
-            (stored as u16).to_le_bytes()
-        };
-        bytes.extend_from_slice(&word);
-    }
+    let bytes = stored_pixels(&obj, values);
     let name = |role: &str| {
         name_uid(&format!(
             "radlens {} demo cohort|seed {}|cases {}|{}|{role}",
@@ -481,53 +459,32 @@ fn write_instance(
     for tag in stale {
         obj.remove_element(tag);
     }
-    let put = |obj: &mut dicom_object::DefaultDicomObject, tag: Tag, vr: VR, value: &str| {
-        obj.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
-    };
     let case_number = case.case_id.trim_start_matches("case_");
-    put(
-        &mut obj,
-        tags::PATIENT_NAME,
-        VR::PN,
-        &format!("Phantom^{case_number}"),
+    let derivation = format!(
+        "Phantom case made by radlens demo cohort (seed {}, {} cases, {}) from a real CT slice: \
+         a synthetic lesion may have been inserted; the ground truth is in the cohort's cases.csv",
+        options.seed, options.cases, case.case_id
     );
-    put(&mut obj, tags::PATIENT_ID, VR::LO, &case.case_id);
-    put(&mut obj, tags::STUDY_INSTANCE_UID, VR::UI, &study);
-    put(&mut obj, tags::STUDY_ID, VR::SH, case_number);
-    put(&mut obj, tags::ACCESSION_NUMBER, VR::SH, "");
-    put(
-        &mut obj,
-        tags::STUDY_DESCRIPTION,
-        VR::LO,
-        "radlens phantom cohort",
-    );
-    put(&mut obj, tags::SERIES_INSTANCE_UID, VR::UI, &series);
-    put(&mut obj, tags::SERIES_NUMBER, VR::IS, "1");
-    put(
-        &mut obj,
-        tags::SERIES_DESCRIPTION,
-        VR::LO,
-        "radlens phantom case",
-    );
-    put(&mut obj, tags::SOP_INSTANCE_UID, VR::UI, &instance);
-    put(&mut obj, tags::INSTANCE_NUMBER, VR::IS, "1");
-    put(&mut obj, tags::FRAME_OF_REFERENCE_UID, VR::UI, &frame);
-    put(
-        &mut obj,
-        tags::DERIVATION_DESCRIPTION,
-        VR::ST,
-        &format!(
-            "Phantom case made by radlens demo cohort (seed {}, {} cases, {}) from a real CT \
-             slice: a synthetic lesion may have been inserted; the ground truth is in the \
-             cohort's cases.csv",
-            options.seed, options.cases, case.case_id
-        ),
-    );
-    obj.put(DataElement::new(
-        tags::IMAGE_TYPE,
-        VR::CS,
-        PrimitiveValue::Strs(["DERIVED", "SECONDARY"].map(String::from).into()),
-    ));
+    let patient = format!("Phantom^{case_number}");
+    let attributes: [(Tag, VR, &str); 14] = [
+        (tags::PATIENT_NAME, VR::PN, &patient),
+        (tags::PATIENT_ID, VR::LO, &case.case_id),
+        (tags::STUDY_INSTANCE_UID, VR::UI, &study),
+        (tags::STUDY_ID, VR::SH, case_number),
+        (tags::ACCESSION_NUMBER, VR::SH, ""),
+        (tags::STUDY_DESCRIPTION, VR::LO, "radlens phantom cohort"),
+        (tags::SERIES_INSTANCE_UID, VR::UI, &series),
+        (tags::SERIES_NUMBER, VR::IS, "1"),
+        (tags::SERIES_DESCRIPTION, VR::LO, "radlens phantom case"),
+        (tags::SOP_INSTANCE_UID, VR::UI, &instance),
+        (tags::INSTANCE_NUMBER, VR::IS, "1"),
+        (tags::FRAME_OF_REFERENCE_UID, VR::UI, &frame),
+        (tags::DERIVATION_DESCRIPTION, VR::ST, &derivation),
+        (tags::IMAGE_TYPE, VR::CS, "DERIVED\\SECONDARY"),
+    ];
+    for (tag, vr, value) in attributes {
+        obj.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
+    }
     obj.put(DataElement::new(
         tags::SOURCE_IMAGE_SEQUENCE,
         VR::SQ,
@@ -550,8 +507,39 @@ fn write_instance(
         PrimitiveValue::U8(bytes.into()),
     ));
     obj.update_meta(|meta| meta.media_storage_sop_instance_uid.clone_from(&instance));
-    write_atomically(path, policy, |w| obj.write_all(w))?;
+    write_atomically(path, policy, |w| {
+        obj.write_all(w).map_err(|e| e.to_string())
+    })?;
     Ok(())
+}
+
+/// `values` (modality units: HU) as the source's stored 16-bit pixels, little endian: through
+/// its rescale slope and intercept, rounded, clamped to its bits stored and signedness.
+fn stored_pixels(obj: &InMemDicomObject, values: &[f32]) -> Vec<u8> {
+    let number = |tag: Tag| obj.element(tag).ok().and_then(|e| e.to_float64().ok());
+    let slope = number(tags::RESCALE_SLOPE).unwrap_or(1.0);
+    let intercept = number(tags::RESCALE_INTERCEPT).unwrap_or(0.0);
+    let bits = number(tags::BITS_STORED).map_or(16, |b| (b as i32).clamp(1, 16));
+    let signed = number(tags::PIXEL_REPRESENTATION) == Some(1.0);
+    let (lo, hi) = if signed {
+        (
+            -f64::from(1 << (bits - 1)),
+            f64::from((1 << (bits - 1)) - 1),
+        )
+    } else {
+        (0.0, f64::from((1u32 << bits) - 1))
+    };
+    let mut bytes = Vec::with_capacity(values.len() * 2);
+    for v in values {
+        let stored = ((f64::from(*v) - intercept) / slope).round().clamp(lo, hi);
+        let word = if signed {
+            (stored as i16).to_le_bytes()
+        } else {
+            (stored as u16).to_le_bytes()
+        };
+        bytes.extend_from_slice(&word);
+    }
+    bytes
 }
 
 /// The columns of `cases.csv`: PyRadiomics' batch columns, then the ground truth.

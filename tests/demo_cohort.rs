@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use common::{data_dir, os, radlens, stderr_text};
+use dicom_dictionary_std::tags;
 
 const CASES: usize = 8;
 const SEED: &str = "7";
@@ -98,7 +99,7 @@ fn ranks(values: &[f64]) -> Vec<f64> {
     let mut i = 0;
     while i < order.len() {
         let mut j = i;
-        while j + 1 < order.len() && values[order[j + 1]] == values[order[i]] {
+        while j + 1 < order.len() && values[order[j + 1]].total_cmp(&values[order[i]]).is_eq() {
             j += 1;
         }
         for &k in &order[i..=j] {
@@ -166,7 +167,7 @@ fn cases_csv_is_a_batch_file_with_one_row_per_case_and_the_ground_truth() {
         assert!(shared.cohort.join(&row["Mask"]).is_file(), "{row:?}");
         assert_eq!(row["Label"], "1");
         if row["present"] == "0" {
-            assert_eq!(number(row, "contrast_hu"), 0.0);
+            assert_eq!(row["contrast_hu"], "0.0");
         } else {
             assert!(number(row, "contrast_hu").abs() >= 20.0, "{row:?}");
         }
@@ -238,7 +239,6 @@ fn every_case_is_a_new_derived_study() {
             .trim_end_matches('\0')
             .to_owned()
     };
-    use dicom_dictionary_std::tags;
     let source_study = text(&source, tags::STUDY_INSTANCE_UID);
     let (_, rows) = read_csv(&shared.cohort.join("cases.csv"));
     let mut studies = std::collections::HashSet::new();

@@ -435,7 +435,8 @@ mod tests {
         let hex: String = hasher
             .finalize()
             .iter()
-            .map(|b| format!("{b:02x}"))
+            .flat_map(|b| [b >> 4, b & 0x0F])
+            .map(|nibble| char::from_digit(u32::from(nibble), 16).unwrap())
             .collect();
         assert_eq!(
             hex,
