@@ -8,8 +8,9 @@
 //!
 //! Dependency rule: [`crate::dicom`] (reading the source slices), [`crate::imaging`] (lesions),
 //! [`crate::output`] (every write) and dicom-rs to write the derived instances; no model, no UI.
-//! Not part of [`training`](crate) (the demo model's data): that module is a cargo feature for the
-//! demo builder and needs libtorch, while a cohort needs neither and is a user-facing command.
+//! Not part of `training` (the demo model's data): that module is a cargo feature for the demo
+//! builder and needs libtorch, while a cohort needs neither and is a user-facing command that a
+//! `--no-default-features` build keeps.
 
 use std::path::{Path, PathBuf};
 
