@@ -24,6 +24,9 @@
 //! - [`features`]: a case's image and mask (DICOM, NIfTI, `.npy`) onto one grid, its handcrafted
 //!   and deep features as a row, cohorts (shards, resume, merge); joins `dicom`, `nifti`,
 //!   `imaging`, `radiomics`, `model` and `output`, no UI.
+//! - [`phantom`]: phantom cohorts (real CT slices with synthetic lesions of known size,
+//!   contrast, grain and necrosis, as DICOM + `.npy` masks + a ground-truth cases.csv); uses
+//!   `dicom` (reading), `imaging` (lesions), `output` (writes) and dicom-rs to write; no model.
 //! - [`review`]: the reviewer's verdicts per explanation (JSON per study, CSV export) and ROI
 //!   rasterisation; plain data and files, uses `explain`'s parameter types only.
 //! - [`input`]: INPUT of the headless commands (DICOM series with masks, PNG/JPEG, `.npy`);
@@ -47,6 +50,7 @@ pub mod input;
 pub mod model;
 pub mod nifti;
 pub mod output;
+pub mod phantom;
 pub mod radiomics;
 pub mod render;
 pub mod review;

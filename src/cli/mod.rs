@@ -2,6 +2,7 @@
 //! keep the names, flags and JSON fields stable.
 
 pub mod args;
+pub mod demo;
 pub mod evaluate;
 pub mod explain;
 pub mod export;
@@ -50,6 +51,9 @@ pub enum Command {
     /// Radiomics features per ROI (PyRadiomics-compatible handcrafted, and a model's deep
     /// features) for one image and mask or a cohort CSV; `merge` joins shard outputs.
     Features(features::FeaturesArgs),
+    /// Demonstration data from the shared real slices: `cohort` writes a phantom cohort with
+    /// known lesions (DICOM, masks, cases.csv with the ground truth).
+    Demo(demo::DemoArgs),
     /// Open the viewer on files/folders (the default when no subcommand is given).
     View(view::ViewArgs),
 }
@@ -63,8 +67,8 @@ pub struct Inputs {
 }
 
 /// The subcommands, for "did you mean" hints.
-const SUBCOMMANDS: [&str; 8] = [
-    "info", "volume", "predict", "explain", "evaluate", "export", "features", "view",
+const SUBCOMMANDS: [&str; 9] = [
+    "info", "volume", "predict", "explain", "evaluate", "export", "features", "demo", "view",
 ];
 
 /// Before the viewer starts: every path must exist (a mistyped subcommand such as `radlens
@@ -89,7 +93,7 @@ pub fn check_viewer_start(paths: &[PathBuf]) -> anyhow::Result<()> {
         anyhow::bail!(
             "the viewer needs a display (neither DISPLAY nor WAYLAND_DISPLAY is set); the \
              commands {} run without one",
-            SUBCOMMANDS[..7].join(", ")
+            SUBCOMMANDS[..8].join(", ")
         );
     }
     Ok(())

@@ -11,7 +11,7 @@ mod superpixels;
 mod window;
 
 pub use colormap::{Colormap, LUT_SIZE, lut_index};
-pub use lesion::{Lesion, LesionRanges};
+pub use lesion::{Lesion, LesionRanges, LesionSpec};
 pub use shade::{
     HeatParams, OUTLINE_RGB, ShadeParams, blend, heat_position, is_outline, shade_slice,
     window_grey,
