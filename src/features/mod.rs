@@ -7,7 +7,9 @@
 
 pub mod cohort;
 pub mod deep;
+pub mod perturb;
 pub mod source;
+pub mod stability;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
