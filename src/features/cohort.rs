@@ -3,13 +3,18 @@
 //! jobs, resumable, and the shard files merged afterwards.
 
 use std::collections::{HashMap, HashSet};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use super::{CaseRow, ERROR_COLUMN, Extractor, MODEL_COLUMN, SETTINGS_COLUMN, format_value};
+use super::stability::{self, CaseMeasurements};
+use super::{
+    CaseRow, ERROR_COLUMN, Extractor, MODEL_COLUMN, PerturbedRow, SETTINGS_COLUMN, format_value,
+    perturb,
+};
 use crate::output::{self, WritePolicy};
 
 /// A finished case: its cohort cells (with the case index) and its row, by case index.
@@ -340,7 +345,38 @@ pub struct RunOptions<'a> {
     pub policy: WritePolicy,
     /// Progress lines (stderr in the CLI).
     pub progress: &'a (dyn Fn(&str) + Sync),
+    /// Also measure each feature's stability under image perturbations.
+    pub stability: Option<Stability>,
 }
+
+/// `--stability N`: every case is extracted again on `count` perturbations of its image and
+/// mask (drawn from `seed`), and each feature's ICC(1,1) over the cases goes to
+/// [`stability_paths`] of the output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stability {
+    pub count: usize,
+    pub seed: u64,
+}
+
+/// The seed of `--stability-seed` when none is given.
+pub const DEFAULT_STABILITY_SEED: u64 = 2019;
+
+/// Where a run writing `out` (`F.csv`) puts its stability table (`F.stability.csv`) and the
+/// perturbations it used (`F.stability.json`), next to it.
+#[must_use]
+pub fn stability_paths(out: &Path) -> (PathBuf, PathBuf) {
+    let stem = out
+        .file_stem()
+        .map_or_else(|| "features".into(), |s| s.to_string_lossy().into_owned());
+    let dir = out.parent().unwrap_or(Path::new(""));
+    (
+        dir.join(format!("{stem}.stability.csv")),
+        dir.join(format!("{stem}.stability.json")),
+    )
+}
+
+/// A case's original row and its perturbed rows, for the stability table.
+type Perturbations = (usize, Option<Vec<(String, f64)>>, Vec<PerturbedRow>);
 
 /// Runs the cohort's cases of `shard` into `out`, rewriting it atomically as cases finish (at
 /// most every 2 s, and at the end) so that an interrupted run loses little and `--resume` picks
@@ -410,9 +446,28 @@ pub fn run(
             )
         })?;
     let total = todo.len();
+    let perturbed: Mutex<Vec<Perturbations>> = Mutex::new(Vec::new());
     let one_case = |case: &&Case| -> Result<(), CohortError> {
         let case_started = Instant::now();
-        let row = extractor.case(&case.image, &case.mask, case.label);
+        let (row, perturbed_rows) = match options.stability {
+            Some(s) => extractor.case_perturbed(
+                &case.image,
+                &case.mask,
+                case.label,
+                &perturb::draw(s.seed, case.index, s.count),
+            ),
+            None => (
+                extractor.case(&case.image, &case.mask, case.label),
+                Vec::new(),
+            ),
+        };
+        if options.stability.is_some() {
+            let original = row.error.is_none().then(|| row.features.clone());
+            perturbed
+                .lock()
+                .map_err(|_| file_error(options.out, "writer failed"))?
+                .push((case.index, original, perturbed_rows));
+        }
         let n = finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
         let elapsed = started.elapsed().as_secs_f64();
         let eta = elapsed / n as f64 * (total - n) as f64;
@@ -444,6 +499,13 @@ pub fn run(
         pool.install(|| todo.par_iter().try_for_each(one_case))?;
     }
     write(true)?;
+    if let Some(s) = options.stability {
+        let mut perturbed = perturbed
+            .into_inner()
+            .map_err(|_| file_error(options.out, "writer failed"))?;
+        perturbed.sort_by_key(|(index, _, _)| *index);
+        write_stability(options.out, s, &perturbed, &policy)?;
+    }
     let done = results
         .into_inner()
         .map_err(|_| file_error(options.out, "writer failed"))?;
@@ -454,6 +516,100 @@ pub fn run(
         failed,
         skipped,
     })
+}
+
+/// Writes the stability table and its sidecar for the cases in `perturbed` (cohort order).
+fn write_stability(
+    out: &Path,
+    options: Stability,
+    perturbed: &[Perturbations],
+    policy: &WritePolicy,
+) -> Result<(), CohortError> {
+    let (table_path, sidecar_path) = stability_paths(out);
+    let mut features: Vec<String> = Vec::new();
+    let mut seen = HashSet::new();
+    let mut cases: Vec<CaseMeasurements> = Vec::new();
+    for (_, original, rows) in perturbed {
+        let Some(original) = original else { continue };
+        for (name, _) in original {
+            if seen.insert(name.clone()) {
+                features.push(name.clone());
+            }
+        }
+        let mut measurements: CaseMeasurements = vec![Some(original.clone())];
+        measurements.extend(rows.iter().map(|r| r.features.as_ref().ok().cloned()));
+        cases.push(measurements);
+    }
+    let stabilities = stability::feature_stability(&features, &cases);
+    let header = [
+        "feature",
+        "class",
+        "icc",
+        "ci_low",
+        "ci_high",
+        "n_cases",
+        "n_measurements",
+        "unstable",
+    ];
+    let table = Table {
+        header: header.iter().map(|h| (*h).to_owned()).collect(),
+        rows: stabilities
+            .iter()
+            .map(|f| {
+                vec![
+                    f.feature.clone(),
+                    f.class.clone(),
+                    format_value(f.icc.icc),
+                    format_value(f.icc.ci_low),
+                    format_value(f.icc.ci_high),
+                    f.icc.n_cases.to_string(),
+                    f.icc.n_measurements.to_string(),
+                    f.icc.unstable().to_string(),
+                ]
+            })
+            .collect(),
+    };
+    let case_entries: Vec<serde_json::Value> = perturbed
+        .iter()
+        .map(|(index, original, rows)| {
+            let perturbations: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| {
+                    let mut entry =
+                        serde_json::to_value(r.perturbation).unwrap_or(serde_json::Value::Null);
+                    if let serde_json::Value::Object(map) = &mut entry {
+                        if let Some(sigma) = r.noise_sigma {
+                            map.insert("sigma".into(), sigma.into());
+                        }
+                        if let Err(e) = &r.features {
+                            map.insert("error".into(), e.clone().into());
+                        }
+                    }
+                    entry
+                })
+                .collect();
+            serde_json::json!({
+                "case_index": index,
+                "extracted": original.is_some(),
+                "perturbations": perturbations,
+            })
+        })
+        .collect();
+    let sidecar = serde_json::json!({
+        "radlens": env!("CARGO_PKG_VERSION"),
+        "features": out.file_name().map(|n| n.to_string_lossy().into_owned()),
+        "icc": "ICC(1,1): one-way random effects, single measurement (Shrout & Fleiss 1979); 95 % interval from the F distribution",
+        "unstable_below": stability::STABLE_ICC,
+        "seed": options.seed,
+        "perturbations_per_case": options.count,
+        "cases": case_entries,
+    });
+    table.write(&table_path, policy)?;
+    output::write_atomically(&sidecar_path, policy, |w| {
+        serde_json::to_writer_pretty(&mut *w, &sidecar)?;
+        writeln!(w).map_err(serde_json::Error::io)
+    })?;
+    Ok(())
 }
 
 fn eta_text(seconds: f64) -> String {

@@ -328,19 +328,20 @@ pub fn rotate_nearest(
 }
 
 /// The image's noise level σ, robustly: Immerkær's (1996) Laplacian-difference mask
-/// `[1 −2 1; −2 4 −2; 1 −2 1]` in plane, which cancels constant, linear and quadratic-free
-/// structure, and whose response to white noise of σ has standard deviation 6σ (√(Σ k²) = √36).
-/// Over the interior voxels whose 3×3 neighbourhood is not constant ("inside the body": padding
-/// and air outside the field of view is exactly flat), σ = 1.4826 · MAD(response) / 6 — the median
-/// absolute deviation keeps edges, a minority of voxels, from inflating it. 0 for an image with no
-/// such voxel.
+/// `[1 −2 1; −2 4 −2; 1 −2 1]` in plane, which cancels constant and linear structure and whose
+/// response to white noise of σ has standard deviation 6σ (√(Σ k²) = √36). Over the voxels
+/// "inside the body" — interior voxels whose whole 3×3 neighbourhood lies above the image's mean
+/// (air, MR background, whose Rician noise is not Gaussian, and the flat padding outside the field
+/// of view all lie below it) — σ = 1.4826 · MAD(response) / 6: the median absolute deviation
+/// keeps edges, a minority of voxels, from inflating it. 0 for an image with no such voxel.
 #[must_use]
 pub fn noise_sigma(values: &[f64], dims: [usize; 3]) -> f64 {
     const MASK: [f64; 9] = [1.0, -2.0, 1.0, -2.0, 4.0, -2.0, 1.0, -2.0, 1.0];
-    let mut responses = Vec::new();
-    if dims[1] < 3 || dims[2] < 3 {
+    if dims[1] < 3 || dims[2] < 3 || values.is_empty() {
         return 0.0;
     }
+    let mean = values.iter().sum::<f64>() / values.len() as f64;
+    let mut responses = Vec::new();
     for z in 0..dims[0] {
         for y in 1..dims[1] - 1 {
             for x in 1..dims[2] - 1 {
@@ -348,11 +349,9 @@ pub fn noise_sigma(values: &[f64], dims: [usize; 3]) -> f64 {
                     let (yy, xx) = (y + k / 3 - 1, x + k % 3 - 1);
                     values[(z * dims[1] + yy) * dims[2] + xx]
                 };
-                let centre = at(4);
-                if (0..9).all(|k| at(k) == centre) {
-                    continue;
+                if (0..9).all(|k| at(k) > mean) {
+                    responses.push((0..9).map(|k| MASK[k] * at(k)).sum::<f64>());
                 }
-                responses.push((0..9).map(|k| MASK[k] * at(k)).sum::<f64>());
             }
         }
     }
@@ -497,7 +496,7 @@ mod tests {
         assert!(mean.abs() < 0.05, "noise mean {mean}");
         let estimated = noise_sigma(&noisy, dims);
         assert!((estimated - 5.0).abs() < 0.15, "estimated σ {estimated}");
-        // The flat padding around a body does not pull the estimate to 0.
+        // The flat padding around a body is not body: it does not pull the estimate to 0.
         let mut padded = vec![-1024.0; 4 * 128 * 128];
         for (i, v) in padded.iter_mut().enumerate() {
             if (i / 128) % 128 >= 32 {
