@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 use common::{os, radlens, stderr_text};
@@ -52,7 +53,7 @@ fn prostate_spheres(dir: &Path) -> PathBuf {
     let mask = rdata("cohort20_prostate_spheres.nii.gz");
     let mut text = "Image,Mask,Label\n".to_owned();
     for label in 1..=5 {
-        text.push_str(&format!("{},{},{label}\n", image.display(), mask.display()));
+        writeln!(text, "{},{},{label}", image.display(), mask.display()).unwrap();
     }
     std::fs::write(&cases, text).unwrap();
     cases

@@ -436,51 +436,26 @@ pub fn run(
         *last = Instant::now();
         Ok(())
     };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(options.jobs.max(1))
-        .build()
-        .map_err(|e| {
-            file_error(
-                options.out,
-                format!("cannot start {} jobs: {e}", options.jobs),
-            )
-        })?;
+    let pool = thread_pool(options.jobs, options.out)?;
     let total = todo.len();
     let perturbed: Mutex<Vec<Perturbations>> = Mutex::new(Vec::new());
     let one_case = |case: &&Case| -> Result<(), CohortError> {
         let case_started = Instant::now();
-        let (row, perturbed_rows) = match options.stability {
-            Some(s) => extractor.case_perturbed(
-                &case.image,
-                &case.mask,
-                case.label,
-                &perturb::draw(s.seed, case.index, s.count),
-            ),
-            None => (
-                extractor.case(&case.image, &case.mask, case.label),
-                Vec::new(),
-            ),
-        };
-        if options.stability.is_some() {
-            let original = row.error.is_none().then(|| row.features.clone());
+        let (row, perturbations) = extract(extractor, case, options.stability);
+        if let Some(p) = perturbations {
             perturbed
                 .lock()
                 .map_err(|_| file_error(options.out, "writer failed"))?
-                .push((case.index, original, perturbed_rows));
+                .push(p);
         }
         let n = finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-        let elapsed = started.elapsed().as_secs_f64();
-        let eta = elapsed / n as f64 * (total - n) as f64;
-        let status = row
-            .error
-            .as_ref()
-            .map_or_else(|| "ok".to_owned(), |e| format!("FAILED: {e}"));
-        (options.progress)(&format!(
-            "case {n}/{total} (row {}, {}): {status} in {:.1} s; ETA {}",
-            case.index + 2,
-            case.image.display(),
+        let eta = started.elapsed().as_secs_f64() / n as f64 * (total - n) as f64;
+        (options.progress)(&progress_line(
+            case,
+            &row,
+            (n, total),
             case_started.elapsed().as_secs_f64(),
-            eta_text(eta)
+            eta,
         ));
         let mut cells = case.cells.clone();
         cells.resize(cohort.columns.len(), String::new());
@@ -500,11 +475,10 @@ pub fn run(
     }
     write(true)?;
     if let Some(s) = options.stability {
-        let mut perturbed = perturbed
+        let perturbed = perturbed
             .into_inner()
             .map_err(|_| file_error(options.out, "writer failed"))?;
-        perturbed.sort_by_key(|(index, _, _)| *index);
-        write_stability(options.out, s, &perturbed, &policy)?;
+        write_stability(options.out, s, perturbed, &policy)?;
     }
     let done = results
         .into_inner()
@@ -518,18 +492,62 @@ pub fn run(
     })
 }
 
-/// Writes the stability table and its sidecar for the cases in `perturbed` (cohort order).
+/// The pool `--jobs` cases run on.
+fn thread_pool(jobs: usize, out: &Path) -> Result<rayon::ThreadPool, CohortError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.max(1))
+        .build()
+        .map_err(|e| file_error(out, format!("cannot start {jobs} jobs: {e}")))
+}
+
+/// One case's row and, with `stability`, its perturbed rows.
+fn extract(
+    extractor: &Extractor,
+    case: &Case,
+    stability: Option<Stability>,
+) -> (CaseRow, Option<Perturbations>) {
+    let Some(s) = stability else {
+        return (extractor.case(&case.image, &case.mask, case.label), None);
+    };
+    let perturbations = perturb::draw(s.seed, case.index, s.count);
+    let (row, rows) = extractor.case_perturbed(&case.image, &case.mask, case.label, &perturbations);
+    let original = row.error.is_none().then(|| row.features.clone());
+    (row, Some((case.index, original, rows)))
+}
+
+/// `case n/total (row …, IMAGE): ok in … s; ETA …`.
+fn progress_line(
+    case: &Case,
+    row: &CaseRow,
+    (n, total): (usize, usize),
+    seconds: f64,
+    eta_seconds: f64,
+) -> String {
+    let status = row
+        .error
+        .as_ref()
+        .map_or_else(|| "ok".to_owned(), |e| format!("FAILED: {e}"));
+    format!(
+        "case {n}/{total} (row {}, {}): {status} in {seconds:.1} s; ETA {}",
+        case.index + 2,
+        case.image.display(),
+        eta_text(eta_seconds)
+    )
+}
+
+/// Writes the stability table and its sidecar for the cases in `perturbed`.
 fn write_stability(
     out: &Path,
     options: Stability,
-    perturbed: &[Perturbations],
+    mut perturbed: Vec<Perturbations>,
     policy: &WritePolicy,
 ) -> Result<(), CohortError> {
+    perturbed.sort_by_key(|(index, _, _)| *index);
     let (table_path, sidecar_path) = stability_paths(out);
     let mut features: Vec<String> = Vec::new();
     let mut seen = HashSet::new();
     let mut cases: Vec<CaseMeasurements> = Vec::new();
-    for (_, original, rows) in perturbed {
+    for (_, original, rows) in &perturbed {
         let Some(original) = original else { continue };
         for (name, _) in original {
             if seen.insert(name.clone()) {

@@ -380,6 +380,8 @@ pub fn add_noise(values: &[f64], sigma: f64, seed: u64) -> Vec<f64> {
 }
 
 #[cfg(test)]
+// Exact comparisons on purpose: whole-voxel moves and quarter turns copy values, they compute none.
+#[allow(clippy::float_cmp)]
 mod tests {
     use super::*;
 
@@ -483,7 +485,7 @@ mod tests {
         // A linear ramp: the Laplacian-difference mask cancels it, so only the noise is seen.
         let dims = [4, 128, 128];
         let ramp: Vec<f64> = (0..4 * 128 * 128)
-            .map(|i| 100.0 + 0.5 * ((i / 128) % 128) as f64 + 0.25 * (i % 128) as f64)
+            .map(|i| 100.0 + 0.5 * f64::from((i / 128) % 128) + 0.25 * f64::from(i % 128))
             .collect();
         assert!(noise_sigma(&ramp, dims) < 1e-9);
         let noisy = add_noise(&ramp, 5.0, 42);

@@ -23,7 +23,7 @@ impl Icc {
     /// Unstable: below [`STABLE_ICC`], or not measurable (NaN).
     #[must_use]
     pub fn unstable(&self) -> bool {
-        !(self.icc >= STABLE_ICC)
+        self.icc.is_nan() || self.icc < STABLE_ICC
     }
 }
 
