@@ -214,3 +214,59 @@ fn stability_outputs_are_protected_like_out() {
     let run = run_cohort(&cases, &out, &["--stability", "0"]);
     assert_eq!(run.status.code(), Some(2), "{}", stderr_text(&run));
 }
+
+#[test]
+fn a_perturbation_that_empties_the_roi_leaves_only_that_case_out() {
+    use radlens::features::perturb::{Perturbation, draw};
+    let dir = tempfile::tempdir().unwrap();
+    let dims = [1, 16, 16];
+    let image =
+        ndarray::Array3::from_shape_fn(dims, |(_, y, x)| ((y * 16 + x) * 7919 % 97) as f32 + 100.0);
+    let image_path = dir.path().join("image.npy");
+    ndarray_npy::write_npy(&image_path, &image).unwrap();
+    // Case 0: a bar two voxels high, which an in-plane 3×3 erosion empties; cases 1 and 2:
+    // squares that survive it.
+    let masks = [(5..7, 3..13), (3..9, 3..9), (4..12, 4..12)];
+    let mut text = "Image,Mask\n".to_owned();
+    for (i, (rows, cols)) in masks.iter().enumerate() {
+        let mask = ndarray::Array3::from_shape_fn(dims, |(_, y, x)| {
+            u8::from(rows.contains(&y) && cols.contains(&x))
+        });
+        let path = dir.path().join(format!("mask{i}.npy"));
+        ndarray_npy::write_npy(&path, &mask).unwrap();
+        writeln!(text, "{},{}", image_path.display(), path.display()).unwrap();
+    }
+    let cases = dir.path().join("cases.csv");
+    std::fs::write(&cases, text).unwrap();
+    // A seed under which case 0 is eroded (every case gets one contour change in 4).
+    let seed = (0..100u64)
+        .find(|&s| draw(s, 0, 4).contains(&Perturbation::Erode))
+        .unwrap();
+    let out = dir.path().join("F.csv");
+    let run = run_cohort(
+        &cases,
+        &out,
+        &["--stability", "4", "--stability-seed", &seed.to_string()],
+    );
+    assert!(run.status.success(), "{}", stderr_text(&run));
+    let sidecar: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("F.stability.json")).unwrap(),
+    )
+    .unwrap();
+    let eroded = sidecar["cases"][0]["perturbations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["kind"] == "erode")
+        .unwrap();
+    assert!(
+        eroded["error"].as_str().unwrap().contains("empty"),
+        "{eroded}"
+    );
+    let table = Table::read(&dir.path().join("F.stability.csv")).unwrap();
+    assert!(!table.rows.is_empty());
+    for row in &table.rows {
+        assert_eq!(cell(&table, row, "n_cases"), "2", "{row:?}");
+        assert_eq!(cell(&table, row, "n_measurements"), "5", "{row:?}");
+    }
+}
