@@ -248,7 +248,12 @@ fn a_perturbation_that_empties_the_roi_leaves_only_that_case_out() {
         &out,
         &["--stability", "4", "--stability-seed", &seed.to_string()],
     );
-    assert!(run.status.success(), "{}", stderr_text(&run));
+    let err = stderr_text(&run);
+    assert!(run.status.success(), "{err}");
+    assert!(
+        err.contains("ok, 4 perturbations (1 failed: the mask is empty"),
+        "the progress line says so: {err}"
+    );
     let sidecar: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("F.stability.json")).unwrap(),
     )

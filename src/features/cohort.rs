@@ -442,21 +442,21 @@ pub fn run(
     let one_case = |case: &&Case| -> Result<(), CohortError> {
         let case_started = Instant::now();
         let (row, perturbations) = extract(extractor, case, options.stability);
+        let n = finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let eta = started.elapsed().as_secs_f64() / n as f64 * (total - n) as f64;
+        (options.progress)(&progress_line(
+            case,
+            &row,
+            perturbations.as_ref().map(|(_, _, rows)| rows.as_slice()),
+            (n, total),
+            (case_started.elapsed().as_secs_f64(), eta),
+        ));
         if let Some(p) = perturbations {
             perturbed
                 .lock()
                 .map_err(|_| file_error(options.out, "writer failed"))?
                 .push(p);
         }
-        let n = finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-        let eta = started.elapsed().as_secs_f64() / n as f64 * (total - n) as f64;
-        (options.progress)(&progress_line(
-            case,
-            &row,
-            (n, total),
-            case_started.elapsed().as_secs_f64(),
-            eta,
-        ));
         let mut cells = case.cells.clone();
         cells.resize(cohort.columns.len(), String::new());
         cells.push(case.index.to_string());
@@ -515,18 +515,28 @@ fn extract(
     (row, Some((case.index, original, rows)))
 }
 
-/// `case n/total (row …, IMAGE): ok in … s; ETA …`.
+/// `case n/total (row …, IMAGE): ok, 5 perturbations (1 failed: …) in … s; ETA …`.
 fn progress_line(
     case: &Case,
     row: &CaseRow,
+    perturbed: Option<&[PerturbedRow]>,
     (n, total): (usize, usize),
-    seconds: f64,
-    eta_seconds: f64,
+    (seconds, eta_seconds): (f64, f64),
 ) -> String {
-    let status = row
+    let mut status = row
         .error
         .as_ref()
         .map_or_else(|| "ok".to_owned(), |e| format!("FAILED: {e}"));
+    if let Some(rows) = perturbed.filter(|rows| !rows.is_empty()) {
+        let failed: Vec<&str> = rows
+            .iter()
+            .filter_map(|r| r.features.as_ref().err().map(String::as_str))
+            .collect();
+        status = format!("{status}, {} perturbations", rows.len());
+        if let Some(first) = failed.first() {
+            status = format!("{status} ({} failed: {first})", failed.len());
+        }
+    }
     format!(
         "case {n}/{total} (row {}, {}): {status} in {seconds:.1} s; ETA {}",
         case.index + 2,

@@ -1,6 +1,7 @@
 //! Features of a case (an image and a mask): the handcrafted radiomics features
 //! ([`crate::radiomics`]) and, with a model, the deep features ([`deep`]), as one row of named
-//! columns — for `radlens features` on one case or a cohort.
+//! columns — for `radlens features` on one case or a cohort — and their stability under image
+//! perturbations ([`perturb`], [`stability`]: pure maths, no I/O).
 //!
 //! Dependency rule: joins [`crate::dicom`], [`crate::nifti`], [`crate::imaging`],
 //! [`crate::radiomics`] and [`crate::model`]; no UI. Output files go through [`crate::output`].
