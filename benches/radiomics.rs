@@ -82,6 +82,7 @@ fn cohort_seconds(jobs: usize) -> f64 {
             jobs,
             policy: WritePolicy::default(),
             progress: &|_| {},
+            stability: None,
         },
     )
     .unwrap();

@@ -3,7 +3,7 @@
 //! ```text
 //! radlens features IMAGE --mask MASK [--label N] [--params P.yaml] [--model M.pt] [--json | --out F.csv]
 //! radlens features --cohort CASES.csv --out FEATURES.csv [--params P.yaml] [--model M.pt]
-//!                  [--jobs N] [--shard I/N|auto] [--resume]
+//!                  [--jobs N] [--shard I/N|auto] [--resume] [--stability N [--stability-seed S]]
 //! radlens features merge FEATURES.csv SHARD.csv...
 //! ```
 //! A cohort run that completes with failed cases (their rows carry `diagnostics_error`) exits
@@ -82,7 +82,16 @@ pub struct FeaturesArgs {
     /// deep and combined features.
     #[arg(long, requires = "cohort")]
     pub outcome: Option<String>,
-    /// Replace an existing `--out` (never an input).
+    /// Also extract every case on N perturbations of its image and mask (contour, translation,
+    /// rotation, noise) and write each feature's ICC(1,1) to `F.stability.csv` beside `--out`
+    /// `F.csv`, the perturbations used to `F.stability.json` (whole cohort: no --shard/--resume).
+    #[arg(long, requires = "cohort", conflicts_with_all = ["shard", "resume"],
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub stability: Option<u32>,
+    /// Seed the perturbations are drawn from (same seed, same perturbations).
+    #[arg(long, requires = "stability", default_value_t = cohort::DEFAULT_STABILITY_SEED)]
+    pub stability_seed: u64,
+    /// Replace an existing `--out` (and its stability files) (never an input).
     #[arg(long)]
     pub force: bool,
 }
@@ -280,6 +289,20 @@ fn run_cohort(
             out.display()
         );
     }
+    let stability = args.stability.map(|count| cohort::Stability {
+        count: count as usize,
+        seed: args.stability_seed,
+    });
+    if stability.is_some() {
+        let (table, sidecar) = cohort::stability_paths(out);
+        for path in [&table, &sidecar] {
+            // Checked before any case runs: a refused output is not found out hours later.
+            if !args.force && path.exists() {
+                bail!("{} exists: --force to replace it", path.display());
+            }
+            policy.check(path)?;
+        }
+    }
     let shard = args.shard.unwrap_or(Shard::ALL);
     let policy_for_derived = policy.clone();
     let progress = |line: &str| eprintln!("{line}");
@@ -293,6 +316,7 @@ fn run_cohort(
             jobs: args.jobs as usize,
             policy,
             progress: &progress,
+            stability,
         },
     )?;
     eprintln!(
@@ -305,6 +329,14 @@ fn run_cohort(
     );
     if let Some(outcome) = &args.outcome {
         write_signatures(out, outcome, args.force || args.resume, &policy_for_derived)?;
+    }
+    if stability.is_some() {
+        let (table, sidecar) = cohort::stability_paths(out);
+        eprintln!(
+            "feature stability: {} (perturbations: {})",
+            table.display(),
+            sidecar.display()
+        );
     }
     if summary.failed > 0 {
         return Err(CasesFailed {

@@ -3,13 +3,18 @@
 //! jobs, resumable, and the shard files merged afterwards.
 
 use std::collections::{HashMap, HashSet};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use super::{CaseRow, ERROR_COLUMN, Extractor, MODEL_COLUMN, SETTINGS_COLUMN, format_value};
+use super::stability::{self, CaseMeasurements};
+use super::{
+    CaseRow, ERROR_COLUMN, Extractor, MODEL_COLUMN, PerturbedRow, SETTINGS_COLUMN, format_value,
+    perturb,
+};
 use crate::output::{self, WritePolicy};
 
 /// A finished case: its cohort cells (with the case index) and its row, by case index.
@@ -340,7 +345,38 @@ pub struct RunOptions<'a> {
     pub policy: WritePolicy,
     /// Progress lines (stderr in the CLI).
     pub progress: &'a (dyn Fn(&str) + Sync),
+    /// Also measure each feature's stability under image perturbations.
+    pub stability: Option<Stability>,
 }
+
+/// `--stability N`: every case is extracted again on `count` perturbations of its image and
+/// mask (drawn from `seed`), and each feature's ICC(1,1) over the cases goes to
+/// [`stability_paths`] of the output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stability {
+    pub count: usize,
+    pub seed: u64,
+}
+
+/// The seed of `--stability-seed` when none is given.
+pub const DEFAULT_STABILITY_SEED: u64 = 2019;
+
+/// Where a run writing `out` (`F.csv`) puts its stability table (`F.stability.csv`) and the
+/// perturbations it used (`F.stability.json`), next to it.
+#[must_use]
+pub fn stability_paths(out: &Path) -> (PathBuf, PathBuf) {
+    let stem = out
+        .file_stem()
+        .map_or_else(|| "features".into(), |s| s.to_string_lossy().into_owned());
+    let dir = out.parent().unwrap_or(Path::new(""));
+    (
+        dir.join(format!("{stem}.stability.csv")),
+        dir.join(format!("{stem}.stability.json")),
+    )
+}
+
+/// A case's original row and its perturbed rows, for the stability table.
+type Perturbations = (usize, Option<Vec<(String, f64)>>, Vec<PerturbedRow>);
 
 /// Runs the cohort's cases of `shard` into `out`, rewriting it atomically as cases finish (at
 /// most every 2 s, and at the end) so that an interrupted run loses little and `--resume` picks
@@ -362,17 +398,7 @@ pub fn run(
     } else {
         HashMap::new()
     };
-    let mut first = options.policy.clone();
-    if options.resume {
-        first.overwrite = true;
-    }
-    // After its first write the output is this run's own file: later writes replace it. Every
-    // file a case read is protected as the case finishes (a folder INPUT names its files only
-    // once they are read), so no write can land on a source.
-    let policies = Mutex::new((first, options.policy.clone().with_overwrite(true)));
-    let written = std::sync::atomic::AtomicBool::new(false);
-    // Rows by case index; resumed rows are kept as text.
-    let results: Mutex<Vec<Finished>> = Mutex::new(Vec::new());
+    let writer = Writer::new(options, &columns, &previous);
     let todo: Vec<&Case> = cases
         .iter()
         .copied()
@@ -380,71 +406,48 @@ pub fn run(
         .collect();
     let skipped = cases.len() - todo.len();
     let started = Instant::now();
-    let last_write = Mutex::new(Instant::now());
     let finished = std::sync::atomic::AtomicUsize::new(0);
-    let write = |force: bool| -> Result<(), CohortError> {
-        let mut last = last_write
-            .lock()
-            .map_err(|_| file_error(options.out, "writer failed"))?;
-        if !force && last.elapsed() < Duration::from_secs(2) {
-            return Ok(());
-        }
-        let done = results
-            .lock()
-            .map_err(|_| file_error(options.out, "writer failed"))?;
-        let out = merged_table(&columns, &previous, &done);
-        let policies = policies
-            .lock()
-            .map_err(|_| file_error(options.out, "writer failed"))?;
-        if written.load(std::sync::atomic::Ordering::SeqCst) {
-            out.write(options.out, &policies.1)?;
-        } else {
-            out.write(options.out, &policies.0)?;
-            written.store(true, std::sync::atomic::Ordering::SeqCst);
-        }
-        *last = Instant::now();
-        Ok(())
-    };
     let total = todo.len();
+    let perturbed: Mutex<Vec<Perturbations>> = Mutex::new(Vec::new());
     let one_case = |case: &&Case| -> Result<(), CohortError> {
         let case_started = Instant::now();
-        let row = extractor.case(&case.image, &case.mask, case.label);
+        let (row, perturbations) = extract(extractor, case, options.stability);
         let n = finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let eta = started.elapsed().as_secs_f64() / n as f64 * (total - n) as f64;
         (options.progress)(&progress_line(
-            (n, total),
             case,
             &row,
-            case_started.elapsed().as_secs_f64(),
-            started.elapsed().as_secs_f64(),
+            perturbations.as_ref().map(|(_, _, rows)| rows.as_slice()),
+            (n, total),
+            (case_started.elapsed().as_secs_f64(), eta),
         ));
-        if let Ok(mut policies) = policies.lock() {
-            policies.0.protect(row.files.iter().cloned());
-            policies.1.protect(row.files.iter().cloned());
+        if let Some(p) = perturbations {
+            perturbed
+                .lock()
+                .map_err(|_| file_error(options.out, "writer failed"))?
+                .push(p);
         }
         let mut cells = case.cells.clone();
         cells.resize(cohort.columns.len(), String::new());
         cells.push(case.index.to_string());
-        results
-            .lock()
-            .map_err(|_| file_error(options.out, "writer failed"))?
-            .push((case.index, (cells, row)));
-        write(false)
+        writer.finished(case.index, cells, row)
     };
     // One job: cases in turn, each using every core for its texture matrices; several: the
     // pool's threads share the cases and their inner work.
     if options.jobs <= 1 {
         todo.iter().try_for_each(one_case)?;
     } else {
-        let cannot = |e| file_error(options.out, format!("cannot start the jobs: {e}"));
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(options.jobs);
-        pool.build()
-            .map_err(cannot)?
+        thread_pool(options.jobs, options.out)?
             .install(|| todo.par_iter().try_for_each(one_case))?;
     }
-    write(true)?;
-    let done = results
-        .into_inner()
-        .map_err(|_| file_error(options.out, "writer failed"))?;
+    writer.write(true)?;
+    let (policy, done) = writer.into_parts()?;
+    if let Some(s) = options.stability {
+        let perturbed = perturbed
+            .into_inner()
+            .map_err(|_| file_error(options.out, "writer failed"))?;
+        write_stability(options.out, s, perturbed, &policy)?;
+    }
     let failed = done.iter().filter(|(_, (_, r))| r.error.is_some()).count();
     Ok(Summary {
         total: cases.len(),
@@ -454,25 +457,234 @@ pub fn run(
     })
 }
 
-/// `case n/N (row R, IMAGE): ok in 1.2 s; ETA 3 s`.
+/// The output of a cohort run, rewritten as cases finish.
+struct Writer<'a> {
+    out: &'a Path,
+    columns: &'a [String],
+    previous: &'a KeptRows,
+    /// Rows by case index (resumed rows are kept as text in `previous`).
+    results: Mutex<Vec<Finished>>,
+    /// For the first write (`--resume` replaces the old file), and for the later ones (the file
+    /// is this run's own). Every file a case read is protected as the case finishes (a folder
+    /// INPUT names its files only once they are read), so no write can land on a source.
+    policies: Mutex<(WritePolicy, WritePolicy)>,
+    written: std::sync::atomic::AtomicBool,
+    last_write: Mutex<Instant>,
+}
+
+impl<'a> Writer<'a> {
+    fn new(options: &'a RunOptions<'a>, columns: &'a [String], previous: &'a KeptRows) -> Self {
+        let mut first = options.policy.clone();
+        if options.resume {
+            first.overwrite = true;
+        }
+        let later = options.policy.clone().with_overwrite(true);
+        Self {
+            out: options.out,
+            columns,
+            previous,
+            results: Mutex::new(Vec::new()),
+            policies: Mutex::new((first, later)),
+            written: std::sync::atomic::AtomicBool::new(false),
+            last_write: Mutex::new(Instant::now()),
+        }
+    }
+
+    fn failed(&self) -> CohortError {
+        file_error(self.out, "writer failed")
+    }
+
+    /// Records a finished case, protects what it read, and writes if 2 s have passed.
+    fn finished(&self, index: usize, cells: Vec<String>, row: CaseRow) -> Result<(), CohortError> {
+        if let Ok(mut policies) = self.policies.lock() {
+            policies.0.protect(row.files.iter().cloned());
+            policies.1.protect(row.files.iter().cloned());
+        }
+        self.results
+            .lock()
+            .map_err(|_| self.failed())?
+            .push((index, (cells, row)));
+        self.write(false)
+    }
+
+    /// Writes the table so far (`force`: whatever the time since the last write).
+    fn write(&self, force: bool) -> Result<(), CohortError> {
+        let mut last = self.last_write.lock().map_err(|_| self.failed())?;
+        if !force && last.elapsed() < Duration::from_secs(2) {
+            return Ok(());
+        }
+        let done = self.results.lock().map_err(|_| self.failed())?;
+        let table = merged_table(self.columns, self.previous, &done);
+        let policies = self.policies.lock().map_err(|_| self.failed())?;
+        if self.written.load(std::sync::atomic::Ordering::SeqCst) {
+            table.write(self.out, &policies.1)?;
+        } else {
+            table.write(self.out, &policies.0)?;
+            self.written
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        *last = Instant::now();
+        Ok(())
+    }
+
+    /// The first-write policy (with every source protected) and the finished rows.
+    fn into_parts(self) -> Result<(WritePolicy, Vec<Finished>), CohortError> {
+        let failed = self.failed();
+        let policies = self.policies.into_inner().map_err(|_| failed)?;
+        let done = self
+            .results
+            .into_inner()
+            .map_err(|_| file_error(self.out, "writer failed"))?;
+        Ok((policies.0, done))
+    }
+}
+
+/// The pool `--jobs` cases run on.
+fn thread_pool(jobs: usize, out: &Path) -> Result<rayon::ThreadPool, CohortError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.max(1))
+        .build()
+        .map_err(|e| file_error(out, format!("cannot start {jobs} jobs: {e}")))
+}
+
+/// One case's row and, with `stability`, its perturbed rows.
+fn extract(
+    extractor: &Extractor,
+    case: &Case,
+    stability: Option<Stability>,
+) -> (CaseRow, Option<Perturbations>) {
+    let Some(s) = stability else {
+        return (extractor.case(&case.image, &case.mask, case.label), None);
+    };
+    let perturbations = perturb::draw(s.seed, case.index, s.count);
+    let (row, rows) = extractor.case_perturbed(&case.image, &case.mask, case.label, &perturbations);
+    let original = row.error.is_none().then(|| row.features.clone());
+    (row, Some((case.index, original, rows)))
+}
+
+/// `case n/total (row …, IMAGE): ok, 5 perturbations (1 failed: …) in … s; ETA …`.
 fn progress_line(
-    (n, total): (usize, usize),
     case: &Case,
     row: &CaseRow,
-    case_seconds: f64,
-    elapsed: f64,
+    perturbed: Option<&[PerturbedRow]>,
+    (n, total): (usize, usize),
+    (seconds, eta_seconds): (f64, f64),
 ) -> String {
-    let eta = elapsed / n as f64 * total.saturating_sub(n) as f64;
-    let status = row
+    let mut status = row
         .error
         .as_ref()
         .map_or_else(|| "ok".to_owned(), |e| format!("FAILED: {e}"));
+    if let Some(rows) = perturbed.filter(|rows| !rows.is_empty()) {
+        let failed: Vec<&str> = rows
+            .iter()
+            .filter_map(|r| r.features.as_ref().err().map(String::as_str))
+            .collect();
+        status = format!("{status}, {} perturbations", rows.len());
+        if let Some(first) = failed.first() {
+            status = format!("{status} ({} failed: {first})", failed.len());
+        }
+    }
     format!(
-        "case {n}/{total} (row {}, {}): {status} in {case_seconds:.1} s; ETA {}",
+        "case {n}/{total} (row {}, {}): {status} in {seconds:.1} s; ETA {}",
         case.index + 2,
         case.image.display(),
-        eta_text(eta)
+        eta_text(eta_seconds)
     )
+}
+
+/// Writes the stability table and its sidecar for the cases in `perturbed`.
+fn write_stability(
+    out: &Path,
+    options: Stability,
+    mut perturbed: Vec<Perturbations>,
+    policy: &WritePolicy,
+) -> Result<(), CohortError> {
+    perturbed.sort_by_key(|(index, _, _)| *index);
+    let (table_path, sidecar_path) = stability_paths(out);
+    let mut features: Vec<String> = Vec::new();
+    let mut seen = HashSet::new();
+    let mut cases: Vec<CaseMeasurements> = Vec::new();
+    for (_, original, rows) in &perturbed {
+        let Some(original) = original else { continue };
+        for (name, _) in original {
+            if seen.insert(name.clone()) {
+                features.push(name.clone());
+            }
+        }
+        let mut measurements: CaseMeasurements = vec![Some(original.clone())];
+        measurements.extend(rows.iter().map(|r| r.features.as_ref().ok().cloned()));
+        cases.push(measurements);
+    }
+    let stabilities = stability::feature_stability(&features, &cases);
+    let header = [
+        "feature",
+        "class",
+        "icc",
+        "ci_low",
+        "ci_high",
+        "n_cases",
+        "n_measurements",
+        "unstable",
+    ];
+    let table = Table {
+        header: header.iter().map(|h| (*h).to_owned()).collect(),
+        rows: stabilities
+            .iter()
+            .map(|f| {
+                vec![
+                    f.feature.clone(),
+                    f.class.clone(),
+                    format_value(f.icc.icc),
+                    format_value(f.icc.ci_low),
+                    format_value(f.icc.ci_high),
+                    f.icc.n_cases.to_string(),
+                    f.icc.n_measurements.to_string(),
+                    f.icc.unstable().to_string(),
+                ]
+            })
+            .collect(),
+    };
+    let case_entries: Vec<serde_json::Value> = perturbed
+        .iter()
+        .map(|(index, original, rows)| {
+            let perturbations: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| {
+                    let mut entry =
+                        serde_json::to_value(r.perturbation).unwrap_or(serde_json::Value::Null);
+                    if let serde_json::Value::Object(map) = &mut entry {
+                        if let Some(sigma) = r.noise_sigma {
+                            map.insert("sigma".into(), sigma.into());
+                        }
+                        if let Err(e) = &r.features {
+                            map.insert("error".into(), e.clone().into());
+                        }
+                    }
+                    entry
+                })
+                .collect();
+            serde_json::json!({
+                "case_index": index,
+                "extracted": original.is_some(),
+                "perturbations": perturbations,
+            })
+        })
+        .collect();
+    let sidecar = serde_json::json!({
+        "radlens": env!("CARGO_PKG_VERSION"),
+        "features": out.file_name().map(|n| n.to_string_lossy().into_owned()),
+        "icc": "ICC(1,1): one-way random effects, single measurement (Shrout & Fleiss 1979); 95 % interval from the F distribution",
+        "unstable_below": stability::STABLE_ICC,
+        "seed": options.seed,
+        "perturbations_per_case": options.count,
+        "cases": case_entries,
+    });
+    table.write(&table_path, policy)?;
+    output::write_atomically(&sidecar_path, policy, |w| {
+        serde_json::to_writer_pretty(&mut *w, &sidecar)?;
+        writeln!(w).map_err(serde_json::Error::io)
+    })?;
+    Ok(())
 }
 
 fn eta_text(seconds: f64) -> String {

@@ -1,14 +1,17 @@
 //! Features of a case (an image and a mask): the handcrafted radiomics features
 //! ([`crate::radiomics`]) and, with a model, the deep features ([`deep`]), as one row of named
-//! columns — for `radlens features` on one case or a cohort.
+//! columns — for `radlens features` on one case or a cohort — and their stability under image
+//! perturbations ([`perturb`], [`stability`]: pure maths, no I/O).
 //!
 //! Dependency rule: joins [`crate::dicom`], [`crate::nifti`], [`crate::imaging`],
 //! [`crate::radiomics`] and [`crate::model`]; no UI. Output files go through [`crate::output`].
 
 pub mod cohort;
 pub mod deep;
+pub mod perturb;
 pub mod signatures;
 pub mod source;
+pub mod stability;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -16,6 +19,7 @@ use std::sync::Mutex;
 use crate::model::Model;
 use crate::radiomics::{self, Settings};
 pub use deep::{DeepInput, deep_features, deep_features_job};
+pub use perturb::Perturbation;
 pub use source::{CaseImage, Format, SourceError, format_of};
 
 /// The model side of an extraction.
@@ -51,6 +55,23 @@ pub struct CaseRow {
     pub files: Vec<PathBuf>,
 }
 
+/// A case's features on one perturbation of its image and mask.
+#[derive(Clone, Debug)]
+pub struct PerturbedRow {
+    pub perturbation: Perturbation,
+    /// The noise level the perturbation used (noise only).
+    pub noise_sigma: Option<f64>,
+    /// The features (same columns as the case's row), or why none could be computed.
+    pub features: Result<Vec<(String, f64)>, String>,
+}
+
+/// A case as read, kept for its perturbations.
+struct Loaded {
+    image: CaseImage,
+    labels: Vec<u32>,
+    settings: Settings,
+}
+
 /// The radlens-wide diagnostics columns, before the per-case ones.
 pub const VERSION_COLUMN: &str = "diagnostics_Versions_radlens";
 pub const SETTINGS_COLUMN: &str = "diagnostics_Configuration_Settings";
@@ -80,14 +101,94 @@ impl Extractor {
     /// failure comes back as the row's `error`.
     #[must_use]
     pub fn case(&self, image: &Path, mask: &Path, label: Option<u32>) -> CaseRow {
+        self.case_perturbed(image, mask, label, &[]).0
+    }
+
+    /// [`Self::case`], then the features of each of `perturbations` of its image and mask,
+    /// through the same extraction (none when the case itself failed).
+    #[must_use]
+    pub fn case_perturbed(
+        &self,
+        image: &Path,
+        mask: &Path,
+        label: Option<u32>,
+        perturbations: &[Perturbation],
+    ) -> (CaseRow, Vec<PerturbedRow>) {
         let mut row = CaseRow {
             diagnostics: self.fixed_diagnostics(),
             ..CaseRow::default()
         };
-        if let Err(error) = self.fill(&mut row, image, mask, label) {
-            row.error = Some(error);
-        }
-        row
+        let loaded = match self.fill(&mut row, image, mask, label) {
+            Ok(loaded) => loaded,
+            Err(error) => {
+                row.error = Some(error);
+                return (row, Vec::new());
+            }
+        };
+        let perturbed = perturbations
+            .iter()
+            .map(|&perturbation| {
+                let copy = perturb::apply(
+                    perturbation,
+                    &perturb::Image {
+                        values: &loaded.image.values,
+                        labels: &loaded.labels,
+                        dims: loaded.image.grid.dims,
+                        spacing_mm: loaded.image.grid.spacing_mm,
+                    },
+                    loaded.settings.label,
+                );
+                let features = self
+                    .features_of(&copy.values, &copy.labels, &loaded.image, &loaded.settings)
+                    .map(|(extraction, deep)| {
+                        let mut features = extraction.features;
+                        features.extend(deep);
+                        features
+                    });
+                PerturbedRow {
+                    perturbation,
+                    noise_sigma: copy.noise_sigma,
+                    features,
+                }
+            })
+            .collect();
+        (row, perturbed)
+    }
+
+    /// The handcrafted and deep features of `values` and `labels` on `image`'s grid (the image
+    /// itself, or a perturbed copy of it and its mask).
+    fn features_of(
+        &self,
+        values: &[f64],
+        labels: &[u32],
+        image: &CaseImage,
+        settings: &Settings,
+    ) -> Result<(radiomics::Extraction, Vec<(String, f64)>), String> {
+        let volume = radiomics::Volume {
+            values,
+            labels,
+            dims: image.grid.dims,
+            spacing_mm: image.grid.spacing_mm,
+        };
+        let extraction = radiomics::extract(&volume, settings).map_err(|e| e.to_string())?;
+        let Some(deep) = &self.deep else {
+            return Ok((extraction, Vec::new()));
+        };
+        let model = deep
+            .model
+            .lock()
+            .map_err(|_| "the model worker failed on an earlier case".to_owned())?;
+        let columns = deep_features(
+            &model,
+            values,
+            image.grid.dims,
+            labels,
+            settings.label,
+            deep.input,
+            deep.batch,
+        )
+        .map_err(|e| format!("deep features: {e}"))?;
+        Ok((extraction, columns))
     }
 
     fn fill(
@@ -96,7 +197,7 @@ impl Extractor {
         image_path: &Path,
         mask_path: &Path,
         label: Option<u32>,
-    ) -> Result<(), String> {
+    ) -> Result<Loaded, String> {
         let image = CaseImage::read(image_path, self.series.as_deref(), self.npy_spacing)
             .map_err(|e| e.to_string())?;
         row.files.extend(image.files.iter().cloned());
@@ -120,19 +221,15 @@ impl Extractor {
             "diagnostics_Image-original_Spacing".into(),
             format!("({}, {}, {})", spacing[2], spacing[1], spacing[0]),
         ));
-        let volume = radiomics::Volume {
-            values: &image.values,
-            labels: &labels,
-            dims: image.grid.dims,
-            spacing_mm: image.grid.spacing_mm,
-        };
-        let extraction = radiomics::extract(&volume, &settings).map_err(|e| {
-            format!(
-                "{e}: {} with mask {}",
-                image_path.display(),
-                mask_path.display()
-            )
-        })?;
+        let (extraction, deep) = self
+            .features_of(&image.values, &labels, &image, &settings)
+            .map_err(|e| {
+                format!(
+                    "{e}: {} with mask {}",
+                    image_path.display(),
+                    mask_path.display()
+                )
+            })?;
         // PyRadiomics' (x, y, z, size x, size y, size z).
         let describe = |b: radiomics::BoundingBox| {
             let s = b.size();
@@ -170,21 +267,15 @@ impl Extractor {
             if let Some(w) = model.manifest.modality_warning(&image.modality) {
                 warnings.push(w);
             }
-            let columns = deep_features(
-                &model,
-                &image.values,
-                image.grid.dims,
-                &labels,
-                settings.label,
-                deep.input,
-                deep.batch,
-            )
-            .map_err(|e| format!("deep features: {e}"))?;
-            row.features.extend(columns);
         }
+        row.features.extend(deep);
         row.diagnostics
             .push(("diagnostics_Warnings".into(), warnings.join("; ")));
-        Ok(())
+        Ok(Loaded {
+            image,
+            labels,
+            settings,
+        })
     }
 }
 
