@@ -32,10 +32,19 @@ impl Target {
         classes: &[String],
         logits: &[f32],
     ) -> Result<usize, ExplainError> {
+        // Feature-unit models have one "class" per unit: name the first few, not all.
+        let listed = match classes {
+            [first @ .., _] if classes.len() > 8 => format!(
+                "{}, …, {}",
+                first[..6].join(", "),
+                classes[classes.len() - 1]
+            ),
+            _ => classes.join(", "),
+        };
         let missing = |target: String| ExplainError::Target {
             target,
             count: classes.len(),
-            classes: classes.join(", "),
+            classes: listed.clone(),
         };
         match self {
             Self::Top => Ok(logits
