@@ -346,7 +346,9 @@ pub(crate) mod fixtures {
         5, 6,
     ];
 
-    pub fn discretized(levels: &[u32], dims: [usize; 3]) -> Discretized {
+    /// Levels as given (1..=n inside, 0 outside), 1 mm voxels.
+    pub fn discretized(levels: impl AsRef<[u32]>, dims: [usize; 3]) -> Discretized {
+        let levels = levels.as_ref();
         let n_levels = levels.iter().copied().max().unwrap_or(0);
         Discretized {
             levels: levels.to_vec(),
@@ -354,6 +356,25 @@ pub(crate) mod fixtures {
             spacing_mm: [1.0; 3],
             n_levels,
         }
+    }
+
+    /// The value of feature `name` in a class's output.
+    pub fn get(values: &ClassValues, name: &str) -> f64 {
+        values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+            .unwrap()
+    }
+
+    /// 1e-6 relative (of at least 1e-3), NaN only where NaN is expected; names the value.
+    pub fn assert_close(actual: f64, expected: f64, what: &str) {
+        let ok = if expected.is_nan() {
+            actual.is_nan()
+        } else {
+            (actual - expected).abs() <= 1e-6 * expected.abs().max(1e-3)
+        };
+        assert!(ok, "{what}: got {actual}, expected {expected}");
     }
 
     pub fn random() -> Discretized {

@@ -650,32 +650,7 @@ fn tridiagonal_ql(d: &mut [f64], e: &mut [f64]) -> Option<()> {
 mod tests {
     use super::*;
 
-    fn discretized(levels: Vec<u32>, dims: [usize; 3]) -> Discretized {
-        let n_levels = levels.iter().copied().max().unwrap_or(0);
-        Discretized {
-            levels,
-            dims,
-            spacing_mm: [1.0; 3],
-            n_levels,
-        }
-    }
-
-    fn get(values: &ClassValues, name: &str) -> f64 {
-        values
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| *v)
-            .unwrap()
-    }
-
-    fn assert_close(actual: f64, expected: f64, what: &str) {
-        let ok = if expected.is_nan() {
-            actual.is_nan()
-        } else {
-            (actual - expected).abs() <= 1e-6 * expected.abs().max(1e-3)
-        };
-        assert!(ok, "{what}: got {actual}, expected {expected}");
-    }
+    use super::super::angles::fixtures::{assert_close, discretized, get};
 
     #[test]
     fn features_match_the_list() {

@@ -178,28 +178,7 @@ fn features(matrix: &[f64], max_dep: usize, gl: &GrayLevels) -> [f64; N_FEATURES
 mod tests {
     use super::*;
 
-    fn discretized(levels: Vec<u32>, dims: [usize; 3]) -> Discretized {
-        let n_levels = levels.iter().copied().max().unwrap_or(0);
-        Discretized {
-            levels,
-            dims,
-            spacing_mm: [1.0; 3],
-            n_levels,
-        }
-    }
-
-    fn get(values: &ClassValues, name: &str) -> f64 {
-        values
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| *v)
-            .unwrap()
-    }
-
-    fn assert_close(actual: f64, expected: f64, what: &str) {
-        let ok = (actual - expected).abs() <= 1e-6 * expected.abs().max(1e-3);
-        assert!(ok, "{what}: got {actual}, expected {expected}");
-    }
+    use super::super::angles::fixtures::{assert_close, discretized, get};
 
     /// A 1×2×3 image, all inside, 8 in-plane neighbours, α = 0:
     /// ```text
