@@ -378,19 +378,19 @@ pub(crate) mod fixtures {
     }
 
     pub fn random() -> Discretized {
-        discretized(&RANDOM_LEVELS, RANDOM_DIMS)
+        discretized(RANDOM_LEVELS, RANDOM_DIMS)
     }
 
     pub fn thin() -> Discretized {
-        discretized(&THIN_LEVELS, THIN_DIMS)
+        discretized(THIN_LEVELS, THIN_DIMS)
     }
 
     pub fn split() -> Discretized {
-        discretized(&SPLIT_LEVELS, SPLIT_DIMS)
+        discretized(SPLIT_LEVELS, SPLIT_DIMS)
     }
 
     pub fn flat() -> Discretized {
-        discretized(&[1; 27], [3, 3, 3])
+        discretized([1; 27], [3, 3, 3])
     }
 
     /// Every expected feature is present and within 1e-6 relative (1e-9 absolute near 0).
