@@ -14,10 +14,15 @@ use super::runtime::Model;
 impl Model {
     /// `(D, h, w)` of the `features` map for an input of the declared shape.
     pub fn feature_grid(&self) -> Result<(usize, usize, usize), ModelError> {
+        self.zero_features().map(|(grid, _)| grid)
+    }
+
+    /// `features` of a zero input of the declared shape, and its `(D, h, w)`.
+    fn zero_features(&self) -> Result<((usize, usize, usize), Tensor), ModelError> {
         let zeros = Tensor::zeros(self.input_size(), (Kind::Float, self.device));
         let a = tch::no_grad(|| self.features(&zeros))?;
         match a.size().as_slice() {
-            &[_, d, h, w] => Ok((d as usize, h as usize, w as usize)),
+            &[_, d, h, w] => Ok(((d as usize, h as usize, w as usize), a)),
             other => Err(ModelError::Contract {
                 reason: format!("features(x) returned shape {other:?}, [N, D, h, w] expected"),
                 path: self.path.clone(),
@@ -29,7 +34,7 @@ impl Model {
     /// the `h × w` feature grid (row-major; `None`: the plain spatial mean), and whose class
     /// names are `feature 0` … `feature D-1`.
     pub fn feature_units(&self, weights: Option<&[f32]>) -> Result<Model, ModelError> {
-        let (d, h, w) = self.feature_grid()?;
+        let ((d, h, w), a0) = self.zero_features()?;
         let failed = |e: &tch::TchError| self.failed(e);
         let grid: Vec<f32> = match weights {
             Some(weights) if weights.len() == h * w => weights.to_vec(),
@@ -50,8 +55,6 @@ impl Model {
             .f_reshape([1, 1, h as i64, w as i64])
             .and_then(|t| t.f_to_device(self.device))
             .map_err(|e| failed(&e))?;
-        let zeros = Tensor::zeros(self.input_size(), (Kind::Float, self.device));
-        let a0 = tch::no_grad(|| self.features(&zeros))?;
         let mut pool = |inputs: &[Tensor]| {
             vec![(&inputs[0] * &weight).sum_dim_intlist([2, 3].as_slice(), false, Kind::Float)]
         };
