@@ -318,7 +318,7 @@ pub(crate) mod fixtures {
     //!     out['split'] = run(split_img, split)
     //!     json.dump(out, open('ref.json', 'w'), indent=1)
     //! ```
-    use super::super::types::{ClassValues, Discretized};
+    use super::super::types::{ClassValues, Discretized, TextureSettings};
 
     /// `[z, y, x]` of [`RANDOM_LEVELS`]; the ROI touches every face, so this is its box.
     pub const RANDOM_DIMS: [usize; 3] = [5, 7, 6];
@@ -356,6 +356,31 @@ pub(crate) mod fixtures {
             spacing_mm: [1.0; 3],
             n_levels,
         }
+    }
+
+    /// A class's values on the six reference cases against PyRadiomics' `[3d, force2D, opts,
+    /// flat, thin, split]` (see the module docs).
+    pub fn check_reference(
+        compute: fn(&Discretized, &TextureSettings) -> ClassValues,
+        [py_3d, py_2d, py_options, py_flat, py_thin, py_split]: [&[(&str, f64)]; 6],
+    ) {
+        let s3 = TextureSettings::default();
+        let s2 = TextureSettings {
+            force_2d: true,
+            ..TextureSettings::default()
+        };
+        let opts = TextureSettings {
+            distances: vec![1, 2],
+            symmetrical_glcm: false,
+            gldm_a: 1.0,
+            ..TextureSettings::default()
+        };
+        check(&compute(&random(), &s3), py_3d, "3D");
+        check(&compute(&random(), &s2), py_2d, "force2D");
+        check(&compute(&random(), &opts), py_options, "options");
+        check(&compute(&flat(), &s3), py_flat, "flat");
+        check(&compute(&thin(), &s3), py_thin, "thin");
+        check(&compute(&split(), &s3), py_split, "split");
     }
 
     /// The value of feature `name` in a class's output.

@@ -346,27 +346,9 @@ mod tests {
 
     #[test]
     fn matches_pyradiomics() {
-        use super::super::angles::fixtures;
-        let s3 = TextureSettings::default();
-        let s2 = TextureSettings {
-            force_2d: true,
-            ..TextureSettings::default()
-        };
-        let options = TextureSettings {
-            distances: vec![1, 2],
-            symmetrical_glcm: false,
-            gldm_a: 1.0,
-            ..TextureSettings::default()
-        };
-        fixtures::check(&compute(&fixtures::random(), &s3), PY_3D, "3D");
-        fixtures::check(&compute(&fixtures::random(), &s2), PY_FORCE_2D, "force2D");
-        fixtures::check(
-            &compute(&fixtures::random(), &options),
-            PY_OPTIONS,
-            "options",
+        super::super::angles::fixtures::check_reference(
+            compute,
+            [PY_3D, PY_FORCE_2D, PY_OPTIONS, PY_FLAT, PY_THIN, PY_SPLIT],
         );
-        fixtures::check(&compute(&fixtures::flat(), &s3), PY_FLAT, "flat");
-        fixtures::check(&compute(&fixtures::thin(), &s3), PY_THIN, "thin");
-        fixtures::check(&compute(&fixtures::split(), &s3), PY_SPLIT, "split");
     }
 }
