@@ -1092,3 +1092,81 @@ fn export_matches_the_viewer_pixel_for_pixel_and_writes_png_and_dicom() {
         .collect();
     assert_eq!(methods.len(), 3, "{methods:?}");
 }
+
+#[test]
+fn features_panel_shows_a_drawn_rois_features_and_explains_a_deep_unit() {
+    // A real CT from the shared data (not the demo study), with the demo model loaded by hand.
+    let series = common::data("dicom/series/ct_3slice_with_seg");
+    let mut harness = app(vec![series]);
+    let ctx = harness.ctx.clone();
+    harness
+        .state_mut()
+        .open_model(radlens::app::demo_model().unwrap(), &ctx);
+    wait_for_model(&mut harness);
+    let shown = slice(&harness);
+    let roi = radlens::review::Roi::Ellipse {
+        center: [256.0, 300.0],
+        radii: [30.0, 20.0],
+    };
+    harness.state_mut().rois.add(shown, roi.clone());
+    harness.key_press(Key::F);
+    harness.run();
+    assert!(harness.state().features.open, "f opens the features panel");
+    wait_for(&mut harness, 60, "handcrafted features", |s| {
+        s.features.handcrafted().is_some()
+    });
+    harness.run();
+
+    // The panel's first-order mean is the mean of the ROI's pixels on the slice.
+    let state = harness.state();
+    let volume = &state.study.as_ref().unwrap().volume;
+    let [_, rows, cols] = volume.shape;
+    let mask = roi.rasterise(rows, cols).unwrap();
+    let mut values = vec![0.0_f32; rows * cols];
+    volume.slice_f32_into(shown, &mut values);
+    let inside: Vec<f64> = (0..mask.len())
+        .filter(|&i| mask[i])
+        .map(|i| f64::from(values[i]))
+        .collect();
+    let expected = inside.iter().sum::<f64>() / inside.len() as f64;
+    let features = state.features.handcrafted().unwrap();
+    let mean = features
+        .features
+        .iter()
+        .find(|(n, _)| n == "original_firstorder_Mean")
+        .unwrap()
+        .1;
+    assert!((mean - expected).abs() < 1e-6, "{mean} vs {expected}");
+    assert!(features.features.len() > 90, "{}", features.features.len());
+    harness.get_by_label(&format!(
+        "Region: ellipse 60x40 px, {} pixels",
+        inside.len()
+    ));
+    harness.get_by_label_contains("firstorder (");
+
+    // Deep features arrive from the worker; picking unit 3 and explaining it shows three panes
+    // whose heatmaps explain "feature 3".
+    wait_for(&mut harness, 60, "deep features", |s| {
+        s.features.deep().is_some()
+    });
+    let deep = harness.state().features.deep().unwrap();
+    assert!(deep.iter().any(|(n, _)| n == "deep_mean_3"), "{deep:?}");
+    harness.state_mut().features.selected = Some(3);
+    harness.run();
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::Button, "Explain unit 3")
+        .click();
+    harness.run();
+    wait_for(&mut harness, 180, "three feature-unit panes", |s| {
+        panes_explained(s, 3)
+    });
+    let state = harness.state();
+    let study = state.study.as_ref().unwrap();
+    let model = state.model.as_ref().unwrap();
+    for pane in 0..3 {
+        let heatmap = model
+            .heatmap_for(pane, &study.volume, study.view.slice)
+            .unwrap();
+        assert_eq!(heatmap.provenance.target_name, "feature 3", "pane {pane}");
+    }
+}

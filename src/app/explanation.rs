@@ -26,6 +26,8 @@ pub struct Explanation {
     pub faithfulness: MetricJob<Faithfulness>,
     /// The randomisation sanity check of the shown heatmap's method (on request; long).
     pub randomisation: MetricJob<RandomisationCheck>,
+    /// The region (slice grid) a feature-unit target is pooled over.
+    pub feature_roi: Option<Arc<Vec<bool>>>,
 }
 
 /// A model-dependent metric of one heatmap, computed on the worker with progress and cancel.
@@ -116,6 +118,7 @@ impl Explanation {
             running: None,
             faithfulness: MetricJob::default(),
             randomisation: MetricJob::default(),
+            feature_roi: None,
         }
     }
 

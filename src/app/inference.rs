@@ -31,10 +31,16 @@ pub enum Output {
     Randomisation(Box<RandomisationCheck>),
     /// An export of annotated slices finished: what was written.
     Exported(String),
+    /// The deep features of a region (the features panel).
+    DeepFeatures(Vec<(String, f64)>),
 }
 
-/// An export running on the worker (it explains every slice it writes).
-pub struct ExportRun {
+/// Named deep features of a region, or why there are none.
+pub type DeepAnswer = Result<Vec<(String, f64)>, String>;
+
+/// A job on the worker whose answer one caller waits for, with progress and cancel (an export,
+/// the features panel's deep features).
+pub struct WorkerRun {
     pub id: u64,
     pub fraction: f32,
     pub cancel: Arc<AtomicBool>,
@@ -52,9 +58,12 @@ pub struct ModelSession {
     pending: Vec<(u64, usize)>,
     /// One explanation per pane: pane 0 is the single view's; the comparison layout shows 2–4.
     pub panes: Vec<Explanation>,
-    pub export: Option<ExportRun>,
+    pub export: Option<WorkerRun>,
     /// The last export's summary or error.
     pub export_result: Option<Result<String, String>>,
+    /// The features panel's deep features being computed, and the last answer with its id.
+    pub deep: Option<WorkerRun>,
+    pub deep_result: Option<(u64, DeepAnswer)>,
 }
 
 /// Most panes of the comparison layout.
@@ -68,6 +77,7 @@ const EXPLANATION_VIEW: u32 = 1;
 const FAITHFULNESS_VIEW: u32 = 100;
 const RANDOMISATION_VIEW: u32 = 200;
 const EXPORT_VIEW: u32 = 300;
+const FEATURES_VIEW: u32 = 400;
 
 fn slice_key(volume: &Arc<Volume>, slice: usize) -> SliceKey {
     (Arc::as_ptr(volume) as usize, slice)
@@ -114,6 +124,8 @@ impl ModelSession {
             panes: Vec::new(),
             export: None,
             export_result: None,
+            deep: None,
+            deep_result: None,
         })
     }
 
@@ -194,9 +206,31 @@ impl ModelSession {
         volume.slice_f32_into(slice, &mut values);
         let mut params = ExplainParams::new(method);
         params.target = explanation.choice.target.clone();
+        let unit = params.target.feature_unit();
+        // A feature unit is pooled over the region it was picked for (the whole map without).
+        let roi: Option<Vec<f32>> = explanation
+            .feature_roi
+            .as_ref()
+            .filter(|_| unit.is_some())
+            .map(|mask| mask.iter().map(|&m| f32::from(u8::from(m))).collect());
         let job = Box::new(move |model: &Model, ctx: &JobContext<'_>| {
             let input = ExplainInput::from_slice(&values, rows, cols, &model.manifest)
                 .map_err(|e| e.to_string())?;
+            let units;
+            let model = match unit {
+                Some(k) => {
+                    units = crate::features::deep::feature_units_over(
+                        model,
+                        roi.as_deref(),
+                        rows,
+                        cols,
+                    )
+                    .map_err(|e| e.to_string())?;
+                    params.target = crate::explain::Target::Index(k);
+                    &units
+                }
+                None => model,
+            };
             explain(model, &input, &params, &|f| ctx.progress(f), ctx.cancel)
                 .map(|h| Output::Heatmap(Box::new(h)))
                 .map_err(|e| e.to_string())
@@ -300,7 +334,7 @@ impl ModelSession {
     pub fn export(&mut self, job: Job<Output>) -> Result<(), String> {
         self.cancel_export();
         let (id, cancel) = self.worker.submit(EXPORT_VIEW, job)?;
-        self.export = Some(ExportRun {
+        self.export = Some(WorkerRun {
             id,
             fraction: 0.0,
             cancel,
@@ -314,6 +348,36 @@ impl ModelSession {
         if let Some(run) = self.export.take() {
             run.cancel.store(true, Ordering::Relaxed);
             self.export_result = Some(Err("export cancelled".to_owned()));
+        }
+    }
+
+    /// Starts the deep features of `labels == 1` in `values` `[z, y, x]` (a running one is
+    /// cancelled); returns the request id its answer in [`Self::deep_result`] will carry.
+    pub fn deep_features(
+        &mut self,
+        values: Vec<f64>,
+        dims: [usize; 3],
+        labels: Vec<u32>,
+        input: crate::features::DeepInput,
+    ) -> Result<u64, String> {
+        self.cancel_deep();
+        let features = crate::features::deep_features_job(values, dims, labels, 1, input, 8);
+        let job = Box::new(move |model: &Model, ctx: &JobContext<'_>| {
+            features(model, ctx).map(Output::DeepFeatures)
+        });
+        let (id, cancel) = self.worker.submit(FEATURES_VIEW, job)?;
+        self.deep = Some(WorkerRun {
+            id,
+            fraction: 0.0,
+            cancel,
+        });
+        Ok(id)
+    }
+
+    /// Stops the running deep features (the answer is ignored).
+    pub fn cancel_deep(&mut self) {
+        if let Some(run) = self.deep.take() {
+            run.cancel.store(true, Ordering::Relaxed);
         }
     }
 
@@ -387,6 +451,15 @@ impl ModelSession {
                             _ => Err("unexpected answer".to_owned()),
                         });
                         pane.result = Some((key, heatmap));
+                    } else if self.deep.as_ref().is_some_and(|d| d.id == id) {
+                        self.deep = None;
+                        self.deep_result = Some((
+                            id,
+                            result.and_then(|output| match output {
+                                Output::DeepFeatures(f) => Ok(f),
+                                _ => Err("unexpected answer".to_owned()),
+                            }),
+                        ));
                     } else if self.export.as_ref().is_some_and(|e| e.id == id) {
                         self.export = None;
                         self.export_result = Some(result.and_then(|output| match output {
@@ -399,6 +472,9 @@ impl ModelSession {
                 }
                 Reply::Progress { id, fraction, .. } => {
                     if let Some(run) = self.export.as_mut().filter(|e| e.id == id) {
+                        run.fraction = fraction;
+                    }
+                    if let Some(run) = self.deep.as_mut().filter(|d| d.id == id) {
                         run.fraction = fraction;
                     }
                     for pane in &mut self.panes {

@@ -112,6 +112,7 @@ impl RadlensApp {
             // A new series starts with no ROIs and no cached metrics.
             self.rois = roi::RoiEditor::default();
             self.metrics.reset();
+            self.features.reset();
             self.open_review(&volume);
         }
     }
@@ -129,6 +130,11 @@ impl RadlensApp {
                 (Dialog::ExportCsv, Some(paths)) => {
                     if let Some(path) = paths.into_iter().next() {
                         self.export_review_csv(&path);
+                    }
+                }
+                (Dialog::FeaturesCsv, Some(paths)) => {
+                    if let Some(path) = paths.into_iter().next() {
+                        self.export_features_csv(&path);
                     }
                 }
                 (Dialog::ExportImage(_) | Dialog::ExportFolder, Some(paths)) => {

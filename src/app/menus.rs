@@ -17,6 +17,8 @@ pub(super) enum Dialog {
     ExportImage(bool),
     /// The folder for a series of annotated slices.
     ExportFolder,
+    /// Where to write the features panel's features as CSV.
+    FeaturesCsv,
 }
 
 impl RadlensApp {
@@ -74,6 +76,14 @@ impl RadlensApp {
                         )
                         .map(|f| vec![f.path().to_path_buf()])
                     }
+                    Dialog::FeaturesCsv => pollster::block_on(
+                        dialog
+                            .set_title("Export features as CSV")
+                            .add_filter("CSV", &["csv"])
+                            .set_file_name("features.csv")
+                            .save_file(),
+                    )
+                    .map(|f| vec![f.path().to_path_buf()]),
                     Dialog::ExportFolder => pollster::block_on(
                         dialog
                             .set_title("Export annotated slices into folder")
@@ -153,6 +163,7 @@ impl RadlensApp {
                 ui.checkbox(&mut self.settings.show_tags, "DICOM tag browser (t)");
                 ui.checkbox(&mut self.settings.bilinear, "Smooth (bilinear) display");
                 ui.checkbox(&mut self.metrics.open, "Metrics & review (v)");
+                ui.checkbox(&mut self.features.open, "Features (f)");
                 ui.separator();
                 ui::compare::compare_controls_ui(ui, &mut self.compare, self.model.is_some());
                 if ui.button("Settings…").clicked() {
@@ -176,6 +187,8 @@ impl RadlensApp {
             ui.separator();
             ui.toggle_value(&mut self.metrics.open, "Metrics")
                 .on_hover_text("Metrics & review panel (v)");
+            ui.toggle_value(&mut self.features.open, "Features")
+                .on_hover_text("Radiomics and deep features of the active region (f)");
         });
     }
 

@@ -6,9 +6,8 @@
 
 use std::sync::Arc;
 
-use crossbeam_channel::{Receiver, TryRecvError};
-
 use super::RadlensApp;
+use super::background::Background;
 use super::explanation::MetricJob;
 use super::inference::MAX_PANES;
 use super::review::EntryKey;
@@ -28,7 +27,7 @@ use crate::ui::roi::{RoiSource, RoiTool};
 
 /// The region the localisation uses: which slice and which ROI (a drawn one or the study mask).
 #[derive(Clone, Debug, PartialEq)]
-struct RegionKey {
+pub(super) struct RegionKey {
     slice: usize,
     roi: Roi,
 }
@@ -40,69 +39,6 @@ struct HeatKey(Arc<Heatmap>);
 impl PartialEq for HeatKey {
     fn eq(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-/// A value computed on a named background thread for one key (a heatmap, a region, a pair): the
-/// UI never waits for a ranking of 512² values. Asking with another key starts over; the old
-/// computation's answer is dropped.
-struct Background<K, T> {
-    key: K,
-    value: Option<T>,
-    pending: Option<Receiver<T>>,
-}
-
-impl<K: PartialEq, T: Clone + Send + 'static> Background<K, T> {
-    /// The value for `key` when ready; starts computing it when `slot` holds another key.
-    fn get(
-        slot: &mut Option<Self>,
-        key: K,
-        ctx: &egui::Context,
-        compute: impl FnOnce() -> T + Send + 'static,
-    ) -> Option<T> {
-        if slot.as_ref().is_none_or(|s| s.key != key) {
-            *slot = Some(Self::start(key, ctx, compute));
-        }
-        let cell = slot.as_mut()?;
-        if let Some(rx) = &cell.pending {
-            match rx.try_recv() {
-                Ok(value) => {
-                    cell.value = Some(value);
-                    cell.pending = None;
-                }
-                Err(TryRecvError::Empty) => {}
-                Err(TryRecvError::Disconnected) => {
-                    tracing::warn!("a metric computation stopped without an answer");
-                    cell.pending = None;
-                }
-            }
-        }
-        cell.value.clone()
-    }
-
-    fn start(key: K, ctx: &egui::Context, compute: impl FnOnce() -> T + Send + 'static) -> Self {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let ctx = ctx.clone();
-        let spawned = std::thread::Builder::new()
-            .name("radlens-metrics".to_owned())
-            .spawn(move || {
-                if tx.send(compute()).is_err() {
-                    tracing::debug!("metric computed after it was no longer needed");
-                }
-                ctx.request_repaint();
-            });
-        let pending = match spawned {
-            Ok(_) => Some(rx),
-            Err(e) => {
-                tracing::warn!("cannot start a metrics thread ({e})");
-                None
-            }
-        };
-        Self {
-            key,
-            value: None,
-            pending,
-        }
     }
 }
 
@@ -182,7 +118,7 @@ impl RadlensApp {
 
     /// The active region's mask on the slice grid (computed in the background, cached): its key,
     /// and the mask once ready.
-    fn region_mask(
+    pub(super) fn region_mask(
         &mut self,
         slice: usize,
         ctx: &egui::Context,
@@ -416,7 +352,7 @@ impl RadlensApp {
     /// Keys of the ROI tools and the review, read before any panel so that `Esc` leaves a tool
     /// instead of cancelling an explanation: `o`/`b`/`p` pick the ellipse/rectangle/polygon tool,
     /// `Esc` drops the drawing or leaves the tool, `Enter` closes a polygon, Ctrl+Z undoes the
-    /// last ROI, `v` shows the metrics panel, Ctrl+S saves the review.
+    /// last ROI, `v` shows the metrics panel, `f` the features panel, Ctrl+S saves the review.
     pub(super) fn review_keys(&mut self, ctx: &egui::Context) {
         use egui::{Key, KeyboardShortcut, Modifiers};
         let save = ctx
@@ -447,6 +383,9 @@ impl RadlensApp {
             }
             if i.key_pressed(Key::V) && i.modifiers.is_none() {
                 self.metrics.open = !self.metrics.open;
+            }
+            if i.key_pressed(Key::F) && i.modifiers.is_none() {
+                self.features.open = !self.features.open;
             }
         });
     }

@@ -9,16 +9,19 @@
 //! - `menus.rs`: the menu bar, the settings window, the native file dialogs.
 //! - [`inference`]: the model session (worker, predictions, explanation and metric jobs);
 //!   [`explanation`]: one pane's explanation (choice, running job, result, metric jobs).
-//! - [`metrics`], [`review`], [`roi`]: the metrics & review panel, the review file, the ROI editor.
+//! - [`metrics`], [`review`], [`roi`]: the metrics & review panel, the review file, the ROI editor;
+//!   [`features`]: the features panel; `background.rs`: values computed off the UI thread.
 //! - [`export`]: File → Export; [`settings`]: persistent settings; `loader.rs`, `demo.rs`: study
 //!   loading and the embedded demo.
 //!
 //! Dependency rule: `app/` may use everything, `ui/` included (never the other way round);
 //! nothing but `main.rs`, `cli/view.rs` and tests uses `app/`.
 
+mod background;
 mod demo;
 pub mod explanation;
 pub mod export;
+pub mod features;
 pub mod inference;
 mod jobs;
 mod loader;
@@ -67,6 +70,8 @@ pub struct RadlensApp {
     pub rois: roi::RoiEditor,
     /// The metrics & review panel.
     pub metrics: metrics::MetricsPanel,
+    /// The features panel (radiomics and deep features of the active region).
+    pub features: features::FeaturesPanel,
     /// The open study's review file (verdicts, notes, ROIs).
     pub review: Option<review::ReviewSession>,
     /// A review folder that overrides `$RADLENS_REVIEW_DIR` and the settings (tests).
@@ -103,6 +108,7 @@ impl RadlensApp {
             gpu,
             rois: roi::RoiEditor::default(),
             metrics: metrics::MetricsPanel::default(),
+            features: features::FeaturesPanel::default(),
             review: None,
             review_dir: None,
         };
@@ -176,6 +182,7 @@ impl eframe::App for RadlensApp {
         self.bars_ui(ui);
         self.side_panels_ui(ui, &ctx);
         self.metrics_panel(ui);
+        self.features_panel(ui);
         self.viewport_ui(ui, &ctx);
         self.settings_window(&ctx);
         self.export_window(&ctx);

@@ -64,7 +64,7 @@ struct Explained<'a> {
 pub fn run(args: &ExplainArgs, out: &mut impl Write) -> Result<()> {
     let method = Method::parse(&args.method)?;
     let model = args.model.load()?;
-    let unit = args.options.target.as_ref().and_then(feature_unit);
+    let unit = args.options.target.as_ref().and_then(Target::feature_unit);
     // A feature unit is pooled over the slice's ROI (its SEG / mask file), so read the masks.
     let input = args.input.read(unit.is_some())?;
     warn_on_modality(&model, &input);
@@ -88,15 +88,10 @@ pub fn run(args: &ExplainArgs, out: &mut impl Write) -> Result<()> {
     let units;
     let model = match unit {
         Some(k) => {
-            let (_, h, w) = model.feature_grid()?;
-            let weights: Option<Vec<f32>> = input.masks[index].as_ref().map(|mask| {
-                let mask: Vec<f32> = mask.iter().map(|&m| f32::from(m)).collect();
-                crate::features::deep::mask_on_grid(&mask, rows, cols, h, w)
-                    .into_iter()
-                    .map(|v| v as f32)
-                    .collect()
-            });
-            units = model.feature_units(weights.as_deref())?;
+            let mask: Option<Vec<f32>> = input.masks[index]
+                .as_ref()
+                .map(|mask| mask.iter().map(|&m| f32::from(m)).collect());
+            units = crate::features::deep::feature_units_over(&model, mask.as_deref(), rows, cols)?;
             params.target = Target::Index(k);
             &units
         }
@@ -134,15 +129,6 @@ pub fn run(args: &ExplainArgs, out: &mut impl Write) -> Result<()> {
         )?;
     }
     Ok(())
-}
-
-/// `feature:K`: explain feature unit K of the model's `features` map, pooled over the slice's ROI
-/// (the whole map without one), instead of a class.
-fn feature_unit(target: &Target) -> Option<usize> {
-    match target {
-        Target::Name(name) => name.strip_prefix("feature:")?.trim().parse().ok(),
-        _ => None,
-    }
 }
 
 /// Runs the method with progress in 10 % steps on stderr for the long ones.

@@ -27,6 +27,22 @@ impl Target {
             .map_or_else(|_| Self::Name(text.trim().to_owned()), Self::Index)
     }
 
+    /// Feature unit `k` of the model's `features` map pooled over a region (`feature:K`), as
+    /// the CLI's `--target` and the features panel ask for it.
+    #[must_use]
+    pub fn feature(k: usize) -> Self {
+        Self::Name(format!("feature:{k}"))
+    }
+
+    /// The unit of a [`Self::feature`] target.
+    #[must_use]
+    pub fn feature_unit(&self) -> Option<usize> {
+        match self {
+            Self::Name(name) => name.strip_prefix("feature:")?.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
     pub(super) fn resolve(
         &self,
         classes: &[String],

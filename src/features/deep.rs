@@ -22,6 +22,17 @@ pub enum DeepInput {
 }
 
 impl DeepInput {
+    /// Reads back [`Self::describe`]'s text (a features CSV's `diagnostics_Deep_Input`).
+    #[must_use]
+    pub fn parse_described(text: &str) -> Option<Self> {
+        let text = text.trim();
+        if text == "slice" {
+            return Some(Self::Slice);
+        }
+        let margin = text.strip_prefix("patch (margin ")?.strip_suffix(')')?;
+        margin.parse().ok().map(|margin| Self::Patch { margin })
+    }
+
     /// The name in the `diagnostics_Deep_Input` column.
     #[must_use]
     pub fn describe(self) -> String {
@@ -236,6 +247,30 @@ fn overlap_weights(sources: usize, cells: usize) -> Vec<Vec<(usize, f64)>> {
                 .collect()
         })
         .collect()
+}
+
+/// `model` as a model whose classes are its feature units pooled over the ROI `mask` (`rows ×
+/// cols` on the slice, brought to the feature grid by area; the whole grid without one): what
+/// `--target feature:K` and the features panel explain.
+pub fn feature_units_over(
+    model: &Model,
+    mask: Option<&[f32]>,
+    rows: usize,
+    cols: usize,
+) -> Result<Model, ModelError> {
+    let weights: Option<Vec<f32>> = match mask {
+        Some(mask) => {
+            let (_, h, w) = model.feature_grid()?;
+            Some(
+                mask_on_grid(mask, rows, cols, h, w)
+                    .into_iter()
+                    .map(|v| v as f32)
+                    .collect(),
+            )
+        }
+        None => None,
+    };
+    model.feature_units(weights.as_deref())
 }
 
 /// The fraction of each `h × w` feature cell covered by the ROI (area-weighted downsampling).

@@ -283,7 +283,8 @@ impl CaseImage {
 /// between the first and last slice positions over the number of steps, not the median step the
 /// viewer uses (they differ in the last digits, 3e-6 relative on the prostate series: above the
 /// tolerance features are compared at).
-fn itk_slice_spacing(volume: &Volume) -> f64 {
+#[must_use]
+pub fn itk_slice_spacing(volume: &Volume) -> f64 {
     let median = volume.geometry.spacing_mm[0];
     let positions: Vec<f64> = volume
         .slices

@@ -79,8 +79,10 @@ pub fn method_controls_ui(
         .response
         .on_hover_text("Explanation method");
     let classes = &card.manifest.classes;
-    let target_text = match &choice.target {
-        Target::Index(i) => classes.get(*i).cloned().unwrap_or_default(),
+    let unit = choice.target.feature_unit();
+    let target_text = match (&choice.target, unit) {
+        (_, Some(k)) => format!("feature {k}"),
+        (Target::Index(i), _) => classes.get(*i).cloned().unwrap_or_default(),
         _ => "top class".to_owned(),
     };
     egui::ComboBox::from_id_salt(("target", salt))
@@ -91,9 +93,17 @@ pub fn method_controls_ui(
             for (i, class) in classes.iter().enumerate() {
                 ui.selectable_value(&mut choice.target, Target::Index(i), class);
             }
+            // A feature unit is chosen in the features panel; it stays selectable here.
+            if let Some(k) = unit {
+                ui.selectable_value(
+                    &mut choice.target,
+                    Target::feature(k),
+                    format!("feature {k}"),
+                );
+            }
         })
         .response
-        .on_hover_text("Class to explain");
+        .on_hover_text("Class (or deep feature unit, from the features panel) to explain");
     match status.running {
         Some((method, fraction)) => {
             ui.add(

@@ -10,12 +10,14 @@
 //! - [`model_card`]: the model card and the prediction.
 //! - [`metrics`]: the metrics & review panel and the reports it draws.
 //! - [`panels`]: the series list and the DICOM tag browser.
+//! - [`features`]: the features panel (radiomics and deep features of the active region).
 //!
 //! Dependency rule: `ui/` has no dependency on `app/`; it uses the data types of `dicom`,
-//! `imaging`, `render`, `model`, `explain` and `review`, and never starts threads or reads files.
+//! `imaging`, `render`, `model`, `explain`, `features` and `review`, and never starts threads or reads files.
 
 pub mod compare;
 pub mod explanation;
+pub mod features;
 pub mod metrics;
 pub mod model_card;
 pub mod panels;

@@ -1,0 +1,404 @@
+//! The features panel's glue: for the active region of the slice on screen it computes the
+//! handcrafted radiomics features on a named background thread and the deep features on the
+//! model worker (progress, cancel), each once per region and recomputed when the region
+//! changes; it copies and exports the features as CSV, and turns "explain this unit" into a
+//! comparison of feature-unit explanations.
+
+use std::sync::Arc;
+
+use super::RadlensApp;
+use super::background::Background;
+use super::metrics::RegionKey;
+use crate::explain::{Method, Target};
+use crate::features::DeepInput;
+use crate::radiomics::{self, Settings};
+use crate::ui;
+use crate::ui::compare::CompareLayout;
+use crate::ui::features::{DeepBar, FeatureRow, FeaturesAction, FeaturesReport};
+use crate::ui::metrics::Progress;
+
+/// What the features were computed for: the volume, the region, and how often the user asked
+/// to recompute.
+#[derive(Clone, Debug, PartialEq)]
+struct FeatureKey {
+    volume: usize,
+    region: RegionKey,
+    generation: u32,
+}
+
+/// Handcrafted features of a region and the extraction's warnings.
+#[derive(Debug)]
+pub struct Extracted {
+    pub features: Vec<(String, f64)>,
+    pub warnings: Vec<String>,
+}
+
+type Deep = Result<Arc<Vec<(String, f64)>>, String>;
+
+/// The panel's state.
+#[derive(Default)]
+pub struct FeaturesPanel {
+    pub open: bool,
+    pub search: String,
+    generation: u32,
+    handcrafted: Option<Background<FeatureKey, Result<Arc<Extracted>, String>>>,
+    /// The deep features asked of the worker: for what, and the request id.
+    deep_request: Option<(FeatureKey, u64)>,
+    deep: Option<(FeatureKey, Deep)>,
+    /// The deep unit picked in the chart.
+    pub selected: Option<usize>,
+    /// The last copy/export's outcome.
+    pub status: Option<String>,
+}
+
+impl FeaturesPanel {
+    /// Forgets what was computed (a new study); stays open or closed.
+    pub fn reset(&mut self) {
+        *self = Self {
+            open: self.open,
+            search: std::mem::take(&mut self.search),
+            generation: self.generation,
+            ..Self::default()
+        };
+    }
+
+    /// The handcrafted features last computed, if any (tests, Copy/Export).
+    #[must_use]
+    pub fn handcrafted(&self) -> Option<Arc<Extracted>> {
+        self.handcrafted
+            .as_ref()
+            .and_then(Background::value)
+            .and_then(|r| r.as_ref().ok().cloned())
+    }
+
+    /// The deep features last computed, if any.
+    #[must_use]
+    pub fn deep(&self) -> Option<Arc<Vec<(String, f64)>>> {
+        self.deep
+            .as_ref()
+            .and_then(|(_, r)| r.as_ref().ok().cloned())
+    }
+}
+
+/// The handcrafted features of `mask` on one slice `[rows, cols]` with PyRadiomics' default
+/// settings (the same as `radlens features` without a parameter file, so that a cohort case
+/// opened in the viewer shows its CSV values).
+fn extract_slice(
+    values: &[f64],
+    mask: &[bool],
+    rows: usize,
+    cols: usize,
+    spacing_mm: [f64; 3],
+) -> Result<Arc<Extracted>, String> {
+    let labels: Vec<u32> = mask.iter().map(|&m| u32::from(m)).collect();
+    let volume = radiomics::Volume {
+        values,
+        labels: &labels,
+        dims: [1, rows, cols],
+        spacing_mm,
+    };
+    let extraction =
+        radiomics::extract(&volume, &Settings::default()).map_err(|e| e.to_string())?;
+    Ok(Arc::new(Extracted {
+        features: extraction.features,
+        warnings: extraction.warnings,
+    }))
+}
+
+/// Features as a two-column CSV (`feature,value`), handcrafted first.
+fn features_csv(handcrafted: &[(String, f64)], deep: &[(String, f64)]) -> String {
+    let mut text = String::from("feature,value\n");
+    for (name, value) in handcrafted.iter().chain(deep) {
+        text.push_str(name);
+        text.push(',');
+        text.push_str(&crate::features::format_value(*value));
+        text.push('\n');
+    }
+    text
+}
+
+/// `original_<class>_<Feature>` → PyRadiomics' class and feature. (IBSI names and units are
+/// not mapped yet: `ibsi` and `unit` stay empty.)
+fn feature_row(column: &str, value: f64, icc: Option<f64>) -> FeatureRow {
+    let rest = column.strip_prefix("original_").unwrap_or(column);
+    let (class, feature) = rest.split_once('_').unwrap_or(("other", rest));
+    FeatureRow {
+        column: column.to_owned(),
+        class: class.to_owned(),
+        feature: feature.to_owned(),
+        ibsi: None,
+        unit: String::new(),
+        value,
+        icc,
+    }
+}
+
+/// `deep_mean_K` columns as bars, in unit order.
+fn deep_bars(deep: &[(String, f64)], icc: &dyn Fn(&str) -> Option<f64>) -> Vec<DeepBar> {
+    let mut bars: Vec<DeepBar> = deep
+        .iter()
+        .filter_map(|(name, value)| {
+            let unit = name.strip_prefix("deep_mean_")?.parse().ok()?;
+            Some(DeepBar {
+                unit,
+                column: name.clone(),
+                value: *value,
+                icc: icc(name),
+            })
+        })
+        .collect();
+    bars.sort_by_key(|b| b.unit);
+    bars
+}
+
+impl RadlensApp {
+    /// The features panel (right), when open.
+    pub(super) fn features_panel(&mut self, ui: &mut egui::Ui) {
+        if !self.features.open {
+            return;
+        }
+        let ctx = ui.ctx().clone();
+        let report = self.features_report(&ctx);
+        let mut actions = Vec::new();
+        egui::Panel::right("features")
+            .default_size(ui::theme::FEATURES_PANEL_WIDTH)
+            .show(ui, |ui| {
+                actions = ui::features::features_panel_ui(ui, &report, &mut self.features.search);
+            });
+        for action in &actions {
+            self.apply_features(action, &ctx);
+        }
+    }
+
+    /// Starts what the region needs and gathers what the panel shows.
+    fn features_report(&mut self, ctx: &egui::Context) -> FeaturesReport {
+        let mut report = FeaturesReport {
+            status: self.features.status.clone(),
+            selected: self.features.selected,
+            ..FeaturesReport::default()
+        };
+        let Some(slice) = self.study.as_ref().map(|s| s.view.slice) else {
+            return report;
+        };
+        report.region = self
+            .active_region(slice)
+            .map(|roi| super::roi::describe(&roi));
+        let Some((region, Some(mask))) = self.region_mask(slice, ctx) else {
+            if report.region.is_some() {
+                report.handcrafted = Some(Progress::Running(0.0));
+            }
+            return report;
+        };
+        report.pixels = Some(mask.iter().filter(|&&m| m).count());
+        let Some(study) = &self.study else {
+            return report;
+        };
+        let volume = Arc::clone(&study.volume);
+        let key = FeatureKey {
+            volume: Arc::as_ptr(&volume) as usize,
+            region,
+            generation: self.features.generation,
+        };
+        let [_, rows, cols] = volume.shape;
+        let mut values32 = vec![0.0_f32; rows * cols];
+        volume.slice_f32_into(slice, &mut values32);
+        let values: Vec<f64> = values32.iter().map(|&v| f64::from(v)).collect();
+        let g = &volume.geometry;
+        let spacing_mm = [
+            crate::features::source::itk_slice_spacing(&volume),
+            g.spacing_mm[1],
+            g.spacing_mm[2],
+        ];
+
+        let for_extraction = (values.clone(), Arc::clone(&mask));
+        let handcrafted = Background::get(
+            &mut self.features.handcrafted,
+            key.clone(),
+            ctx,
+            move || extract_slice(&for_extraction.0, &for_extraction.1, rows, cols, spacing_mm),
+        );
+        // No stability file is open yet (the cohort view will bring one).
+        let icc = |_: &str| None;
+        report.handcrafted = Some(match handcrafted {
+            None => Progress::Running(0.0),
+            Some(Err(e)) => Progress::Done(Err(e)),
+            Some(Ok(extracted)) => {
+                report.warnings.clone_from(&extracted.warnings);
+                Progress::Done(Ok(extracted
+                    .features
+                    .iter()
+                    .map(|(name, value)| feature_row(name, *value, icc(name)))
+                    .collect()))
+            }
+        });
+
+        if let Some(session) = &mut self.model {
+            if let Some((id, result)) = session.deep_result.take()
+                && let Some((for_key, _)) = self
+                    .features
+                    .deep_request
+                    .take_if(|(_, asked)| *asked == id)
+            {
+                self.features.deep = Some((for_key, result.map(Arc::new)));
+            }
+            let current = self.features.deep.as_ref().is_some_and(|(k, _)| *k == key)
+                || self
+                    .features
+                    .deep_request
+                    .as_ref()
+                    .is_some_and(|(k, _)| *k == key);
+            if !current {
+                let labels: Vec<u32> = mask.iter().map(|&m| u32::from(m)).collect();
+                match session.deep_features(values, [1, rows, cols], labels, DeepInput::Slice) {
+                    Ok(id) => self.features.deep_request = Some((key.clone(), id)),
+                    Err(e) => self.features.deep = Some((key.clone(), Err(e))),
+                }
+            }
+            report.deep = Some(match (&self.features.deep, &session.deep) {
+                (Some((k, Ok(deep))), _) if *k == key => Progress::Done(Ok(deep_bars(deep, &icc))),
+                (Some((k, Err(e))), _) if *k == key => Progress::Done(Err(e.clone())),
+                (_, Some(run)) => Progress::Running(run.fraction),
+                _ => Progress::NotRun,
+            });
+        }
+        report
+    }
+
+    fn apply_features(&mut self, action: &FeaturesAction, ctx: &egui::Context) {
+        match action {
+            FeaturesAction::Cancel => {
+                if let Some(session) = &mut self.model {
+                    session.cancel_deep();
+                }
+                if let Some((key, _)) = self.features.deep_request.take() {
+                    self.features.deep = Some((key, Err("cancelled".to_owned())));
+                }
+            }
+            FeaturesAction::Recompute => {
+                self.features.generation += 1;
+            }
+            FeaturesAction::CopyCsv => {
+                let text = self.features_text();
+                ctx.copy_text(text);
+                self.features.status = Some("features copied as CSV".to_owned());
+            }
+            FeaturesAction::ExportCsv => {
+                self.ask_for_paths(ctx, super::menus::Dialog::FeaturesCsv);
+            }
+            FeaturesAction::Select(unit) => self.features.selected = Some(*unit),
+            FeaturesAction::ExplainUnit(unit) => self.explain_unit(*unit, ctx),
+        }
+    }
+
+    /// The features on screen as CSV text.
+    fn features_text(&self) -> String {
+        let handcrafted = self.features.handcrafted();
+        let deep = self.features.deep();
+        features_csv(
+            handcrafted.as_ref().map_or(&[][..], |h| &h.features),
+            deep.as_ref().map_or(&[][..], |d| d.as_slice()),
+        )
+    }
+
+    /// Writes the features on screen to `path` (atomically; never over a file the study read).
+    pub(super) fn export_features_csv(&mut self, path: &std::path::Path) {
+        let text = self.features_text();
+        let result = crate::output::write_atomically(path, &self.write_policy(true), |w| {
+            std::io::Write::write_all(w, text.as_bytes())
+        });
+        self.features.status = Some(match result {
+            Ok(()) => format!("features written to {}", path.display()),
+            Err(e) => format!("features not written: {e}"),
+        });
+    }
+
+    /// Shows unit `unit` pooled over the active region in a three-pane comparison: Grad-CAM
+    /// (at the `features` layer it is the unit's own activation map, rectified), Integrated
+    /// Gradients and occlusion.
+    pub fn explain_unit(&mut self, unit: usize, ctx: &egui::Context) {
+        let Some(slice) = self.study.as_ref().map(|s| s.view.slice) else {
+            return;
+        };
+        let roi = self.region_mask(slice, ctx).and_then(|(_, mask)| mask);
+        let Some(session) = &mut self.model else {
+            self.error = Some("explaining a feature unit needs a model".to_owned());
+            return;
+        };
+        let s = &self.settings;
+        session.ensure_panes(3, s.colormap, s.heat_opacity, s.heat_threshold);
+        let cam = if session.card.capabilities.cam.is_available() {
+            Method::GradCam
+        } else {
+            Method::SmoothGrad
+        };
+        for (pane, method) in [cam, Method::IntegratedGradients, Method::Occlusion]
+            .into_iter()
+            .enumerate()
+        {
+            // A running explanation of the old target would land after the change.
+            session.cancel_explanation(pane);
+            let explanation = &mut session.panes[pane];
+            explanation.choice.method = method;
+            explanation.choice.target = Target::feature(unit);
+            explanation.feature_roi.clone_from(&roi);
+            explanation.result = None;
+        }
+        self.compare = Some(CompareLayout {
+            panes: 3,
+            difference: false,
+        });
+        self.features.selected = Some(unit);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deep_bars_are_the_mean_units_in_unit_order() {
+        let deep = vec![
+            ("deep_mean_10".to_owned(), 1.0),
+            ("deep_max_0".to_owned(), 5.0),
+            ("deep_mean_2".to_owned(), 3.0),
+        ];
+        let bars = deep_bars(&deep, &|name| (name == "deep_mean_2").then_some(0.5));
+        let units: Vec<usize> = bars.iter().map(|b| b.unit).collect();
+        assert_eq!(units, [2, 10]);
+        assert_eq!(bars[0].icc, Some(0.5));
+        assert_eq!(bars[1].icc, None);
+    }
+
+    #[test]
+    fn csv_lists_handcrafted_then_deep_with_round_trip_values() {
+        let text = features_csv(
+            &[("original_firstorder_Mean".to_owned(), 0.1)],
+            &[("deep_mean_0".to_owned(), f64::NAN)],
+        );
+        assert_eq!(
+            text,
+            "feature,value\noriginal_firstorder_Mean,0.1\ndeep_mean_0,nan\n"
+        );
+    }
+
+    #[test]
+    fn one_slice_region_gives_pyradiomics_shape_of_its_pixels() {
+        // A 4×5 rectangle of 0.5 mm pixels, 2 mm slices: VoxelVolume = 20 · 0.5 · 0.5 · 2.
+        let (rows, cols) = (12, 12);
+        let mut mask = vec![false; rows * cols];
+        for r in 3..7 {
+            for c in 2..7 {
+                mask[r * cols + c] = true;
+            }
+        }
+        let values: Vec<f64> = (0..rows * cols).map(|i| (i % 7) as f64 * 10.0).collect();
+        let extracted = extract_slice(&values, &mask, rows, cols, [2.0, 0.5, 0.5]).unwrap();
+        let volume = extracted
+            .features
+            .iter()
+            .find(|(n, _)| n == "original_shape_VoxelVolume")
+            .unwrap()
+            .1;
+        assert!((volume - 10.0).abs() < 1e-9, "{volume}");
+    }
+}
