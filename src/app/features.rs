@@ -117,17 +117,28 @@ fn features_csv(handcrafted: &[(String, f64)], deep: &[(String, f64)]) -> String
     text
 }
 
-/// `original_<class>_<Feature>` → PyRadiomics' class and feature. (IBSI names and units are
-/// not mapped yet: `ibsi` and `unit` stay empty.)
-fn feature_row(column: &str, value: f64, icc: Option<f64>) -> FeatureRow {
-    let rest = column.strip_prefix("original_").unwrap_or(column);
-    let (class, feature) = rest.split_once('_').unwrap_or(("other", rest));
+/// `original_<class>_<Feature>` → PyRadiomics' class and feature, and IBSI's name and unit
+/// ([`radiomics::ibsi`]; units in the image's intensity unit, HU for CT).
+fn feature_row(column: &str, value: f64, intensity_unit: &str, icc: Option<f64>) -> FeatureRow {
+    let (class, feature, ibsi, unit) =
+        if let Some((class, feature, ibsi)) = radiomics::ibsi::describe_column(column) {
+            (
+                class.name().to_owned(),
+                feature.to_owned(),
+                Some(ibsi.name.to_owned()),
+                ibsi.unit.text(intensity_unit),
+            )
+        } else {
+            let rest = column.strip_prefix("original_").unwrap_or(column);
+            let (class, feature) = rest.split_once('_').unwrap_or(("other", rest));
+            (class.to_owned(), feature.to_owned(), None, String::new())
+        };
     FeatureRow {
         column: column.to_owned(),
-        class: class.to_owned(),
-        feature: feature.to_owned(),
-        ibsi: None,
-        unit: String::new(),
+        class,
+        feature,
+        ibsi,
+        unit,
         value,
         icc,
     }
@@ -219,6 +230,7 @@ impl RadlensApp {
         );
         // No stability file is open yet (the cohort view will bring one).
         let icc = |_: &str| None;
+        let intensity = if volume.modality == "CT" { "HU" } else { "" };
         report.handcrafted = Some(match handcrafted {
             None => Progress::Running(0.0),
             Some(Err(e)) => Progress::Done(Err(e)),
@@ -227,7 +239,7 @@ impl RadlensApp {
                 Progress::Done(Ok(extracted
                     .features
                     .iter()
-                    .map(|(name, value)| feature_row(name, *value, icc(name)))
+                    .map(|(name, value)| feature_row(name, *value, intensity, icc(name)))
                     .collect()))
             }
         });
@@ -400,5 +412,18 @@ mod tests {
             .unwrap()
             .1;
         assert!((volume - 10.0).abs() < 1e-9, "{volume}");
+    }
+
+    #[test]
+    fn rows_carry_ibsi_names_and_units_in_the_images_unit() {
+        let row = feature_row("original_firstorder_Variance", 4.0, "HU", None);
+        assert_eq!(
+            (row.class.as_str(), row.feature.as_str()),
+            ("firstorder", "Variance")
+        );
+        assert_eq!(row.unit, "HU²");
+        assert!(row.ibsi.is_some());
+        let deep = feature_row("deep_mean_0", 1.0, "HU", None);
+        assert_eq!((deep.ibsi, deep.unit), (None, String::new()));
     }
 }

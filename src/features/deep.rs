@@ -22,17 +22,6 @@ pub enum DeepInput {
 }
 
 impl DeepInput {
-    /// Reads back [`Self::describe`]'s text (a features CSV's `diagnostics_Deep_Input`).
-    #[must_use]
-    pub fn parse_described(text: &str) -> Option<Self> {
-        let text = text.trim();
-        if text == "slice" {
-            return Some(Self::Slice);
-        }
-        let margin = text.strip_prefix("patch (margin ")?.strip_suffix(')')?;
-        margin.parse().ok().map(|margin| Self::Patch { margin })
-    }
-
     /// The name in the `diagnostics_Deep_Input` column.
     #[must_use]
     pub fn describe(self) -> String {

@@ -40,7 +40,7 @@ pub enum Unit {
     Mm,
     Mm2,
     Mm3,
-    /// mm⁻¹ (surface to volume, perimeter to area).
+    /// 1/mm (surface to volume, perimeter to area).
     PerMm,
 }
 
@@ -66,7 +66,7 @@ impl Unit {
             Self::Mm => "mm".to_owned(),
             Self::Mm2 => "mm²".to_owned(),
             Self::Mm3 => "mm³".to_owned(),
-            Self::PerMm => "mm⁻¹".to_owned(),
+            Self::PerMm => "1/mm".to_owned(),
         }
     }
 }
@@ -998,7 +998,7 @@ mod tests {
         assert_eq!(Unit::Mm.text("HU"), "mm");
         assert_eq!(Unit::Mm2.text("HU"), "mm²");
         assert_eq!(Unit::Mm3.text("HU"), "mm³");
-        assert_eq!(Unit::PerMm.text("HU"), "mm⁻¹");
+        assert_eq!(Unit::PerMm.text("HU"), "1/mm");
     }
 
     #[test]

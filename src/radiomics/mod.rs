@@ -18,6 +18,7 @@ mod glcm;
 mod gldm;
 mod glrlm;
 mod glszm;
+pub mod ibsi;
 mod marching;
 mod ngtdm;
 pub mod preprocess;

@@ -31,10 +31,3 @@ pub const GOOD_TEXT: Color32 = Color32::from_rgb(120, 210, 120);
 pub const FEATURES_PANEL_WIDTH: f32 = 360.0;
 pub const DEEP_CHART_HEIGHT: f32 = 70.0;
 pub const DEEP_BAR: Color32 = Color32::from_rgb(110, 160, 230);
-/// Cohort view: the correlation matrix's cells and the scatter plot.
-pub const MATRIX_CELL: f32 = 7.0;
-pub const SCATTER_HEIGHT: f32 = 260.0;
-/// Scatter dots by outcome: negative, positive, unknown.
-pub const OUTCOME_NEGATIVE: Color32 = Color32::from_rgb(90, 170, 240);
-pub const OUTCOME_POSITIVE: Color32 = Color32::from_rgb(240, 120, 80);
-pub const OUTCOME_UNKNOWN: Color32 = Color32::from_rgb(170, 170, 170);
