@@ -6,6 +6,7 @@
 //! Dependency rule: joins [`crate::dicom`], [`crate::nifti`], [`crate::imaging`],
 //! [`crate::radiomics`] and [`crate::model`]; no UI. Output files go through [`crate::output`].
 
+pub mod analysis;
 pub mod cohort;
 pub mod deep;
 pub mod perturb;
