@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use egui::{Event, Key, MouseWheelUnit, Pos2, Vec2};
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::{Harness, SnapshotOptions};
 use radlens::app::RadlensApp;
 use radlens::imaging::Window;
@@ -1169,4 +1169,270 @@ fn features_panel_shows_a_drawn_rois_features_and_explains_a_deep_unit() {
             .unwrap();
         assert_eq!(heatmap.provenance.target_name, "feature 3", "pane {pane}");
     }
+}
+
+/// Makes the phantom cohort through File > Open phantom cohort (demo), into `dir`, and waits
+/// until the cohort view shows it.
+fn open_phantom_cohort(harness: &mut Harness<'_, RadlensApp>, dir: &std::path::Path) {
+    harness.state_mut().cohort.set_phantom_dir(dir.to_owned());
+    harness.get_by_label("File").click();
+    harness.run();
+    harness.get_by_label("Open phantom cohort (demo)").click();
+    harness.step();
+    assert!(harness.state().cohort.open, "the cohort view opens");
+    let deadline = Instant::now() + Duration::from_mins(15);
+    while harness.state().cohort.table().is_none() {
+        assert!(
+            harness.state().cohort.error.is_none(),
+            "{:?}",
+            harness.state().cohort.error
+        );
+        assert!(Instant::now() < deadline, "phantom cohort not made in time");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    harness.run();
+}
+
+/// A press and release at `pos`, as a mouse click.
+fn click_at(harness: &mut Harness<'_, RadlensApp>, pos: Pos2) {
+    harness.hover_at(pos);
+    harness.run();
+    harness.drag_at(pos);
+    harness.step();
+    harness.drop_at(pos);
+    harness.run();
+}
+
+/// Clicks the matrix cell at display row `i`, column `j`.
+fn click_cell(harness: &mut Harness<'_, RadlensApp>, i: usize, j: usize) {
+    let matrix = harness.state().cohort.matrix().unwrap().clone();
+    let rect = harness
+        .get_by_label(radlens::ui::cohort::MATRIX_LABEL)
+        .rect();
+    let (rows, cols) = (matrix.row_names.len() as f32, matrix.col_names.len() as f32);
+    let pos = rect.min
+        + Vec2::new(
+            (j as f32 + 0.5) * rect.width() / cols,
+            (i as f32 + 0.5) * rect.height() / rows,
+        );
+    click_at(harness, pos);
+}
+
+#[test]
+#[allow(clippy::too_many_lines)] // one scenario: make, matrix, scatter, open a case, similar
+fn phantom_cohort_opens_in_one_click_and_its_scatter_opens_a_case_with_similar_cases() {
+    let mut harness = app_sized(Vec::new(), [1500.0, 950.0]);
+    wait_for_model(&mut harness);
+    let phantom = tempfile::tempdir().unwrap();
+    open_phantom_cohort(&mut harness, phantom.path());
+    let table = Arc::clone(harness.state().cohort.table().unwrap());
+    assert_eq!(table.cases.len(), 60);
+    assert!(table.stability.is_some() && table.signatures.is_some());
+    harness.get_by_label_contains("60 cases (0 failed)");
+    harness.get_by_label(radlens::ui::cohort::MATRIX_LABEL);
+    harness.get_by_label_contains("Signatures");
+
+    // The deep unit that tracks the true diameter best: its cell, then its scatter plot.
+    let matrix = harness.state().cohort.matrix().unwrap().clone();
+    let j = matrix
+        .col_names
+        .iter()
+        .position(|c| c == "diameter_mm")
+        .expect("the ground truth is a column");
+    let cols = matrix.col_names.len();
+    let i = (0..matrix.row_names.len())
+        .max_by(|&a, &b| {
+            let r = |i: usize| matrix.r[i * cols + j].map_or(0.0, f64::abs);
+            r(a).total_cmp(&r(b))
+        })
+        .unwrap();
+    let rho = matrix.r[i * cols + j].unwrap();
+    assert!(rho.abs() > 0.3, "some deep unit tracks the diameter: {rho}");
+    click_cell(&mut harness, i, j);
+    assert_eq!(harness.state().cohort.selected(), Some((i, j)));
+    harness.get_by_label_contains(&format!("{} (y) vs diameter_mm (x)", matrix.row_names[i]));
+    let dots: Vec<(String, egui::Rect)> = harness
+        .query_all_by_label_contains("case case_")
+        .map(|n| (n.accesskit_node().label().unwrap_or_default(), n.rect()))
+        .collect();
+    let n = matrix.n[i * cols + j];
+    assert_eq!(dots.len(), n, "one dot per case with both values");
+
+    // The dot farthest from any other, so that the click cannot land on a neighbour.
+    let (label, rect) = dots
+        .iter()
+        .max_by(|a, b| {
+            let gap = |d: &(String, egui::Rect)| {
+                dots.iter()
+                    .filter(|o| o.0 != d.0)
+                    .map(|o| o.1.center().distance(d.1.center()))
+                    .fold(f32::INFINITY, f32::min)
+            };
+            gap(a).total_cmp(&gap(b))
+        })
+        .cloned()
+        .unwrap();
+    let id = label.strip_prefix("case ").unwrap().to_owned();
+    let case = table.cases.iter().position(|c| c.id == id).unwrap();
+    click_at(&mut harness, rect.center());
+    assert_eq!(harness.state().cohort.opened_case(), Some(case));
+    let opened = Ok(format!("{id} opened with its mask"));
+    wait_for(&mut harness, 60, "the case and its mask", |s| {
+        s.cohort.case_status() == Some(&opened)
+    });
+    assert_eq!(harness.state().cohort_case_on_screen(), Some(case));
+    harness.run();
+    // Its mask is the cases file's: as many voxels as `mask_voxels` says.
+    let voxels: usize = table
+        .case_columns
+        .iter()
+        .find(|c| c.name == "mask_voxels")
+        .unwrap()
+        .cells[case]
+        .parse()
+        .unwrap();
+    let state = harness.state();
+    let study = state.study.as_ref().unwrap();
+    let shown: usize = study
+        .masks
+        .iter()
+        .flatten()
+        .map(|m| m.iter().filter(|&&v| v != 0).count())
+        .sum();
+    assert_eq!(shown, voxels);
+    assert_eq!(state.rois.source, radlens::ui::roi::RoiSource::StudyMask);
+    assert_eq!(
+        study.volume.slices[0].path,
+        table.cases[case].image.join("01.dcm")
+    );
+
+    // The features panel: its region is the case's mask; similar cases exclude the case. (k
+    // closes the cohort view, which floats over the panel; its table stays open.)
+    harness.key_press(Key::K);
+    harness.run();
+    assert!(!harness.state().cohort.open && harness.state().cohort.table().is_some());
+    harness.key_press(Key::F);
+    harness.run();
+    wait_for(&mut harness, 120, "deep features of the case", |s| {
+        s.features.deep().is_some()
+    });
+    harness.run();
+    let similar: Vec<String> = harness
+        .query_all_by_label_contains("similar case ")
+        .filter_map(|n| n.accesskit_node().label())
+        .collect();
+    assert!(!similar.is_empty(), "similar cases are listed");
+    assert!(
+        !similar.contains(&radlens::ui::features::similar_label(&id)),
+        "{similar:?} must not hold {id} itself"
+    );
+    // The case's own deep features equal its row of the table (same model, same input), so
+    // its nearest neighbour in the whole cohort would be itself: excluded, the list holds
+    // other cases only.
+    let deep = harness.state().features.deep().unwrap();
+    let own = radlens::features::analysis::case_features(&table, case);
+    for (name, value) in own.iter().filter(|(n, _)| n.starts_with("deep_mean_")) {
+        let panel = deep.iter().find(|(n, _)| n == name).unwrap().1;
+        assert!(
+            (panel - value).abs() <= 1e-4 * value.abs().max(1.0),
+            "{name}: panel {panel} vs table {value}"
+        );
+    }
+    // Unstable features of the cohort are marked in the panel.
+    let unstable_shown = harness.query_all_by_label("unstable").count();
+    assert!(
+        unstable_shown > 0,
+        "the cohort's unstable features are marked"
+    );
+
+    // Beside: the first similar case in a window next to the study.
+    harness.get_by_label(&similar[0]).click();
+    harness.run();
+    assert!(
+        harness.state().cohort.beside.is_some(),
+        "the click shows the case beside"
+    );
+    harness.run();
+    harness.get_by_label_contains("Similar case: ");
+}
+
+#[test]
+fn cohort_view_explains_bad_tables_and_cases_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let no_paths = write("no_paths.csv", "case,deep_mean_0\na,1\n");
+    let text = write(
+        "text.csv",
+        "Image,Mask,original_firstorder_Mean,deep_mean_0\na,a.npy,high,1\n",
+    );
+    let missing = write(
+        "missing.csv",
+        "Image,Mask,case_id,original_firstorder_Mean,deep_mean_0\n\
+         gone_a,gone_a.npy,a,1,1\ngone_b,gone_b.npy,b,2,3\ngone_c,gone_c.npy,c,3,2\n",
+    );
+    let mut harness = app(Vec::new());
+    let ctx = harness.ctx.clone();
+    let opened = |harness: &mut Harness<'_, RadlensApp>, path: &std::path::Path| {
+        harness.state_mut().open_cohort(path.to_owned(), &ctx);
+        wait_for(harness, 30, "the table read", |s| !s.cohort.is_busy());
+        harness.run();
+    };
+    for (path, cause) in [(&no_paths, "Image"), (&text, "high")] {
+        opened(&mut harness, path);
+        let error = harness.state().cohort.error.clone().expect("an error");
+        assert!(
+            error.contains(cause) && error.contains(&path.display().to_string()),
+            "{error}"
+        );
+        assert!(!error.contains('\n'), "one line: {error}");
+        harness.get_by_label(&error);
+    }
+    // A case whose image is gone: the click says so in the view, nothing else changes.
+    opened(&mut harness, &missing);
+    assert!(harness.state().cohort.error.is_none());
+    click_cell(&mut harness, 0, 0);
+    harness.get_by_label("case b").click();
+    harness.run();
+    let status = harness.state().cohort.case_status().cloned().unwrap();
+    let error = status.expect_err("the case cannot open");
+    assert!(
+        error.contains("not found") && error.contains("gone_b"),
+        "{error}"
+    );
+    harness.get_by_label(&error);
+    assert!(harness.state().study.is_some(), "the study on screen stays");
+}
+
+#[test]
+#[ignore = "writes a screenshot for a person: set RADLENS_SCREENSHOT and pass --ignored"]
+fn screenshot_of_the_cohort_view_when_asked() {
+    let out = std::env::var_os("RADLENS_SCREENSHOT")
+        .expect("RADLENS_SCREENSHOT must name the PNG file to write");
+    let mut harness = app_sized(Vec::new(), [1600.0, 1000.0]);
+    wait_for_model(&mut harness);
+    harness.state_mut().settings.show_tags = false;
+    let phantom = tempfile::tempdir().unwrap();
+    open_phantom_cohort(&mut harness, phantom.path());
+    // The deep unit most correlated with the lesion's contrast, and its scatter plot.
+    let matrix = harness.state().cohort.matrix().unwrap().clone();
+    let cols = matrix.col_names.len();
+    let j = matrix
+        .col_names
+        .iter()
+        .position(|c| c == "contrast_hu")
+        .unwrap();
+    let i = (0..matrix.row_names.len())
+        .max_by(|&a, &b| {
+            let r = |i: usize| matrix.r[i * cols + j].map_or(0.0, f64::abs);
+            r(a).total_cmp(&r(b))
+        })
+        .unwrap();
+    click_cell(&mut harness, i, j);
+    harness.run();
+    harness.render().unwrap().save(out).unwrap();
 }

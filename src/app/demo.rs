@@ -47,6 +47,40 @@ const MODEL: [Embedded; 4] = [
     ),
 ];
 
+/// The phantom cohort's source: the three original CT slices of the demo study (BSD-3, see
+/// assets/README.md) and their licence, laid out as in the shared data folder so that
+/// [`crate::phantom::generate`] reads them as it reads `../shared/data`.
+const PHANTOM_SOURCES: [Embedded; 4] = [
+    (
+        "dicom/series/ct_3slice_with_seg/01.dcm",
+        include_bytes!("../../assets/phantom/01.dcm"),
+    ),
+    (
+        "dicom/series/ct_3slice_with_seg/02.dcm",
+        include_bytes!("../../assets/phantom/02.dcm"),
+    ),
+    (
+        "dicom/series/ct_3slice_with_seg/03.dcm",
+        include_bytes!("../../assets/phantom/03.dcm"),
+    ),
+    (
+        "licenses/dcmqi_LICENSE.txt",
+        include_bytes!("../../assets/phantom/LICENSE.txt"),
+    ),
+];
+
+/// The folder the demo files are written to (created).
+pub fn cache_dir() -> std::io::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("radlens-demo-{}", env!("CARGO_PKG_VERSION")));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// A data folder holding the phantom cohort's source slices (for `phantom::generate`).
+pub fn phantom_sources() -> std::io::Result<PathBuf> {
+    unpack("phantom-sources", &PHANTOM_SOURCES)
+}
+
 /// The demo study's folder, written on first use.
 pub fn demo_study() -> std::io::Result<PathBuf> {
     unpack("study", &STUDY)
@@ -58,12 +92,14 @@ pub fn demo_model() -> std::io::Result<PathBuf> {
 }
 
 fn unpack(what: &str, files: &[Embedded]) -> std::io::Result<PathBuf> {
-    let dir = std::env::temp_dir()
-        .join(format!("radlens-demo-{}", env!("CARGO_PKG_VERSION")))
-        .join(what);
+    let dir = cache_dir()?.join(what);
     std::fs::create_dir_all(&dir)?;
     for (name, bytes) in files {
-        write_if_changed(&dir, &dir.join(name), bytes)?;
+        let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        write_if_changed(&dir, &path, bytes)?;
     }
     Ok(dir)
 }

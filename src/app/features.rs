@@ -11,10 +11,11 @@ use super::background::Background;
 use super::metrics::RegionKey;
 use crate::explain::{Method, Target};
 use crate::features::DeepInput;
+use crate::features::analysis;
 use crate::radiomics::{self, Settings};
 use crate::ui;
 use crate::ui::compare::CompareLayout;
-use crate::ui::features::{DeepBar, FeatureRow, FeaturesAction, FeaturesReport};
+use crate::ui::features::{DeepBar, FeatureRow, FeaturesAction, FeaturesReport, SimilarCase};
 use crate::ui::metrics::Progress;
 
 /// What the features were computed for: the volume, the region, and how often the user asked
@@ -24,7 +25,15 @@ struct FeatureKey {
     volume: usize,
     region: RegionKey,
     generation: u32,
+    /// What the model is given (the open cohort's `diagnostics_Deep_Input`, else the slice).
+    deep_input: String,
 }
+
+/// Similar cases asked for: the deep features (by identity), the table, the case excluded.
+type SimilarKey = (usize, usize, Option<usize>);
+
+/// Cases of the open cohort shown as similar.
+const SIMILAR_CASES: usize = 6;
 
 /// Handcrafted features of a region and the extraction's warnings.
 #[derive(Debug)]
@@ -49,6 +58,8 @@ pub struct FeaturesPanel {
     pub selected: Option<usize>,
     /// The last copy/export's outcome.
     pub status: Option<String>,
+    /// The open cohort's nearest cases for the deep features on screen.
+    similar: Option<(SimilarKey, Result<Vec<analysis::Neighbour>, String>)>,
 }
 
 impl FeaturesPanel {
@@ -205,10 +216,17 @@ impl RadlensApp {
             return report;
         };
         let volume = Arc::clone(&study.volume);
+        let deep_input = self
+            .cohort
+            .table()
+            .and_then(|t| t.deep_input.as_deref())
+            .and_then(DeepInput::parse_described)
+            .unwrap_or(DeepInput::Slice);
         let key = FeatureKey {
             volume: Arc::as_ptr(&volume) as usize,
             region,
             generation: self.features.generation,
+            deep_input: deep_input.describe(),
         };
         let [_, rows, cols] = volume.shape;
         let mut values32 = vec![0.0_f32; rows * cols];
@@ -228,8 +246,9 @@ impl RadlensApp {
             ctx,
             move || extract_slice(&for_extraction.0, &for_extraction.1, rows, cols, spacing_mm),
         );
-        // No stability file is open yet (the cohort view will bring one).
-        let icc = |_: &str| None;
+        // From the open cohort's stability table, if it has one.
+        let cohort = &self.cohort;
+        let icc = |name: &str| cohort.icc(name);
         let intensity = if volume.modality == "CT" { "HU" } else { "" };
         report.handcrafted = Some(match handcrafted {
             None => Progress::Running(0.0),
@@ -261,7 +280,7 @@ impl RadlensApp {
                     .is_some_and(|(k, _)| *k == key);
             if !current {
                 let labels: Vec<u32> = mask.iter().map(|&m| u32::from(m)).collect();
-                match session.deep_features(values, [1, rows, cols], labels, DeepInput::Slice) {
+                match session.deep_features(values, [1, rows, cols], labels, deep_input) {
                     Ok(id) => self.features.deep_request = Some((key.clone(), id)),
                     Err(e) => self.features.deep = Some((key.clone(), Err(e))),
                 }
@@ -273,7 +292,52 @@ impl RadlensApp {
                 _ => Progress::NotRun,
             });
         }
+        report.similar = self.similar_cases(ctx);
         report
+    }
+
+    /// The open cohort's cases nearest to the deep features on screen, with their previews.
+    fn similar_cases(&mut self, ctx: &egui::Context) -> Option<Result<Vec<SimilarCase>, String>> {
+        let deep = self.features.deep()?;
+        let table = Arc::clone(self.cohort.table()?);
+        let exclude = self.cohort_case_on_screen();
+        let key = (
+            Arc::as_ptr(&deep) as usize,
+            Arc::as_ptr(&table) as usize,
+            exclude,
+        );
+        if self
+            .features
+            .similar
+            .as_ref()
+            .is_none_or(|(k, _)| *k != key)
+        {
+            let found =
+                analysis::nearest(&table, &deep, SIMILAR_CASES, exclude).map_err(|e| e.to_string());
+            self.features.similar = Some((key, found));
+        }
+        let (_, found) = self.features.similar.as_ref()?;
+        let neighbours = match found {
+            Ok(n) => n.clone(),
+            Err(e) => return Some(Err(e.clone())),
+        };
+        Some(Ok(neighbours
+            .into_iter()
+            .map(|n| {
+                let (thumbnail, note) = match self.cohort.preview(n.case, ctx) {
+                    super::cohort::PreviewState::Ready(t) => (Some(t), String::new()),
+                    super::cohort::PreviewState::Loading => (None, String::new()),
+                    super::cohort::PreviewState::Failed(e) => (None, e),
+                };
+                SimilarCase {
+                    case: n.case,
+                    id: table.cases[n.case].id.clone(),
+                    similarity: n.similarity,
+                    thumbnail,
+                    note,
+                }
+            })
+            .collect()))
     }
 
     fn apply_features(&mut self, action: &FeaturesAction, ctx: &egui::Context) {
@@ -299,6 +363,8 @@ impl RadlensApp {
             }
             FeaturesAction::Select(unit) => self.features.selected = Some(*unit),
             FeaturesAction::ExplainUnit(unit) => self.explain_unit(*unit, ctx),
+            FeaturesAction::Beside(case) => self.cohort.beside = Some(*case),
+            FeaturesAction::OpenCase(case) => self.open_cohort_case(*case, ctx),
         }
     }
 

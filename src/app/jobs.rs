@@ -137,6 +137,11 @@ impl RadlensApp {
                         self.export_features_csv(&path);
                     }
                 }
+                (Dialog::CohortCsv, Some(paths)) => {
+                    if let Some(path) = paths.into_iter().next() {
+                        self.open_cohort(path, ctx);
+                    }
+                }
                 (Dialog::ExportImage(_) | Dialog::ExportFolder, Some(paths)) => {
                     if let Some(path) = paths.into_iter().next() {
                         self.start_export(path);

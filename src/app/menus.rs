@@ -19,6 +19,8 @@ pub(super) enum Dialog {
     ExportFolder,
     /// Where to write the features panel's features as CSV.
     FeaturesCsv,
+    /// A cohort's features CSV for the cohort view.
+    CohortCsv,
 }
 
 impl RadlensApp {
@@ -84,6 +86,13 @@ impl RadlensApp {
                             .save_file(),
                     )
                     .map(|f| vec![f.path().to_path_buf()]),
+                    Dialog::CohortCsv => pollster::block_on(
+                        dialog
+                            .set_title("Open cohort features (radlens features --cohort)")
+                            .add_filter("CSV", &["csv"])
+                            .pick_file(),
+                    )
+                    .map(|f| vec![f.path().to_path_buf()]),
                     Dialog::ExportFolder => pollster::block_on(
                         dialog
                             .set_title("Export annotated slices into folder")
@@ -105,65 +114,13 @@ impl RadlensApp {
     pub(super) fn menu_ui(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         egui::MenuBar::new().ui(ui, |ui| {
-            ui.menu_button("File", |ui| {
-                if ui.button("Open file…").clicked() {
-                    self.ask_for_paths(&ctx, Dialog::Files);
-                }
-                if ui.button("Open folder…").clicked() {
-                    self.ask_for_paths(&ctx, Dialog::Folder);
-                }
-                if ui.button("Load model…").clicked() {
-                    self.ask_for_paths(&ctx, Dialog::Model);
-                }
-                ui.menu_button("Recent", |ui| {
-                    let recent = self.settings.recent.clone();
-                    if recent.is_empty() {
-                        ui.label("(none yet)");
-                    }
-                    for paths in recent {
-                        let label = paths
-                            .iter()
-                            .map(|p| p.display().to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ");
-                        if ui.button(label).clicked() {
-                            self.open(paths, &ctx);
-                        }
-                    }
-                });
-                if ui.button("Open demo study").clicked() {
-                    self.open_demo(&ctx);
-                }
-                ui.separator();
-                let reviewing = self.review.is_some();
-                if ui
-                    .add_enabled(reviewing, egui::Button::new("Save review (Ctrl+S)"))
-                    .clicked()
-                {
-                    self.save_review();
-                }
-                if ui
-                    .add_enabled(reviewing, egui::Button::new("Export review as CSV…"))
-                    .clicked()
-                {
-                    self.ask_for_paths(&ctx, Dialog::ExportCsv);
-                }
-                ui.separator();
-                if ui
-                    .add_enabled(
-                        self.model.is_some() && self.study.is_some(),
-                        egui::Button::new("Export annotated slices… (Ctrl+E)"),
-                    )
-                    .clicked()
-                {
-                    self.export.open = true;
-                }
-            });
+            ui.menu_button("File", |ui| self.file_menu_ui(ui, &ctx));
             ui.menu_button("View", |ui| {
                 ui.checkbox(&mut self.settings.show_tags, "DICOM tag browser (t)");
                 ui.checkbox(&mut self.settings.bilinear, "Smooth (bilinear) display");
                 ui.checkbox(&mut self.metrics.open, "Metrics & review (v)");
                 ui.checkbox(&mut self.features.open, "Features (f)");
+                ui.checkbox(&mut self.cohort.open, "Cohort view (k)");
                 ui.separator();
                 ui::compare::compare_controls_ui(ui, &mut self.compare, self.model.is_some());
                 if ui.button("Settings…").clicked() {
@@ -190,6 +147,75 @@ impl RadlensApp {
             ui.toggle_value(&mut self.features.open, "Features")
                 .on_hover_text("Radiomics and deep features of the active region (f)");
         });
+    }
+
+    fn file_menu_ui(&mut self, ui: &mut egui::Ui, ctx: &egui::Context) {
+        if ui.button("Open file…").clicked() {
+            self.ask_for_paths(ctx, Dialog::Files);
+        }
+        if ui.button("Open folder…").clicked() {
+            self.ask_for_paths(ctx, Dialog::Folder);
+        }
+        if ui.button("Load model…").clicked() {
+            self.ask_for_paths(ctx, Dialog::Model);
+        }
+        ui.menu_button("Recent", |ui| {
+            let recent = self.settings.recent.clone();
+            if recent.is_empty() {
+                ui.label("(none yet)");
+            }
+            for paths in recent {
+                let label = paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if ui.button(label).clicked() {
+                    self.open(paths, ctx);
+                }
+            }
+        });
+        if ui.button("Open demo study").clicked() {
+            self.open_demo(ctx);
+        }
+        ui.separator();
+        if ui.button("Open cohort features…").clicked() {
+            self.ask_for_paths(ctx, Dialog::CohortCsv);
+        }
+        if ui
+            .button("Open phantom cohort (demo)")
+            .on_hover_text(
+                "60 real CT slices with synthetic lesions of known size and contrast: \
+                     made, measured with the demo model and opened in the cohort view",
+            )
+            .clicked()
+        {
+            self.open_phantom_cohort(ctx);
+        }
+        ui.separator();
+        let reviewing = self.review.is_some();
+        if ui
+            .add_enabled(reviewing, egui::Button::new("Save review (Ctrl+S)"))
+            .clicked()
+        {
+            self.save_review();
+        }
+        if ui
+            .add_enabled(reviewing, egui::Button::new("Export review as CSV…"))
+            .clicked()
+        {
+            self.ask_for_paths(ctx, Dialog::ExportCsv);
+        }
+        ui.separator();
+        if ui
+            .add_enabled(
+                self.model.is_some() && self.study.is_some(),
+                egui::Button::new("Export annotated slices… (Ctrl+E)"),
+            )
+            .clicked()
+        {
+            self.export.open = true;
+        }
     }
 
     pub(super) fn settings_window(&mut self, ctx: &egui::Context) {

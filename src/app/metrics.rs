@@ -387,6 +387,9 @@ impl RadlensApp {
             if i.key_pressed(Key::F) && i.modifiers.is_none() {
                 self.features.open = !self.features.open;
             }
+            if i.key_pressed(Key::K) && i.modifiers.is_none() {
+                self.cohort.open = !self.cohort.open;
+            }
         });
     }
 

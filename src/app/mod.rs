@@ -10,7 +10,8 @@
 //! - [`inference`]: the model session (worker, predictions, explanation and metric jobs);
 //!   [`explanation`]: one pane's explanation (choice, running job, result, metric jobs).
 //! - [`metrics`], [`review`], [`roi`]: the metrics & review panel, the review file, the ROI editor;
-//!   [`features`]: the features panel; `background.rs`: values computed off the UI thread.
+//!   [`features`]: the features panel; [`cohort`]: the cohort view; `background.rs`: values
+//!   computed off the UI thread.
 //! - [`export`]: File → Export; [`settings`]: persistent settings; `loader.rs`, `demo.rs`: study
 //!   loading and the embedded demo.
 //!
@@ -18,6 +19,7 @@
 //! nothing but `main.rs`, `cli/view.rs` and tests uses `app/`.
 
 mod background;
+pub mod cohort;
 mod demo;
 pub mod explanation;
 pub mod export;
@@ -72,6 +74,8 @@ pub struct RadlensApp {
     pub metrics: metrics::MetricsPanel,
     /// The features panel (radiomics and deep features of the active region).
     pub features: features::FeaturesPanel,
+    /// The cohort view (a features CSV of many cases).
+    pub cohort: cohort::CohortView,
     /// The open study's review file (verdicts, notes, ROIs).
     pub review: Option<review::ReviewSession>,
     /// A review folder that overrides `$RADLENS_REVIEW_DIR` and the settings (tests).
@@ -109,6 +113,7 @@ impl RadlensApp {
             rois: roi::RoiEditor::default(),
             metrics: metrics::MetricsPanel::default(),
             features: features::FeaturesPanel::default(),
+            cohort: cohort::CohortView::default(),
             review: None,
             review_dir: None,
         };
@@ -167,6 +172,7 @@ impl eframe::App for RadlensApp {
         self.poll_job(&ctx);
         self.poll_dialog(&ctx);
         self.poll_model(&ctx);
+        self.poll_cohort();
         let dropped: Vec<PathBuf> = ctx.input(|i| {
             i.raw
                 .dropped_files
@@ -186,6 +192,7 @@ impl eframe::App for RadlensApp {
         self.viewport_ui(ui, &ctx);
         self.settings_window(&ctx);
         self.export_window(&ctx);
+        self.cohort_window(&ctx);
     }
 }
 

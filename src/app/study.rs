@@ -51,6 +51,12 @@ impl Study {
         }
     }
 
+    /// Replaces the study's masks (a cohort case's mask, read after its image).
+    pub(super) fn set_masks(&mut self, masks: Vec<Option<Vec<u8>>>) {
+        self.masks = masks;
+        self.mask_layer = None;
+    }
+
     /// The current slice's pixels for the GPU (rebuilt only when the slice changes).
     pub(super) fn slice_image(&mut self, slice: usize) -> Arc<SliceImage> {
         match &self.image {

@@ -349,15 +349,6 @@ fn run_cohort(
     Ok(())
 }
 
-/// `F.csv` → `F.signatures.csv` (and the like for other derived tables).
-#[must_use]
-pub fn derived_path(out: &std::path::Path, what: &str) -> PathBuf {
-    let stem = out
-        .file_stem()
-        .map_or_else(|| "features".into(), |s| s.to_string_lossy().into_owned());
-    out.with_file_name(format!("{stem}.{what}.csv"))
-}
-
 fn write_signatures(
     out: &std::path::Path,
     outcome: &str,
@@ -367,7 +358,7 @@ fn write_signatures(
     let table = crate::features::cohort::Table::read(out)?;
     let results = crate::features::signatures::signature_aucs(&table, outcome, 20_261_202)
         .with_context(|| format!("--outcome {outcome}: {}", out.display()))?;
-    let path = derived_path(out, "signatures");
+    let path = crate::features::cohort::derived_path(out, "signatures");
     let mut policy = policy.clone();
     policy.overwrite = overwrite;
     crate::features::signatures::as_table(&results).write(&path, &policy)?;

@@ -300,14 +300,6 @@ fn some_names(names: &[String]) -> String {
     text
 }
 
-/// `F.csv` → `F.signatures.csv`, as `radlens features --outcome` names it.
-fn signatures_path(path: &Path) -> PathBuf {
-    let stem = path
-        .file_stem()
-        .map_or_else(|| "features".into(), |s| s.to_string_lossy().into_owned());
-    path.with_file_name(format!("{stem}.signatures.csv"))
-}
-
 impl FeatureTable {
     /// Reads a features CSV and, when they are beside it, its `.stability.csv` and
     /// `.signatures.csv` (a sidecar that does not read is a warning, not an error).
@@ -319,7 +311,10 @@ impl FeatureTable {
             Ok(stability) => table.stability = stability,
             Err(w) => table.warnings.push(w),
         }
-        match read_sidecar(&signatures_path(path), signature_row) {
+        match read_sidecar(
+            &super::cohort::derived_path(path, "signatures"),
+            signature_row,
+        ) {
             Ok(signatures) => table.signatures = signatures,
             Err(w) => table.warnings.push(w),
         }

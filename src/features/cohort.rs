@@ -375,6 +375,15 @@ pub fn stability_paths(out: &Path) -> (PathBuf, PathBuf) {
     )
 }
 
+/// `F.csv` → `F.signatures.csv` (and the like for other derived tables).
+#[must_use]
+pub fn derived_path(out: &Path, what: &str) -> PathBuf {
+    let stem = out
+        .file_stem()
+        .map_or_else(|| "features".into(), |s| s.to_string_lossy().into_owned());
+    out.with_file_name(format!("{stem}.{what}.csv"))
+}
+
 /// A case's original row and its perturbed rows, for the stability table.
 type Perturbations = (usize, Option<Vec<(String, f64)>>, Vec<PerturbedRow>);
 

@@ -30,6 +30,22 @@ impl DeepInput {
             Self::Patch { margin } => format!("patch (margin {margin})"),
         }
     }
+
+    /// The input a `diagnostics_Deep_Input` cell names ([`Self::describe`] read back).
+    #[must_use]
+    pub fn parse_described(text: &str) -> Option<Self> {
+        let text = text.trim();
+        if text == "slice" {
+            return Some(Self::Slice);
+        }
+        let margin = text
+            .strip_prefix("patch (margin ")?
+            .strip_suffix(')')?
+            .parse::<f64>()
+            .ok()
+            .filter(|m| m.is_finite() && *m >= 0.0)?;
+        Some(Self::Patch { margin })
+    }
 }
 
 /// One slice's model input and its ROI at the same pixels.
@@ -378,6 +394,15 @@ fn columns(inputs: &[SliceInput], pooled: &[Pooled]) -> Vec<(String, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn described_inputs_read_back() {
+        for input in [DeepInput::Slice, DeepInput::Patch { margin: 0.25 }] {
+            assert_eq!(DeepInput::parse_described(&input.describe()), Some(input));
+        }
+        assert_eq!(DeepInput::parse_described("patch (margin -1)"), None);
+        assert_eq!(DeepInput::parse_described("volume"), None);
+    }
 
     #[test]
     fn mask_on_grid_is_area_weighted() {

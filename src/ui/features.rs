@@ -33,6 +33,29 @@ pub struct DeepBar {
     pub icc: Option<f64>,
 }
 
+/// A case of the open cohort near the region in deep-feature space.
+#[derive(Clone)]
+pub struct SimilarCase {
+    /// Index into the cohort's cases.
+    pub case: usize,
+    pub id: String,
+    /// Cosine similarity of the standardised deep features.
+    pub similarity: f64,
+    pub thumbnail: Option<egui::TextureHandle>,
+    /// Why there is no thumbnail (empty while it loads).
+    pub note: String,
+}
+
+impl std::fmt::Debug for SimilarCase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimilarCase")
+            .field("case", &self.case)
+            .field("id", &self.id)
+            .field("similarity", &self.similarity)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Everything the panel shows.
 #[derive(Clone, Debug, Default)]
 pub struct FeaturesReport {
@@ -49,6 +72,8 @@ pub struct FeaturesReport {
     pub selected: Option<usize>,
     /// The last copy/export's outcome.
     pub status: Option<String>,
+    /// The open cohort's nearest cases (`None` without a cohort or deep features).
+    pub similar: Option<Result<Vec<SimilarCase>, String>>,
 }
 
 /// What the user asked for.
@@ -61,6 +86,16 @@ pub enum FeaturesAction {
     Select(usize),
     /// Explain the selected unit pooled over the region (comparison: Grad-CAM, IG, occlusion).
     ExplainUnit(usize),
+    /// Show a similar case of the cohort beside the study.
+    Beside(usize),
+    /// Open a similar case of the cohort in the viewer.
+    OpenCase(usize),
+}
+
+/// The accessible name of a similar case's "beside" button.
+#[must_use]
+pub fn similar_label(id: &str) -> String {
+    format!("similar case {id}")
 }
 
 /// Below this ICC(1,1) a feature is marked unstable.
@@ -75,11 +110,14 @@ fn value_text(value: f64) -> String {
 }
 
 fn unstable_mark(ui: &mut egui::Ui, icc: Option<f64>) {
-    if let Some(icc) = icc.filter(|&icc| icc < UNSTABLE_ICC) {
+    if let Some(icc) = icc.filter(|&icc| icc.is_nan() || icc < UNSTABLE_ICC) {
+        let why = if icc.is_finite() {
+            format!("ICC(1,1) {icc:.2} < {UNSTABLE_ICC} over the cohort's perturbations")
+        } else {
+            "ICC(1,1) not measurable over the cohort's perturbations".to_owned()
+        };
         ui.colored_label(theme::ERROR_TEXT, "unstable")
-            .on_hover_text(format!(
-                "ICC(1,1) {icc:.2} < {UNSTABLE_ICC} over perturbations"
-            ));
+            .on_hover_text(why);
     }
 }
 
@@ -124,6 +162,7 @@ pub fn features_panel_ui(
     }
     ui.separator();
     deep_ui(ui, report, &mut actions);
+    similar_ui(ui, report.similar.as_ref(), &mut actions);
     ui.separator();
     ui.horizontal(|ui| {
         let label = ui.label("Search");
@@ -135,6 +174,85 @@ pub fn features_panel_ui(
             handcrafted_ui(ui, report.handcrafted.as_ref(), search);
         });
     actions
+}
+
+/// The cohort's nearest cases: thumbnail, name, similarity; Beside and Open.
+fn similar_ui(
+    ui: &mut egui::Ui,
+    similar: Option<&Result<Vec<SimilarCase>, String>>,
+    actions: &mut Vec<FeaturesAction>,
+) {
+    let Some(similar) = similar else { return };
+    ui.separator();
+    let cases = match similar {
+        Err(e) => {
+            ui.colored_label(theme::ERROR_TEXT, format!("Similar cases: {e}"));
+            return;
+        }
+        Ok(cases) => cases,
+    };
+    egui::CollapsingHeader::new(format!("Similar cases of the cohort ({})", cases.len()))
+        .default_open(true)
+        .show(ui, |ui| {
+            if cases.is_empty() {
+                ui.label("no case of the cohort has these deep features");
+            }
+            egui::ScrollArea::horizontal()
+                .id_salt("similar cases")
+                .show(ui, |ui| {
+                    ui.horizontal(|ui| {
+                        for case in cases {
+                            ui.vertical(|ui| similar_case_ui(ui, case, actions));
+                        }
+                    });
+                });
+        });
+}
+
+fn similar_case_ui(ui: &mut egui::Ui, case: &SimilarCase, actions: &mut Vec<FeaturesAction>) {
+    let size = Vec2::splat(theme::SIMILAR_THUMBNAIL);
+    let response = if let Some(texture) = &case.thumbnail {
+        ui.add(
+            egui::Image::new((texture.id(), size))
+                .sense(Sense::click())
+                .fit_to_exact_size(size),
+        )
+    } else {
+        let (rect, response) = ui.allocate_exact_size(size, Sense::click());
+        ui.painter()
+            .rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+        if case.note.is_empty() {
+            egui::Spinner::new().paint_at(ui, rect.shrink(theme::SIMILAR_THUMBNAIL / 4.0));
+        }
+        response
+    };
+    let hover = if case.note.is_empty() {
+        format!(
+            "{}: similarity {:.3}; click to see it beside the study",
+            case.id, case.similarity
+        )
+    } else {
+        format!(
+            "{}: similarity {:.3}; {}",
+            case.id, case.similarity, case.note
+        )
+    };
+    let response = response.on_hover_text(hover);
+    response.widget_info(|| {
+        egui::WidgetInfo::labeled(egui::Role::Button, true, similar_label(&case.id))
+    });
+    if response.clicked() {
+        actions.push(FeaturesAction::Beside(case.case));
+    }
+    ui.small(&case.id);
+    ui.small(format!("{:.2}", case.similarity));
+    if ui
+        .small_button("Open")
+        .on_hover_text("open this case in the viewer")
+        .clicked()
+    {
+        actions.push(FeaturesAction::OpenCase(case.case));
+    }
 }
 
 fn handcrafted_ui(

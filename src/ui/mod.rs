@@ -15,6 +15,7 @@
 //! Dependency rule: `ui/` has no dependency on `app/`; it uses the data types of `dicom`,
 //! `imaging`, `render`, `model`, `explain`, `features` and `review`, and never starts threads or reads files.
 
+pub mod cohort;
 pub mod compare;
 pub mod explanation;
 pub mod features;
