@@ -180,3 +180,111 @@ fn the_cli_explains_a_feature_unit_and_refuses_one_that_does_not_exist() {
         common::stderr_text(&bad)
     );
 }
+
+/// The halves model with an `embed(x)` method added to its TorchScript: `embed(x) = [mean of the
+/// left half, mean of the right half]`. Tracing records `forward` only, so the method is written
+/// into the archive's TorchScript source (`code/__torch__.py`, compiled by libtorch on load; the
+/// source-range debug file is left out, as it would no longer match).
+fn halves_with_embed(dir: &Path) -> PathBuf {
+    use std::io::{Read, Write};
+    let path = halves_model(dir);
+    let bytes = std::fs::read(&path).unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored =
+        zip::write::FileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let mut patched = false;
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).unwrap();
+        let name = entry.name().to_owned();
+        if name.ends_with("code/__torch__.py.debug_pkl") {
+            continue;
+        }
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).unwrap();
+        if name.ends_with("code/__torch__.py") {
+            let mut code = String::from_utf8(data).unwrap();
+            assert!(code.contains("class Halves(Module):"), "{code}");
+            code.push_str(
+                "  def embed(self: __torch__.Halves,\n    x: Tensor) -> Tensor:\n    \
+                 left = torch.mean(torch.slice(x, 3, 0, 16), [1, 2, 3])\n    \
+                 right = torch.mean(torch.slice(x, 3, 16, 32), [1, 2, 3])\n    \
+                 return torch.stack([left, right], 1)\n",
+            );
+            data = code.into_bytes();
+            patched = true;
+        }
+        out.start_file(name, stored).unwrap();
+        out.write_all(&data).unwrap();
+    }
+    assert!(patched, "no TorchScript source in {}", path.display());
+    let written = out.finish().unwrap().into_inner();
+    let embed_path = dir.join("halves.pt");
+    std::fs::write(&embed_path, written).unwrap();
+    embed_path
+}
+
+#[test]
+fn embed_components_are_explained_like_classes_by_gradient_and_perturbation_methods() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = Model::load(&halves_with_embed(dir.path())).unwrap();
+    let x = input().tensor;
+    let embedding: Vec<f32> = Vec::try_from(
+        tch::no_grad(|| model.embed(&x))
+            .unwrap()
+            .expect("the patched model has embed(x)")
+            .flatten(0, -1),
+    )
+    .unwrap();
+    let values: Vec<f32> = Vec::try_from(x.flatten(0, -1)).unwrap();
+    let right_mean = (0..32 * 32)
+        .filter(|i| i % 32 >= 16)
+        .map(|i| values[i])
+        .sum::<f32>()
+        / 512.0;
+    assert!((embedding[1] - right_mean).abs() < 1e-5, "{embedding:?}");
+
+    let (units, k) = radlens::features::deep::unit_model(
+        &model,
+        Target::embed(1).deep_unit().unwrap(),
+        None,
+        32,
+        32,
+    )
+    .unwrap();
+    assert_eq!(k, 1);
+    assert_eq!(units.manifest.classes, ["embed 0", "embed 1"]);
+    for method in [
+        Method::IntegratedGradients,
+        Method::SmoothGrad,
+        Method::Occlusion,
+    ] {
+        let mut params = ExplainParams::new(method);
+        params.target = Target::Index(k);
+        let heatmap = explain(&units, &input(), &params, &|_| {}, &AtomicBool::new(false)).unwrap();
+        let (mut left, mut right) = (0.0f64, 0.0f64);
+        for (i, v) in heatmap.values.iter().enumerate() {
+            let v = f64::from(v.abs());
+            if i % 32 < 16 { left += v } else { right += v }
+        }
+        assert!(
+            right > 0.0 && left <= 0.1 * right,
+            "{method}: left {left} right {right}"
+        );
+        assert_eq!(heatmap.provenance.target_name, "embed 1");
+    }
+    // Grad-CAM needs a CAM layer, which an embedding does not have: refused, not faked.
+    let mut params = ExplainParams::new(Method::GradCam);
+    params.target = Target::Index(1);
+    let refused = explain(&units, &input(), &params, &|_| {}, &AtomicBool::new(false));
+    let message = refused
+        .expect_err("no Grad-CAM of an embed component")
+        .to_string();
+    assert!(message.contains("embed"), "{message}");
+    // A model without embed(x) says so.
+    let plain_dir = dir.path().join("plain");
+    std::fs::create_dir(&plain_dir).unwrap();
+    let plain = Model::load(&halves_model(&plain_dir)).unwrap();
+    let message = plain.embed_units().err().unwrap().to_string();
+    assert!(message.contains("no embed(x) method"), "{message}");
+}

@@ -35,6 +35,15 @@ type SimilarKey = (usize, usize, Option<usize>);
 /// Cases of the open cohort shown as similar.
 const SIMILAR_CASES: usize = 6;
 
+/// The slice and region the deep features are asked for.
+struct DeepSlice<'a> {
+    values: Vec<f64>,
+    rows: usize,
+    cols: usize,
+    mask: &'a [bool],
+    input: DeepInput,
+}
+
 /// Handcrafted features of a region and the extraction's warnings.
 #[derive(Debug)]
 pub struct Extracted {
@@ -56,6 +65,8 @@ pub struct FeaturesPanel {
     deep: Option<(FeatureKey, Deep)>,
     /// The deep unit picked in the chart.
     pub selected: Option<usize>,
+    /// The embed component picked in its chart.
+    pub selected_embed: Option<usize>,
     /// The last copy/export's outcome.
     pub status: Option<String>,
     /// The open cohort's nearest cases for the deep features on screen.
@@ -157,10 +168,19 @@ fn feature_row(column: &str, value: f64, intensity_unit: &str, icc: Option<f64>)
 
 /// `deep_mean_K` columns as bars, in unit order.
 fn deep_bars(deep: &[(String, f64)], icc: &dyn Fn(&str) -> Option<f64>) -> Vec<DeepBar> {
+    bars_of("deep_mean_", deep, icc)
+}
+
+/// `{prefix}K` columns as bars, in unit order.
+fn bars_of(
+    prefix: &str,
+    deep: &[(String, f64)],
+    icc: &dyn Fn(&str) -> Option<f64>,
+) -> Vec<DeepBar> {
     let mut bars: Vec<DeepBar> = deep
         .iter()
         .filter_map(|(name, value)| {
-            let unit = name.strip_prefix("deep_mean_")?.parse().ok()?;
+            let unit = name.strip_prefix(prefix)?.parse().ok()?;
             Some(DeepBar {
                 unit,
                 column: name.clone(),
@@ -197,6 +217,7 @@ impl RadlensApp {
         let mut report = FeaturesReport {
             status: self.features.status.clone(),
             selected: self.features.selected,
+            selected_embed: self.features.selected_embed,
             ..FeaturesReport::default()
         };
         let Some(slice) = self.study.as_ref().map(|s| s.view.slice) else {
@@ -263,35 +284,14 @@ impl RadlensApp {
             }
         });
 
-        if let Some(session) = &mut self.model {
-            if let Some((id, result)) = session.deep_result.take()
-                && let Some((for_key, _)) = self
-                    .features
-                    .deep_request
-                    .take_if(|(_, asked)| *asked == id)
-            {
-                self.features.deep = Some((for_key, result.map(Arc::new)));
-            }
-            let current = self.features.deep.as_ref().is_some_and(|(k, _)| *k == key)
-                || self
-                    .features
-                    .deep_request
-                    .as_ref()
-                    .is_some_and(|(k, _)| *k == key);
-            if !current {
-                let labels: Vec<u32> = mask.iter().map(|&m| u32::from(m)).collect();
-                match session.deep_features(values, [1, rows, cols], labels, deep_input) {
-                    Ok(id) => self.features.deep_request = Some((key.clone(), id)),
-                    Err(e) => self.features.deep = Some((key.clone(), Err(e))),
-                }
-            }
-            report.deep = Some(match (&self.features.deep, &session.deep) {
-                (Some((k, Ok(deep))), _) if *k == key => Progress::Done(Ok(deep_bars(deep, &icc))),
-                (Some((k, Err(e))), _) if *k == key => Progress::Done(Err(e.clone())),
-                (_, Some(run)) => Progress::Running(run.fraction),
-                _ => Progress::NotRun,
-            });
-        }
+        let slice_input = DeepSlice {
+            values,
+            rows,
+            cols,
+            mask: &mask,
+            input: deep_input,
+        };
+        self.deep_report(&key, slice_input, &mut report);
         report.similar = self.similar_cases(ctx);
         report
     }
@@ -340,6 +340,52 @@ impl RadlensApp {
             .collect()))
     }
 
+    /// Asks the worker for the region's deep features when they are not there or on their way,
+    /// and puts what there is into `report` (with the cohort's ICCs).
+    fn deep_report(&mut self, key: &FeatureKey, slice: DeepSlice<'_>, report: &mut FeaturesReport) {
+        let cohort = &self.cohort;
+        let icc = |name: &str| cohort.icc(name);
+        if let Some(session) = &mut self.model {
+            if let Some((id, result)) = session.deep_result.take()
+                && let Some((for_key, _)) = self
+                    .features
+                    .deep_request
+                    .take_if(|(_, asked)| *asked == id)
+            {
+                self.features.deep = Some((for_key, result.map(Arc::new)));
+            }
+            let current = self.features.deep.as_ref().is_some_and(|(k, _)| *k == *key)
+                || self
+                    .features
+                    .deep_request
+                    .as_ref()
+                    .is_some_and(|(k, _)| *k == *key);
+            if !current {
+                let DeepSlice {
+                    values,
+                    rows,
+                    cols,
+                    mask,
+                    input,
+                } = slice;
+                let labels: Vec<u32> = mask.iter().map(|&m| u32::from(m)).collect();
+                match session.deep_features(values, [1, rows, cols], labels, input) {
+                    Ok(id) => self.features.deep_request = Some((key.clone(), id)),
+                    Err(e) => self.features.deep = Some((key.clone(), Err(e))),
+                }
+            }
+            report.deep = Some(match (&self.features.deep, &session.deep) {
+                (Some((k, Ok(deep))), _) if *k == *key => {
+                    report.embed = bars_of("deep_embed_", deep, &icc);
+                    Progress::Done(Ok(deep_bars(deep, &icc)))
+                }
+                (Some((k, Err(e))), _) if *k == *key => Progress::Done(Err(e.clone())),
+                (_, Some(run)) => Progress::Running(run.fraction),
+                _ => Progress::NotRun,
+            });
+        }
+    }
+
     fn apply_features(&mut self, action: &FeaturesAction, ctx: &egui::Context) {
         match action {
             FeaturesAction::Cancel => {
@@ -363,6 +409,8 @@ impl RadlensApp {
             }
             FeaturesAction::Select(unit) => self.features.selected = Some(*unit),
             FeaturesAction::ExplainUnit(unit) => self.explain_unit(*unit, ctx),
+            FeaturesAction::SelectEmbed(k) => self.features.selected_embed = Some(*k),
+            FeaturesAction::ExplainEmbed(k) => self.explain_embed(*k),
             FeaturesAction::Beside(case) => self.cohort.beside = Some(*case),
             FeaturesAction::OpenCase(case) => self.open_cohort_case(*case, ctx),
         }
@@ -426,6 +474,39 @@ impl RadlensApp {
             difference: false,
         });
         self.features.selected = Some(unit);
+    }
+}
+
+impl RadlensApp {
+    /// Shows component `k` of the model's `embed(x)` in a three-pane comparison: Integrated
+    /// Gradients, SmoothGrad and occlusion (an embedding has no CAM layer).
+    pub fn explain_embed(&mut self, k: usize) {
+        let Some(session) = &mut self.model else {
+            self.error = Some("explaining an embed component needs a model".to_owned());
+            return;
+        };
+        let s = &self.settings;
+        session.ensure_panes(3, s.colormap, s.heat_opacity, s.heat_threshold);
+        for (pane, method) in [
+            Method::IntegratedGradients,
+            Method::SmoothGrad,
+            Method::Occlusion,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            session.cancel_explanation(pane);
+            let explanation = &mut session.panes[pane];
+            explanation.choice.method = method;
+            explanation.choice.target = Target::embed(k);
+            explanation.feature_roi = None;
+            explanation.result = None;
+        }
+        self.compare = Some(CompareLayout {
+            panes: 3,
+            difference: false,
+        });
+        self.features.selected_embed = Some(k);
     }
 }
 

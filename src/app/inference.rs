@@ -206,7 +206,7 @@ impl ModelSession {
         volume.slice_f32_into(slice, &mut values);
         let mut params = ExplainParams::new(method);
         params.target = explanation.choice.target.clone();
-        let unit = params.target.feature_unit();
+        let unit = params.target.deep_unit();
         // A feature unit is pooled over the region it was picked for (the whole map without).
         let roi: Option<Vec<f32>> = explanation
             .feature_roi
@@ -218,14 +218,11 @@ impl ModelSession {
                 .map_err(|e| e.to_string())?;
             let units;
             let model = match unit {
-                Some(k) => {
-                    units = crate::features::deep::feature_units_over(
-                        model,
-                        roi.as_deref(),
-                        rows,
-                        cols,
-                    )
-                    .map_err(|e| e.to_string())?;
+                Some(unit) => {
+                    let k;
+                    (units, k) =
+                        crate::features::deep::unit_model(model, unit, roi.as_deref(), rows, cols)
+                            .map_err(|e| e.to_string())?;
                     params.target = crate::explain::Target::Index(k);
                     &units
                 }

@@ -70,7 +70,8 @@ impl InputArgs {
 pub struct ExplainOptions {
     /// Class to explain, by index (from 0) or manifest name (default: the top class); with
     /// `explain`, also `feature:K`: unit K of the model's `features` map pooled over the slice's
-    /// ROI (its SEG / `*.mask.npy`; the whole map without one).
+    /// ROI (its SEG / `*.mask.npy`; the whole map without one), or `embed:K`: component K of the
+    /// model's `embed(x)` (gradient and perturbation methods).
     #[arg(long, allow_negative_numbers = true, value_parser = target)]
     pub target: Option<Target>,
     /// Seed of the stochastic methods (smoothgrad, lime, kernelshap).

@@ -64,9 +64,11 @@ struct Explained<'a> {
 pub fn run(args: &ExplainArgs, out: &mut impl Write) -> Result<()> {
     let method = Method::parse(&args.method)?;
     let model = args.model.load()?;
-    let unit = args.options.target.as_ref().and_then(Target::feature_unit);
+    let unit = args.options.target.as_ref().and_then(Target::deep_unit);
     // A feature unit is pooled over the slice's ROI (its SEG / mask file), so read the masks.
-    let input = args.input.read(unit.is_some())?;
+    let input = args
+        .input
+        .read(matches!(unit, Some(crate::explain::DeepUnit::Feature(_))))?;
     warn_on_modality(&model, &input);
     let policy = write_policy(&input, Some(&model), args.force);
     // A source is refused before the (long) explanation; an existing output when it is written
@@ -87,11 +89,13 @@ pub fn run(args: &ExplainArgs, out: &mut impl Write) -> Result<()> {
     let mut params = args.options.params(method);
     let units;
     let model = match unit {
-        Some(k) => {
+        Some(unit) => {
             let mask: Option<Vec<f32>> = input.masks[index]
                 .as_ref()
                 .map(|mask| mask.iter().map(|&m| f32::from(m)).collect());
-            units = crate::features::deep::feature_units_over(&model, mask.as_deref(), rows, cols)?;
+            let k;
+            (units, k) =
+                crate::features::deep::unit_model(&model, unit, mask.as_deref(), rows, cols)?;
             params.target = Target::Index(k);
             &units
         }

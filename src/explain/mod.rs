@@ -46,7 +46,7 @@ pub use integrated_gradients::{IgParams, IgRule};
 pub use kernel_shap::KernelShapParams;
 pub use lime::LimeParams;
 pub use occlusion::OcclusionParams;
-pub use params::{ExplainParams, MAX_BATCH, MAX_SAMPLES, Target};
+pub use params::{DeepUnit, ExplainParams, MAX_BATCH, MAX_SAMPLES, Target};
 pub use scored::explain_scored;
 pub use smoothgrad::SmoothGradParams;
 pub use surrogate::SuperpixelParams;

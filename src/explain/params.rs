@@ -6,6 +6,24 @@ use super::{
     SmoothGradParams, SuperpixelParams,
 };
 
+/// A deep feature explained instead of a class logit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeepUnit {
+    /// Channel `k` of the `features` map pooled over the region.
+    Feature(usize),
+    /// Component `k` of `embed(x)` (of the whole input).
+    Embed(usize),
+}
+
+impl std::fmt::Display for DeepUnit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Feature(k) => write!(f, "feature {k}"),
+            Self::Embed(k) => write!(f, "embed {k}"),
+        }
+    }
+}
+
 /// Which class to explain. The score explained is always that class's logit.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
@@ -37,10 +55,30 @@ impl Target {
     /// The unit of a [`Self::feature`] target.
     #[must_use]
     pub fn feature_unit(&self) -> Option<usize> {
-        match self {
-            Self::Name(name) => name.strip_prefix("feature:")?.trim().parse().ok(),
-            _ => None,
+        match self.deep_unit()? {
+            DeepUnit::Feature(k) => Some(k),
+            DeepUnit::Embed(_) => None,
         }
+    }
+
+    /// Component `k` of the model's `embed(x)` (`embed:K`).
+    #[must_use]
+    pub fn embed(k: usize) -> Self {
+        Self::Name(format!("embed:{k}"))
+    }
+
+    /// The deep feature a `feature:K` or `embed:K` target names.
+    #[must_use]
+    pub fn deep_unit(&self) -> Option<DeepUnit> {
+        let Self::Name(name) = self else { return None };
+        if let Some(k) = name.strip_prefix("feature:") {
+            return k.trim().parse().ok().map(DeepUnit::Feature);
+        }
+        name.strip_prefix("embed:")?
+            .trim()
+            .parse()
+            .ok()
+            .map(DeepUnit::Embed)
     }
 
     pub(super) fn resolve(

@@ -278,6 +278,24 @@ pub fn feature_units_over(
     model.feature_units(weights.as_deref())
 }
 
+/// The model whose class `k` is the deep feature `unit`, and `k`: a `features` channel pooled
+/// over the ROI `mask` ([`feature_units_over`]), or an `embed` component (of the whole input;
+/// the ROI does not enter an embedding).
+pub fn unit_model(
+    model: &Model,
+    unit: crate::explain::DeepUnit,
+    mask: Option<&[f32]>,
+    rows: usize,
+    cols: usize,
+) -> Result<(Model, usize), ModelError> {
+    match unit {
+        crate::explain::DeepUnit::Feature(k) => {
+            Ok((feature_units_over(model, mask, rows, cols)?, k))
+        }
+        crate::explain::DeepUnit::Embed(k) => Ok((model.embed_units()?, k)),
+    }
+}
+
 /// The fraction of each `h × w` feature cell covered by the ROI (area-weighted downsampling).
 #[must_use]
 pub fn mask_on_grid(mask: &[f32], rows: usize, cols: usize, h: usize, w: usize) -> Vec<f64> {

@@ -2,12 +2,15 @@
 //! h, w]` pooled over a region of the feature grid (weighted mean; the whole grid without one),
 //! so that every explanation method explains *feature K pooled over the ROI* exactly as it
 //! explains a class logit (`--target feature:K`). The pooling is a traced TorchScript head used
-//! instead of the model's own, as the randomised copies do.
+//! instead of the model's own, as the randomised copies do. Likewise a model whose classes are
+//! the components of its `embed(x)` (`--target embed:K`), for the gradient and perturbation
+//! methods (an embedding has no CAM layer of its own).
 
 use std::path::Path;
 
 use tch::{CModule, Kind, Tensor};
 
+use super::capabilities::Support;
 use super::error::{ModelError, first_line};
 use super::runtime::Model;
 
@@ -69,6 +72,26 @@ impl Model {
         Ok(copy)
     }
 
+    /// A freshly loaded copy whose logits are the `E` components of `embed(x)` and whose class
+    /// names are `embed 0` … `embed E-1`; CAM is unavailable on it (the embedding is not split
+    /// into `features` and a head), gradients and perturbations work as on the model.
+    pub fn embed_units(&self) -> Result<Model, ModelError> {
+        let zeros = Tensor::zeros(self.input_size(), (Kind::Float, self.device));
+        let embedding =
+            tch::no_grad(|| self.embed(&zeros))?.ok_or_else(|| ModelError::Contract {
+                reason: "the model has no embed(x) method: no embed components to explain".into(),
+                path: self.path.clone(),
+            })?;
+        let components = embedding.size().get(1).copied().unwrap_or(0);
+        let mut copy = self.reloaded()?;
+        copy.manifest.classes = (0..components).map(|k| format!("embed {k}")).collect();
+        copy.capabilities.cam = Support::Unavailable(
+            "an embed component has no CAM layer (use a gradient or perturbation method)".into(),
+        );
+        copy.forward_embed = true;
+        Ok(copy)
+    }
+
     /// The same model loaded again (TorchScript modules cannot be cloned).
     pub(super) fn reloaded(&self) -> Result<Model, ModelError> {
         let load = |path: &Path| {
@@ -96,6 +119,7 @@ impl Model {
             cam_files,
             head_override: None,
             compose: false,
+            forward_embed: false,
         })
     }
 }

@@ -32,6 +32,9 @@ pub struct Model {
     /// `forward(x)` computes `head(features(x))` instead of running `module` (randomised copies,
     /// whose `module` keeps the original weights).
     pub(super) compose: bool,
+    /// `forward(x)` is the model's `embed(x)`: its components are the "classes" (see
+    /// `feature_units.rs`).
+    pub(super) forward_embed: bool,
 }
 
 impl Model {
@@ -112,6 +115,7 @@ impl Model {
             cam_files,
             head_override: None,
             compose: false,
+            forward_embed: false,
         };
         model.capabilities = Capabilities {
             cam: model.cam_support(&zeros, &logits),
@@ -136,6 +140,12 @@ impl Model {
     /// as the caller has it: wrap in `tch::no_grad` when no gradient is wanted.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor, ModelError> {
         let x = x.f_to_device(self.device).map_err(|e| self.failed(&e))?;
+        if self.forward_embed {
+            return self.embed(&x)?.ok_or_else(|| ModelError::Contract {
+                reason: "the model has no embed(x) method".into(),
+                path: self.path.clone(),
+            });
+        }
         if self.compose {
             return self.head(&self.features(&x)?);
         }

@@ -3,7 +3,7 @@
 //! single view's explanation block under the model card. They edit an [`ExplanationChoice`] and
 //! return an [`ExplainAction`]; the app runs the explanation.
 
-use crate::explain::{Heatmap, Method, Target};
+use crate::explain::{DeepUnit, Heatmap, Method, Target};
 use crate::imaging::Colormap;
 
 use super::model_card::ModelCard;
@@ -79,9 +79,9 @@ pub fn method_controls_ui(
         .response
         .on_hover_text("Explanation method");
     let classes = &card.manifest.classes;
-    let unit = choice.target.feature_unit();
+    let unit = choice.target.deep_unit();
     let target_text = match (&choice.target, unit) {
-        (_, Some(k)) => format!("feature {k}"),
+        (_, Some(unit)) => unit.to_string(),
         (Target::Index(i), _) => classes.get(*i).cloned().unwrap_or_default(),
         _ => "top class".to_owned(),
     };
@@ -94,12 +94,12 @@ pub fn method_controls_ui(
                 ui.selectable_value(&mut choice.target, Target::Index(i), class);
             }
             // A feature unit is chosen in the features panel; it stays selectable here.
-            if let Some(k) = unit {
-                ui.selectable_value(
-                    &mut choice.target,
-                    Target::feature(k),
-                    format!("feature {k}"),
-                );
+            if let Some(unit) = unit {
+                let target = match unit {
+                    DeepUnit::Feature(k) => Target::feature(k),
+                    DeepUnit::Embed(k) => Target::embed(k),
+                };
+                ui.selectable_value(&mut choice.target, target, unit.to_string());
             }
         })
         .response

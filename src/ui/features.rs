@@ -66,6 +66,10 @@ pub struct FeaturesReport {
     pub handcrafted: Option<Progress<Vec<FeatureRow>>>,
     /// `None` without a model.
     pub deep: Option<Progress<Vec<DeepBar>>>,
+    /// The components of the model's `embed(x)` (`deep_embed_K`), when it has one.
+    pub embed: Vec<DeepBar>,
+    /// The embed component picked for explanation.
+    pub selected_embed: Option<usize>,
     /// Warnings of the extraction.
     pub warnings: Vec<String>,
     /// The deep unit picked for explanation.
@@ -86,6 +90,9 @@ pub enum FeaturesAction {
     Select(usize),
     /// Explain the selected unit pooled over the region (comparison: Grad-CAM, IG, occlusion).
     ExplainUnit(usize),
+    SelectEmbed(usize),
+    /// Explain the selected `embed` component (IG, SmoothGrad, occlusion: it has no CAM layer).
+    ExplainEmbed(usize),
     /// Show a similar case of the cohort beside the study.
     Beside(usize),
     /// Open a similar case of the cohort in the viewer.
@@ -366,6 +373,34 @@ fn deep_ui(ui: &mut egui::Ui, report: &FeaturesReport, actions: &mut Vec<Feature
             .clicked()
         {
             actions.push(FeaturesAction::ExplainUnit(bar.unit));
+        }
+    }
+    if !report.embed.is_empty() {
+        ui.label(format!(
+            "Embedding: {} components (embed(x) of the whole input); click a bar",
+            report.embed.len()
+        ));
+        if let Some(k) = bar_chart_ui(ui, &report.embed, report.selected_embed) {
+            actions.push(FeaturesAction::SelectEmbed(k));
+        }
+        if let Some(bar) = report
+            .selected_embed
+            .and_then(|k| report.embed.iter().find(|b| b.unit == k))
+        {
+            ui.horizontal(|ui| {
+                ui.label(format!("{} = {}", bar.column, value_text(bar.value)));
+                unstable_mark(ui, bar.icc);
+            });
+            if ui
+                .button(format!("Explain embed {}", bar.unit))
+                .on_hover_text(
+                    "Integrated Gradients, SmoothGrad and occlusion of this component of the \
+                     model's embedding, side by side (an embedding has no CAM layer)",
+                )
+                .clicked()
+            {
+                actions.push(FeaturesAction::ExplainEmbed(bar.unit));
+            }
         }
     }
 }
