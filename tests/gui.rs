@@ -820,7 +820,14 @@ fn a_verdict_given_in_the_panel_is_saved_and_restored_on_reopen() {
         corner_b: [200.0, 220.0],
     };
     harness.state_mut().rois.add(shown, roi.clone());
-    explain_with_panel(&mut harness);
+    let heatmap = explain_with_panel(&mut harness);
+    // The panel grows as the map's metrics arrive: click once its layout has settled (on a
+    // loaded machine a click aimed earlier lands where the button used to be).
+    wait_for(&mut harness, 120, "deletion/insertion of the map", |s| {
+        s.model
+            .as_ref()
+            .is_some_and(|m| m.panes[0].faithfulness.result_for(&heatmap).is_some())
+    });
     harness.run();
     harness.get_by_label("Plausible").click();
     harness.run();

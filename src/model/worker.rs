@@ -67,9 +67,35 @@ pub enum Reply<T = Prediction> {
 
 /// The UI's end of the worker.
 pub struct Worker<T = Prediction> {
-    requests: Sender<Request<T>>,
+    /// `None` once dropped (the worker thread then ends after its job).
+    requests: Option<Sender<Request<T>>>,
     pub replies: Receiver<Reply<T>>,
     next_id: u64,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// The cancel flags of jobs submitted and not yet finished (as far as anyone holds them).
+    outstanding: Vec<std::sync::Weak<AtomicBool>>,
+}
+
+/// Dropping the worker cancels its jobs and waits for its thread: a libtorch job still running
+/// while the process exits would race libtorch's own teardown (a crash at exit, seen in the
+/// tests).
+impl<T> Drop for Worker<T> {
+    fn drop(&mut self) {
+        for cancel in self.outstanding.drain(..).filter_map(|w| w.upgrade()) {
+            cancel.store(true, Ordering::Relaxed);
+        }
+        drop(self.requests.take());
+        // Disconnects the replies too, so a reply the thread is sending cannot block it.
+        drop(std::mem::replace(
+            &mut self.replies,
+            crossbeam_channel::never(),
+        ));
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::warn!("the inference worker panicked while stopping");
+        }
+    }
 }
 
 const QUEUE: usize = 64;
@@ -79,13 +105,15 @@ impl<T: Send + 'static> Worker<T> {
     pub fn spawn(model: Model, notify: impl Fn() + Send + 'static) -> std::io::Result<Self> {
         let (request_tx, request_rx) = bounded::<Request<T>>(QUEUE);
         let (reply_tx, reply_rx) = bounded::<Reply<T>>(QUEUE);
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("radlens-inference".to_owned())
             .spawn(move || serve(model, &request_rx, &reply_tx, &notify))?;
         Ok(Self {
-            requests: request_tx,
+            requests: Some(request_tx),
             replies: reply_rx,
             next_id: 0,
+            thread: Some(thread),
+            outstanding: Vec::new(),
         })
     }
 
@@ -100,8 +128,12 @@ impl<T: Send + 'static> Worker<T> {
             cancel: Arc::clone(&cancel),
         };
         self.requests
+            .as_ref()
+            .ok_or_else(|| "the inference worker has stopped".to_owned())?
             .send(request)
             .map_err(|_| "the inference worker has stopped".to_owned())?;
+        self.outstanding.retain(|w| w.strong_count() > 0);
+        self.outstanding.push(Arc::downgrade(&cancel));
         Ok((self.next_id, cancel))
     }
 }
