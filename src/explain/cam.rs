@@ -11,7 +11,8 @@ use super::run::Run;
 use super::{Attribution, ExplainError};
 use crate::model::Model;
 
-/// `A[1, D, h, w]` (detached) and `d score / d A` (same shape).
+/// `A[1, D, h, w]` (detached) and `d score / d A` (same shape); for a transformer, its tokens
+/// and their gradient mapped to the grid (`head` is differentiated on the tokens as returned).
 ///
 /// Differentiates with respect to `features(x).detach().set_requires_grad(true)` fed to `head`:
 /// differentiating through an activation that a TorchScript `forward` returned breaks on the
@@ -30,7 +31,9 @@ pub(super) fn activations_and_gradients(
         .map_err(|e| run.torch(&e))?;
     let gradient = run.gradient(&score, &a)?;
     run.count(1);
-    Ok((a.detach(), gradient))
+    // Tokens (or channels-last maps) to `[1, D, h, w]`, the gradient the same way.
+    let model = run.model;
+    Ok((model.to_grid(&a.detach())?, model.to_grid(&gradient)?))
 }
 
 /// The gradient CAMs' [`super::Explainer::logits`]: their own `features → head` pass picks the
@@ -76,18 +79,23 @@ pub(super) fn gradient_cam(
         .map_err(|e| run.torch(&e))?;
     Ok(Attribution {
         map,
-        parameters: feature_grid(&a),
+        parameters: feature_grid(run.model, &a),
     })
 }
 
-/// The activations' size, recorded in the provenance.
-pub(super) fn feature_grid(a: &Tensor) -> BTreeMap<String, serde_json::Value> {
+/// The activations' size, recorded in the provenance, and for a transformer how its tokens
+/// were mapped to that grid.
+pub(super) fn feature_grid(model: &Model, a: &Tensor) -> BTreeMap<String, serde_json::Value> {
     let size = a.size();
-    BTreeMap::from([
+    let mut parameters = BTreeMap::from([
         ("feature_channels".to_owned(), size[1].into()),
         (
             "feature_grid".to_owned(),
             serde_json::json!([size[2], size[3]]),
         ),
-    ])
+    ]);
+    if let Some(tokens) = model.token_layout() {
+        parameters.insert("token_layout".to_owned(), tokens.describe().into());
+    }
+    parameters
 }

@@ -28,6 +28,7 @@ pub mod metrics;
 mod occlusion;
 mod params;
 mod regression;
+mod rollout;
 mod run;
 mod scorecam;
 mod scored;
@@ -47,6 +48,7 @@ pub use kernel_shap::KernelShapParams;
 pub use lime::LimeParams;
 pub use occlusion::OcclusionParams;
 pub use params::{DeepUnit, ExplainParams, MAX_BATCH, MAX_SAMPLES, Target};
+pub use rollout::{HeadFusion, RolloutParams};
 pub use scored::explain_scored;
 pub use smoothgrad::SmoothGradParams;
 pub use surrogate::SuperpixelParams;
@@ -116,6 +118,8 @@ methods! {
     Lime => lime,
     /// `kernelshap`: Captum `KernelShap` on SLIC superpixels.
     KernelShap => kernel_shap,
+    /// `rollout`: attention rollout (Abnar & Zuidema 2020, as jacobgil's `vit_explain`).
+    Rollout => rollout,
 }
 
 impl Method {
@@ -149,6 +153,12 @@ impl Method {
     #[must_use]
     pub fn needs_cam(self) -> bool {
         self.needs().contains(&Capability::Cam)
+    }
+
+    /// The same map whatever class is asked for (attention rollout): the UI says so beside it.
+    #[must_use]
+    pub fn is_class_agnostic(self) -> bool {
+        matches!(self, Self::Rollout)
     }
 
     /// Values carry a sign (positive: for the class, negative: against it); otherwise >= 0.

@@ -2,7 +2,7 @@
 //! typed parameters (declared in the method's file).
 
 use super::{
-    ExplainError, IgParams, KernelShapParams, LimeParams, Method, OcclusionParams,
+    ExplainError, IgParams, KernelShapParams, LimeParams, Method, OcclusionParams, RolloutParams,
     SmoothGradParams, SuperpixelParams,
 };
 
@@ -149,6 +149,8 @@ pub struct ExplainParams {
     pub lime: LimeParams,
     #[serde(flatten)]
     pub kernel_shap: KernelShapParams,
+    #[serde(flatten)]
+    pub rollout: RolloutParams,
 }
 
 impl Default for ExplainParams {
@@ -165,6 +167,7 @@ impl Default for ExplainParams {
             superpixels: SuperpixelParams::default(),
             lime: LimeParams::default(),
             kernel_shap: KernelShapParams::default(),
+            rollout: RolloutParams::default(),
         }
     }
 }

@@ -27,7 +27,7 @@ const EPS: f64 = 1e-8;
 impl Explainer for ScoreCam {
     fn attribute(&self, run: &mut Run<'_>) -> Result<Attribution, ExplainError> {
         run.check_cancel()?;
-        let a = tch::no_grad(|| run.model.features(run.input))?.detach();
+        let a = tch::no_grad(|| run.model.feature_maps(run.input))?.detach();
         let channels = a.size()[1];
         let masks = normalised_masks(&a, run.input_chw()).map_err(|e| run.torch(&e))?;
         run.plan(channels as usize);
@@ -45,7 +45,7 @@ impl Explainer for ScoreCam {
             .map_err(|e| run.torch(&e))?;
         Ok(Attribution {
             map,
-            parameters: cam::feature_grid(&a),
+            parameters: cam::feature_grid(run.model, &a),
         })
     }
 }

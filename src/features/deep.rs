@@ -155,7 +155,7 @@ fn deep_features_with(
         }
         let x = Tensor::cat(&chunk.iter().map(|s| &s.input).collect::<Vec<_>>(), 0);
         let (maps, embeds) = tch::no_grad(|| -> Result<_, ModelError> {
-            let maps = model.features(&x)?;
+            let maps = model.feature_maps(&x)?;
             let embeds = if has_embed { model.embed(&x)? } else { None };
             Ok((maps, embeds))
         })?;

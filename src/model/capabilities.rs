@@ -11,6 +11,8 @@ pub enum Capability {
     Cam,
     /// Gradients of the logits with respect to the input, through `forward`.
     Gradients,
+    /// `attention(x)` → `[N, L, H, T, T]` over tokens with a class token (attention rollout).
+    Attention,
 }
 
 impl Capability {
@@ -20,6 +22,7 @@ impl Capability {
         match self {
             Self::Cam => "exports `features` and `head`",
             Self::Gradients => "is differentiable with respect to its input",
+            Self::Attention => "exports `attention(x)` over tokens with a class token",
         }
     }
 }
@@ -44,6 +47,7 @@ impl Support {
 pub struct Capabilities {
     pub cam: Support,
     pub gradients: Support,
+    pub attention: Support,
 }
 
 impl Capabilities {
@@ -52,6 +56,7 @@ impl Capabilities {
         match capability {
             Capability::Cam => &self.cam,
             Capability::Gradients => &self.gradients,
+            Capability::Attention => &self.attention,
         }
     }
 
@@ -74,6 +79,7 @@ mod tests {
         let capabilities = Capabilities {
             cam: Support::Unavailable("no `features`".to_owned()),
             gradients: Support::Available,
+            attention: Support::Unavailable("no `attention`".to_owned()),
         };
         assert_eq!(capabilities.missing(&[]), None);
         assert_eq!(capabilities.missing(&[Capability::Gradients]), None);

@@ -20,11 +20,12 @@ impl Model {
         self.zero_features().map(|(grid, _)| grid)
     }
 
-    /// `features` of a zero input of the declared shape, and its `(D, h, w)`.
+    /// `features` of a zero input of the declared shape (as returned: tokens for a
+    /// transformer), and the `(D, h, w)` of its grid.
     fn zero_features(&self) -> Result<((usize, usize, usize), Tensor), ModelError> {
         let zeros = Tensor::zeros(self.input_size(), (Kind::Float, self.device));
         let a = tch::no_grad(|| self.features(&zeros))?;
-        match a.size().as_slice() {
+        match self.to_grid(&a)?.size().as_slice() {
             &[_, d, h, w] => Ok(((d as usize, h as usize, w as usize), a)),
             other => Err(ModelError::Contract {
                 reason: format!("features(x) returned shape {other:?}, [N, D, h, w] expected"),
@@ -58,8 +59,13 @@ impl Model {
             .f_reshape([1, 1, h as i64, w as i64])
             .and_then(|t| t.f_to_device(self.device))
             .map_err(|e| failed(&e))?;
+        // `head` gets what `features` returns: tokens go to the grid inside the traced pooling
+        // (their shape was checked on `a0`, the input traced, so the mapping cannot fail here).
         let mut pool = |inputs: &[Tensor]| {
-            vec![(&inputs[0] * &weight).sum_dim_intlist([2, 3].as_slice(), false, Kind::Float)]
+            let grid = self
+                .to_grid(&inputs[0])
+                .unwrap_or_else(|_| inputs[0].shallow_clone());
+            vec![(&grid * &weight).sum_dim_intlist([2, 3].as_slice(), false, Kind::Float)]
         };
         let head = tch::no_grad(|| {
             CModule::create_by_tracing("FeatureUnits", "forward", &[a0], &mut pool)
@@ -100,16 +106,8 @@ impl Model {
                 path: path.to_owned(),
             })
         };
-        let cam_files = match &self.manifest.cam {
-            Some(files) => {
-                let dir = self.path.parent().unwrap_or(Path::new("."));
-                Some((
-                    load(&dir.join(&files.features))?,
-                    load(&dir.join(&files.head))?,
-                ))
-            }
-            None => None,
-        };
+        let (cam_files, attention_file) =
+            super::runtime::load_parts(&self.manifest, &self.path, self.device)?;
         Ok(Model {
             manifest: self.manifest.clone(),
             path: self.path.clone(),
@@ -117,6 +115,7 @@ impl Model {
             device: self.device,
             module: load(&self.path)?,
             cam_files,
+            attention_file,
             head_override: None,
             compose: false,
             forward_embed: false,

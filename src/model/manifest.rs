@@ -35,14 +35,113 @@ pub struct Manifest {
 pub const MAX_INPUT_SIDE: u32 = 4096;
 pub const MAX_INPUT_CHANNELS: u32 = 64;
 
-/// `[cam] features = "M.features.pt"`, `head = "M.head.pt"`: two single-method TorchScript files
-/// beside the manifest (for exporters such as tch that trace one function per module). Each
-/// file's `forward` is used as `features` resp. `head`.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+/// `[cam]`: where `features`/`head` live and what `features` returns.
+///
+/// `features = "M.features.pt"`, `head = "M.head.pt"`: two single-method TorchScript files
+/// beside the manifest (for exporters such as tch that trace one function per module), each
+/// file's `forward` used as `features` resp. `head`; both or neither (then they are methods of
+/// `M.pt`). `tokens`: `features` returns transformer tokens, mapped to a grid for the CAMs.
+/// `attention = "M.attention.pt"`: a file whose `forward(x)` is the model's attention (else a
+/// method `attention` of `M.pt`, if it has one).
+#[derive(Clone, Debug, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CamFiles {
-    pub features: PathBuf,
-    pub head: PathBuf,
+    #[serde(default)]
+    pub features: Option<PathBuf>,
+    #[serde(default)]
+    pub head: Option<PathBuf>,
+    #[serde(default)]
+    pub tokens: Option<TokenLayout>,
+    #[serde(default)]
+    pub attention: Option<PathBuf>,
+}
+
+impl CamFiles {
+    /// The `[cam]` table's own rules (part of [`Manifest`]'s check).
+    fn check(&self) -> Result<(), String> {
+        if self.features.is_some() != self.head.is_some() {
+            return Err(
+                "`self.features` and `self.head` come together (or neither: methods of M.pt)"
+                    .to_owned(),
+            );
+        }
+        if let Some(tokens) = &self.tokens {
+            if tokens.grid.contains(&0) {
+                return Err(format!(
+                    "`self.tokens.grid` must be two positive sizes, is {:?}",
+                    tokens.grid
+                ));
+            }
+            if tokens.layout == TokenOrder::ChannelsLast && tokens.prefix > 0 {
+                return Err("`self.tokens.prefix` needs `layout = \"tokens\"`".to_owned());
+            }
+        }
+        let named = [
+            ("features", &self.features),
+            ("head", &self.head),
+            ("attention", &self.attention),
+        ];
+        for (key, file) in named
+            .into_iter()
+            .filter_map(|(key, file)| Some((key, file.as_ref()?)))
+        {
+            if file.is_absolute() || file.components().count() != 1 {
+                return Err(format!(
+                    "`self.{key}` must be a file name beside the manifest, is {}",
+                    file.display()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The split's two files, when they are given.
+    #[must_use]
+    pub fn split(&self) -> Option<(&Path, &Path)> {
+        Some((self.features.as_deref()?, self.head.as_deref()?))
+    }
+}
+
+/// `tokens = { grid = [h, w], prefix = 1 }`: `features(x)` is `[N, T, D]` with `T = prefix +
+/// h·w` (class/register tokens first, then the patches in row-major order); or, with `layout =
+/// "channels_last"`, `[N, h, w, D]` (Swin, ConvNeXt). The CAMs see `[N, D, h, w]`; `head` still
+/// gets what `features` returned (pytorch-grad-cam's `reshape_transform`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenLayout {
+    /// `[h, w]` of the patch grid.
+    pub grid: [u32; 2],
+    /// Tokens before the patches (class, distillation, register tokens); `tokens` layout only.
+    #[serde(default)]
+    pub prefix: u32,
+    #[serde(default)]
+    pub layout: TokenOrder,
+}
+
+/// How `features(x)` lays out a transformer's tokens.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenOrder {
+    /// `[N, T, D]`.
+    #[default]
+    Tokens,
+    /// `[N, h, w, D]`.
+    ChannelsLast,
+}
+
+impl TokenLayout {
+    /// What the provenance and the model card say: `tokens [N, 1+14x14, D]`.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let [h, w] = self.grid;
+        match self.layout {
+            TokenOrder::Tokens if self.prefix > 0 => {
+                format!("tokens [N, {}+{h}x{w}, D]", self.prefix)
+            }
+            TokenOrder::Tokens => format!("tokens [N, {h}x{w}, D]"),
+            TokenOrder::ChannelsLast => format!("channels-last [N, {h}, {w}, D]"),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, serde::Deserialize, serde::Serialize)]
@@ -90,8 +189,13 @@ impl Manifest {
         ];
         if let Some(cam) = &self.cam {
             let dir = model.parent().unwrap_or(Path::new("."));
-            files.push(("cam_features", dir.join(&cam.features)));
-            files.push(("cam_head", dir.join(&cam.head)));
+            if let Some((features, head)) = cam.split() {
+                files.push(("cam_features", dir.join(features)));
+                files.push(("cam_head", dir.join(head)));
+            }
+            if let Some(attention) = &cam.attention {
+                files.push(("attention", dir.join(attention)));
+            }
         }
         files
     }
@@ -246,14 +350,7 @@ impl Manifest {
             }
         }
         if let Some(cam) = &self.cam {
-            for (key, file) in [("features", &cam.features), ("head", &cam.head)] {
-                if file.is_absolute() || file.components().count() != 1 {
-                    return Err(format!(
-                        "`cam.{key}` must be a file name beside the manifest, is {}",
-                        file.display()
-                    ));
-                }
-            }
+            cam.check()?;
         }
         for (name, hex) in &self.sha256 {
             let file = Path::new(name);

@@ -20,6 +20,7 @@ pub use error::ModelError;
 pub(crate) use error::first_line;
 pub use manifest::{
     CamFiles, InputShape, MAX_INPUT_CHANNELS, MAX_INPUT_SIDE, Manifest, Preprocess, Provenance,
+    TokenLayout, TokenOrder,
 };
 pub use preprocess::{input_tensor, preprocess_slice};
 pub use randomise::{RandomisationStage, layers_top_first};

@@ -199,7 +199,7 @@ impl Model {
         let failed = |e: &tch::TchError| self.failed(e);
         let zeros = Tensor::zeros(self.input_size(), (Kind::Float, self.device));
         let a0 = tch::no_grad(|| self.features(&zeros))?;
-        let d = a0.size()[1];
+        let d = self.to_grid(&a0)?.size()[1];
         let classes = self.manifest.classes.len() as i64;
         let bound = 1.0 / (d as f32).sqrt();
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ fnv1a("head"));
@@ -212,10 +212,13 @@ impl Model {
         let bias = Tensor::from_slice(&draw(classes))
             .f_to_device(self.device)
             .map_err(|e| failed(&e))?;
+        // Tokens go to the grid inside the traced head (checked on `a0`, the input traced).
         let mut head = |inputs: &[Tensor]| {
+            let grid = self
+                .to_grid(&inputs[0])
+                .unwrap_or_else(|_| inputs[0].shallow_clone());
             vec![
-                inputs[0]
-                    .mean_dim([2, 3].as_slice(), false, Kind::Float)
+                grid.mean_dim([2, 3].as_slice(), false, Kind::Float)
                     .linear(&weight, Some(&bias)),
             ]
         };

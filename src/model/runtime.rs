@@ -7,6 +7,7 @@ use tch::{CModule, Device, Kind, Tensor};
 use super::capabilities::{Capabilities, Support};
 use super::error::{ModelError, first_line};
 use super::manifest::Manifest;
+use super::manifest::{TokenLayout, TokenOrder};
 
 /// Class probabilities for one input.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -27,6 +28,8 @@ pub struct Model {
     pub(super) module: CModule,
     /// `features`/`head` as separate files (manifest `[cam]`), else methods of `module`.
     pub(super) cam_files: Option<(CModule, CModule)>,
+    /// `attention` as a separate file (manifest `[cam] attention`), else a method of `module`.
+    pub(super) attention_file: Option<CModule>,
     /// A head used instead of the model's own (a randomised copy, see `randomise.rs`).
     pub(super) head_override: Option<CModule>,
     /// `forward(x)` computes `head(features(x))` instead of running `module` (randomised copies,
@@ -89,37 +92,27 @@ impl Model {
                 "forward returns NaN or infinite logits".to_owned(),
             ));
         }
-        let cam_files = match &manifest.cam {
-            Some(files) => {
-                let dir = path.parent().unwrap_or(Path::new("."));
-                let load = |file: &Path| {
-                    let file = dir.join(file);
-                    CModule::load_on_device(&file, device).map_err(|e| ModelError::Load {
-                        cause: first_line(&e),
-                        path: file,
-                    })
-                };
-                Some((load(&files.features)?, load(&files.head)?))
-            }
-            None => None,
-        };
+        let (cam_files, attention_file) = load_parts(&manifest, path, device)?;
         let mut model = Self {
             manifest,
             path: path.to_owned(),
             capabilities: Capabilities {
                 cam: Support::Available,
                 gradients: Support::Available,
+                attention: Support::Available,
             },
             device,
             module,
             cam_files,
+            attention_file,
             head_override: None,
             compose: false,
             forward_embed: false,
         };
         model.capabilities = Capabilities {
-            cam: model.cam_support(&zeros, &logits),
+            cam: model.cam_support(&zeros, &logits)?,
             gradients: model.gradient_support(&zeros),
+            attention: model.attention_support(&zeros),
         };
         Ok(model)
     }
@@ -157,6 +150,83 @@ impl Model {
         self.require_cam()?;
         let x = x.f_to_device(self.device).map_err(|e| self.failed(&e))?;
         self.run_features(&x).map_err(|e| self.failed(&e))
+    }
+
+    /// The `features` of `x` on their grid `[N, D, h, w]`: as returned, or the declared tokens
+    /// mapped to it ([`Self::to_grid`]).
+    pub fn feature_maps(&self, x: &Tensor) -> Result<Tensor, ModelError> {
+        self.to_grid(&self.features(x)?)
+    }
+
+    /// `features`' output (or its gradient) as `[N, D, h, w]`: unchanged without a token
+    /// layout; `[N, T, D]` tokens without their prefix, reshaped to the grid; `[N, h, w, D]`
+    /// permuted. Differentiable (the CAMs map the gradient the same way).
+    pub fn to_grid(&self, a: &Tensor) -> Result<Tensor, ModelError> {
+        let Some(tokens) = self.token_layout() else {
+            return Ok(a.shallow_clone());
+        };
+        let [rows, cols] = tokens.grid.map(i64::from);
+        let patches = rows * cols;
+        let size = a.size();
+        let mapped = match (tokens.layout, size.as_slice()) {
+            (TokenOrder::Tokens, &[batch, count, dim])
+                if count == i64::from(tokens.prefix) + patches =>
+            {
+                a.f_narrow(1, i64::from(tokens.prefix), patches)
+                    .and_then(|p| p.f_transpose(1, 2))
+                    .and_then(|p| p.f_reshape([batch, dim, rows, cols]))
+            }
+            (TokenOrder::ChannelsLast, &[_, grid_rows, grid_cols, _])
+                if grid_rows == rows && grid_cols == cols =>
+            {
+                a.f_permute([0, 3, 1, 2])
+            }
+            _ => {
+                let reason = match (tokens.layout, size.as_slice()) {
+                    (TokenOrder::Tokens, &[_, count, _]) => format!(
+                        "`features` returns {count} tokens ({size:?}), the manifest's `[cam] \
+                         tokens` declares {} = {} tokens",
+                        tokens.describe(),
+                        i64::from(tokens.prefix) + patches
+                    ),
+                    _ => format!(
+                        "`features` returns shape {size:?}, the manifest's `[cam] tokens` \
+                         declares {}",
+                        tokens.describe()
+                    ),
+                };
+                return Err(ModelError::Contract {
+                    reason,
+                    path: self.path.clone(),
+                });
+            }
+        };
+        mapped.map_err(|e| self.failed(&e))
+    }
+
+    /// The manifest's `[cam] tokens`, if `features` returns tokens.
+    #[must_use]
+    pub fn token_layout(&self) -> Option<TokenLayout> {
+        self.manifest.cam.as_ref()?.tokens
+    }
+
+    /// The model's attention `[N, L, H, T, T]` (softmaxed, per block and head) for `x`.
+    pub fn attention(&self, x: &Tensor) -> Result<Tensor, ModelError> {
+        if let Support::Unavailable(reason) = &self.capabilities.attention {
+            return Err(ModelError::Contract {
+                reason: format!("attention rollout needs `attention(x)`: {reason}"),
+                path: self.path.clone(),
+            });
+        }
+        let x = x.f_to_device(self.device).map_err(|e| self.failed(&e))?;
+        self.run_attention(&x).map_err(|e| self.failed(&e))
+    }
+
+    fn run_attention(&self, x: &Tensor) -> Result<Tensor, tch::TchError> {
+        match &self.attention_file {
+            Some(attention) => attention.forward_ts(&[x]),
+            None => self.module.method_ts("attention", &[x]),
+        }
     }
 
     /// Logits from activations: `head(features(x)) == forward(x)`.
@@ -262,28 +332,96 @@ fn all_finite(t: &Tensor) -> bool {
         .is_ok_and(|v| v == 1)
 }
 
+/// The `[cam]` files of `manifest` beside `path`: the `features`/`head` split and the attention.
+/// The `features`/`head` files and the attention file, as loaded.
+pub(super) type Parts = (Option<(CModule, CModule)>, Option<CModule>);
+
+pub(super) fn load_parts(
+    manifest: &Manifest,
+    path: &Path,
+    device: Device,
+) -> Result<Parts, ModelError> {
+    let Some(cam) = &manifest.cam else {
+        return Ok((None, None));
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let load = |file: &Path| {
+        let file = dir.join(file);
+        CModule::load_on_device(&file, device).map_err(|e| ModelError::Load {
+            cause: first_line(&e),
+            path: file,
+        })
+    };
+    let split = match cam.split() {
+        Some((features, head)) => Some((load(features)?, load(head)?)),
+        None => None,
+    };
+    let attention = cam.attention.as_deref().map(load).transpose()?;
+    Ok((split, attention))
+}
+
 impl Model {
-    /// `features`/`head` present and agreeing with `forward`?
-    fn cam_support(&self, zeros: &Tensor, logits: &Tensor) -> Support {
+    /// `features`/`head` present and agreeing with `forward`? A declared token layout that
+    /// `features` does not have is a load error (naming both).
+    fn cam_support(&self, zeros: &Tensor, logits: &Tensor) -> Result<Support, ModelError> {
         let features = tch::no_grad(|| self.run_features(zeros));
         let Ok(features) = features else {
-            return Support::Unavailable("the model exports no `features` method".to_owned());
+            return Ok(Support::Unavailable(
+                "the model exports no `features` method".to_owned(),
+            ));
         };
-        if features.dim() != 4 {
-            return Support::Unavailable(format!(
+        if self.token_layout().is_some() {
+            // Checks the declared layout against the tokens: a mismatch is the manifest's error.
+            let _on_grid = self.to_grid(&features)?;
+        } else if features.dim() == 3 {
+            return Ok(Support::Unavailable(format!(
+                "`features` returns tokens {:?}: declare their grid, `[cam] tokens = {{ grid = \
+                 [h, w], prefix = … }}`",
+                features.size()
+            )));
+        } else if features.dim() != 4 {
+            return Ok(Support::Unavailable(format!(
                 "`features` returns {} dimensions, CAM needs [N, D, h, w]",
                 features.dim()
-            ));
+            )));
         }
         let head = tch::no_grad(|| self.run_head(&features));
         let Ok(head) = head else {
-            return Support::Unavailable("the model exports no `head` method".to_owned());
+            return Ok(Support::Unavailable(
+                "the model exports no `head` method".to_owned(),
+            ));
         };
         let agree = head.f_allclose(logits, 1e-4, 1e-5, false).unwrap_or(false);
-        if agree {
+        Ok(if agree {
             Support::Available
         } else {
             Support::Unavailable("head(features(x)) differs from forward(x)".to_owned())
+        })
+    }
+
+    /// `attention(x)` present, `[N, L, H, T, T]` over the declared tokens, with a class token
+    /// whose row rollout reads?
+    fn attention_support(&self, zeros: &Tensor) -> Support {
+        let Ok(attention) = tch::no_grad(|| self.run_attention(zeros)) else {
+            return Support::Unavailable("the model exports no `attention` method".to_owned());
+        };
+        let Some(tokens) = self.token_layout() else {
+            return Support::Unavailable(
+                "attention needs the token layout: `[cam] tokens = { grid = [h, w], prefix = 1 }`"
+                    .to_owned(),
+            );
+        };
+        let [rows, cols] = tokens.grid.map(i64::from);
+        let count = i64::from(tokens.prefix) + rows * cols;
+        match attention.size().as_slice() {
+            _ if tokens.layout != TokenOrder::Tokens || tokens.prefix == 0 => Support::Unavailable(
+                "attention rollout reads the class token's row: it needs `prefix` >= 1".to_owned(),
+            ),
+            &[_, _, _, from, to] if from == count && to == count => Support::Available,
+            other => Support::Unavailable(format!(
+                "`attention` returns shape {other:?}, [N, L, H, {count}, {count}] expected for {}",
+                tokens.describe()
+            )),
         }
     }
 
