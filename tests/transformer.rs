@@ -402,3 +402,55 @@ fn model_agnostic_methods_run_unchanged_on_a_vit() {
         );
     }
 }
+
+#[test]
+fn the_cli_runs_rollout_with_its_head_fusion_and_refuses_a_bad_discard_ratio() {
+    let dir = tempfile::tempdir().unwrap();
+    let parts = Parts::new();
+    let model = save_split(
+        dir.path(),
+        "vit",
+        &|x| parts.vit_tokens(&parts.patch_tokens(x)),
+        &|t| parts.vit_head(t),
+        "tokens = { grid = [4, 4], prefix = 1 }\nattention = \"vit.attention.pt\"\n",
+    );
+    // The model's own attention: the softmaxed attention of its two blocks, one head each.
+    let x0 = Tensor::zeros([1, 1, 32, 32], cpu());
+    trace(dir.path(), "vit.attention.pt", &x0, &|x| {
+        let tokens = parts.vit_tokens(&parts.patch_tokens(x));
+        let first = parts.first.attention(&tokens);
+        let second = parts.second.attention(&parts.first.forward(&tokens));
+        Tensor::stack(&[first, second], 1).unsqueeze(2)
+    });
+    let study = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo/ct_lesions");
+    let run = |extra: &[&str], out: &Path| {
+        let mut args = vec![
+            common::os("explain"),
+            common::os("--model"),
+            common::os(&model),
+            common::os(&study),
+            common::os("--slice"),
+            common::os("0"),
+            common::os("--method"),
+            common::os("rollout"),
+            common::os("--out"),
+            common::os(out),
+        ];
+        args.extend(extra.iter().map(common::os));
+        common::radlens(&args)
+    };
+    let out = dir.path().join("r.npy");
+    let ok = run(&["--head-fusion", "max", "--discard-ratio", "0.2"], &out);
+    assert!(ok.status.success(), "{}", common::stderr_text(&ok));
+    let map: ndarray::Array2<f32> = ndarray_npy::read_npy(&out).unwrap();
+    assert_eq!(map.dim(), (512, 512));
+    assert!(map.iter().all(|v| v.is_finite() && *v >= 0.0));
+    assert!(map.iter().any(|v| *v > 0.0));
+    let bad = run(&["--discard-ratio", "1.5"], &dir.path().join("s.npy"));
+    assert_eq!(bad.status.code(), Some(1), "{}", common::stderr_text(&bad));
+    assert!(
+        common::stderr_text(&bad).contains("discard ratio must be in [0, 1)"),
+        "{}",
+        common::stderr_text(&bad)
+    );
+}

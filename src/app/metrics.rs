@@ -417,6 +417,9 @@ impl RadlensApp {
 /// "Grad-CAM for present, slice 3".
 fn title(heatmap: &Heatmap, slice: usize) -> String {
     let p = &heatmap.provenance;
+    if p.method.is_class_agnostic() {
+        return format!("{} (class-agnostic), slice {}", p.method.name(), slice + 1);
+    }
     format!(
         "{} for {}, slice {}",
         p.method.name(),

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::explain::{ExplainParams, MAX_BATCH, MAX_SAMPLES, Method, Target};
+use crate::explain::{
+    ExplainParams, HeadFusion, MAX_BATCH, MAX_SAMPLES, Method, RolloutParams, Target,
+};
 use crate::input::Input;
 use crate::model::Model;
 use crate::output::WritePolicy;
@@ -84,6 +86,19 @@ pub struct ExplainOptions {
     /// Inputs per forward pass (1 to 4096).
     #[arg(long, default_value_t = 16, allow_negative_numbers = true, value_parser = batch)]
     pub batch: usize,
+    /// Attention rollout: how each block's heads are fused (mean, max, min).
+    #[arg(long, default_value = "mean", value_parser = head_fusion)]
+    pub head_fusion: HeadFusion,
+    /// Attention rollout: fraction of each block's lowest attention entries set to 0, in [0, 1).
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub discard_ratio: f32,
+}
+
+fn head_fusion(text: &str) -> Result<HeadFusion, String> {
+    HeadFusion::ALL
+        .into_iter()
+        .find(|f| f.name().eq_ignore_ascii_case(text.trim()))
+        .ok_or_else(|| format!("{text:?} is not a head fusion (mean, max, min)"))
 }
 
 impl ExplainOptions {
@@ -95,6 +110,10 @@ impl ExplainOptions {
             seed: self.seed,
             samples: self.samples,
             batch_size: self.batch,
+            rollout: RolloutParams {
+                head_fusion: self.head_fusion,
+                discard_ratio: self.discard_ratio,
+            },
             ..ExplainParams::new(method)
         }
     }

@@ -38,6 +38,10 @@ impl ExplanationChoice {
     }
 }
 
+/// What the UI says beside an attention rollout map.
+pub const CLASS_AGNOSTIC: &str = "rollout is class-agnostic: the same map for every class (for a \
+     class-specific map: Grad-CAM on the tokens, or IG, occlusion, LIME)";
+
 /// How the explanation's work goes, for the controls to show.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ExplanationStatus<'a> {
@@ -172,6 +176,9 @@ pub fn explanation_ui(
             p.score,
             p.elapsed_ms
         ));
+        if p.method.is_class_agnostic() {
+            ui.small(CLASS_AGNOSTIC);
+        }
     } else if let Some(e) = status.error.filter(|_| choice.explains_the_same(&before)) {
         // A new method or class has no error yet: the app drops the old result.
         ui.colored_label(theme::ERROR_TEXT, e);

@@ -40,6 +40,16 @@ pub fn model_card_ui(
             Support::Unavailable(reason) => format!("CAM unavailable: {reason}"),
         }
     ));
+    if let Some(tokens) = m.cam.as_ref().and_then(|c| c.tokens) {
+        ui.label(format!(
+            "transformer: features are {}; {}",
+            tokens.describe(),
+            match &card.capabilities.attention {
+                Support::Available => "attention rollout available".to_owned(),
+                Support::Unavailable(reason) => format!("no rollout: {reason}"),
+            }
+        ));
+    }
     if card.verified {
         ui.label("verified: every model file matches the manifest's sha256");
     } else {
