@@ -25,7 +25,7 @@ use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
 use radlens::imaging::{Lesion, LesionRanges};
 use radlens::model::Manifest;
-use radlens::training::{self, BaseSlice};
+use radlens::training;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tch::nn::{self, ModuleT, OptimizerConfig};
@@ -84,23 +84,6 @@ licence = "Same as radlens (weights); training images keep their licences, see a
 metrics = {{ {metrics} }}
 "#
     )
-}
-
-/// The manifest's `sha256` entries for the three TorchScript files: radlens refuses a model
-/// whose files do not match.
-fn checksums(model_dir: &std::path::Path) -> Result<String> {
-    let entries = [
-        format!("{MODEL_NAME}.pt"),
-        format!("{MODEL_NAME}.features.pt"),
-        format!("{MODEL_NAME}.head.pt"),
-    ]
-    .iter()
-    .map(|name| -> Result<String> {
-        let (hex, _) = radlens::output::sha256_file(&model_dir.join(name))?;
-        Ok(format!("\"{name}\" = \"{hex}\""))
-    })
-    .collect::<Result<Vec<_>>>()?;
-    Ok(entries.join(", "))
 }
 
 /// `features` (4 conv blocks, two max-pools → [N, 64, 32, 32]) and `head` (a 1×1 conv lesion map, its maximum
@@ -222,7 +205,7 @@ fn main() -> Result<()> {
         let location = net
             .lesion_map(&a)
             .binary_cross_entropy_with_logits::<Tensor>(
-                &centre_target(&batch.coverage),
+                &training::centre_target(&batch.coverage, GRID),
                 None,
                 Some(Tensor::from(8.0f32)),
                 tch::Reduction::Mean,
@@ -241,7 +224,8 @@ fn main() -> Result<()> {
     }
     let training_seconds = started.elapsed().as_secs_f64();
 
-    let (auc, accuracy, ct_auc) = evaluate(&net, &held_slices, &manifest)?;
+    let (auc, accuracy, ct_auc) =
+        training::held_out_metrics(&|x| net.forward(x, false), &held_slices, &manifest)?;
     println!("held out: AUC {auc:.4}, accuracy {accuracy:.4}, CT-only AUC {ct_auc:.4}");
 
     let model_dir = args.out.join("model");
@@ -259,7 +243,8 @@ fn main() -> Result<()> {
         args.batch,
         args.seed
     );
-    let sha256 = checksums(&model_dir)?;
+    let files = ["pt", "features.pt", "head.pt"].map(|e| format!("{MODEL_NAME}.{e}"));
+    let sha256 = training::checksums(&model_dir, &files)?;
     let text = manifest_text(&metrics, &sha256);
     Manifest::parse(&text).map_err(anyhow::Error::msg)?;
     std::fs::write(model_dir.join(format!("{MODEL_NAME}.toml")), text)?;
@@ -267,47 +252,6 @@ fn main() -> Result<()> {
     write_demo_study(&args.data, &args.out.join("ct_lesions"))?;
     println!("done in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
-}
-
-/// The dense target for the lesion map, from the lesion's coverage of each feature cell
-/// `[N, 1, G, G]`: a Gaussian (σ = 1 cell) around the coverage's centroid, zero without a lesion
-/// (every training sample has at most one). The map then peaks on the cell at the lesion's centre,
-/// so its maximum — and Grad-CAM's, which is the same map — lies inside the lesion rather than on
-/// an edge cell, as a target that rated every well-covered cell alike allowed.
-fn centre_target(coverage: &Tensor) -> Tensor {
-    let dims = [2i64, 3].as_slice();
-    let total = coverage.sum_dim_intlist(dims, true, Kind::Float);
-    let index = Tensor::arange(GRID, (Kind::Float, Device::Cpu));
-    let (ys, xs) = (index.view([1, 1, GRID, 1]), index.view([1, 1, 1, GRID]));
-    let weight = total.clamp_min(1e-6);
-    let cy = (coverage * &ys).sum_dim_intlist(dims, true, Kind::Float) / &weight;
-    let cx = (coverage * &xs).sum_dim_intlist(dims, true, Kind::Float) / &weight;
-    let d2 = (ys - cy).square() + (xs - cx).square();
-    (d2 * -0.5).exp() * total.gt(0.0).to_kind(Kind::Float)
-}
-
-/// Held-out AUC and accuracy (threshold ½) over `training::held_out_batch`, and AUC on its CT
-/// samples alone.
-fn evaluate(net: &Net, held: &[BaseSlice], manifest: &Manifest) -> Result<(f64, f64, f64)> {
-    let set = training::held_out_set(held, manifest)?;
-    let scores: Vec<f32> = tch::no_grad(|| {
-        let logits = net.forward(&set.inputs, false);
-        let p = logits.softmax(-1, Kind::Float).select(1, 1);
-        Vec::<f32>::try_from(&p)
-    })?;
-    let auc = training::roc_auc(&scores, &set.labels).context("one class only")?;
-    let correct = scores
-        .iter()
-        .zip(&set.labels)
-        .filter(|(s, l)| (**s >= 0.5) == (**l == 1))
-        .count();
-    let ct: Vec<usize> = (0..scores.len()).filter(|&i| set.ct[i]).collect();
-    let ct_auc = training::roc_auc(
-        &ct.iter().map(|&i| scores[i]).collect::<Vec<_>>(),
-        &ct.iter().map(|&i| set.labels[i]).collect::<Vec<_>>(),
-    )
-    .context("one class only among CT samples")?;
-    Ok((auc, correct as f64 / scores.len() as f64, ct_auc))
 }
 
 fn export(net: &Net, dir: &Path) -> Result<()> {

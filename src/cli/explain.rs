@@ -33,7 +33,7 @@ pub struct ExplainArgs {
     pub model: ModelArg,
     #[command(flatten)]
     pub input: InputArgs,
-    /// gradcam, gradcam++, scorecam, ig, smoothgrad, occlusion, lime or kernelshap.
+    /// gradcam, gradcam++, scorecam, ig, smoothgrad, occlusion, lime, kernelshap or rollout.
     #[arg(long)]
     pub method: String,
     #[command(flatten)]

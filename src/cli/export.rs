@@ -40,7 +40,7 @@ pub struct ExportArgs {
     /// slice to export (default: the middle one).
     #[command(flatten)]
     pub input: InputArgs,
-    /// gradcam, gradcam++, scorecam, ig, smoothgrad, occlusion, lime or kernelshap; a
+    /// gradcam, gradcam++, scorecam, ig, smoothgrad, occlusion, lime, kernelshap or rollout; a
     /// comma-separated list exports the comparison layout (one pane per method, side by side).
     #[arg(long)]
     pub method: String,
