@@ -76,6 +76,14 @@ fn run(model: &Model, input: &ExplainInput, method: Method) -> Heatmap {
     .unwrap()
 }
 
+/// The methods the demo model can run (attention rollout needs a transformer: benches/transformer.rs).
+fn methods(model: &Model) -> Vec<Method> {
+    Method::ALL
+        .into_iter()
+        .filter(|m| model.capabilities.missing(m.needs()).is_none())
+        .collect()
+}
+
 /// `BATCH` copies of the input, scored without autograd (what `scores` in explain/ runs).
 fn raw_forward(model: &Model, batch: &Tensor) -> Tensor {
     tch::no_grad(|| model.forward(batch)).unwrap()
@@ -168,7 +176,7 @@ fn write_reference_files(f: &Fixture) -> HashMap<Method, Provenance> {
     let maps = dir.join("explain_bench_maps");
     std::fs::create_dir_all(&maps).unwrap();
     let on_input_grid = ExplainInput::from_tensor(f.input.tensor.shallow_clone()).unwrap();
-    Method::ALL
+    methods(&f.model)
         .into_iter()
         .map(|method| {
             let heatmap = run(&f.model, &on_input_grid, method);
@@ -195,7 +203,7 @@ fn bench(c: &mut Criterion) {
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    for method in Method::ALL {
+    for method in methods(&f.model) {
         group.bench_function(method.name(), |b| {
             b.iter_custom(best.routine(method.name(), || run(&f.model, &f.input, method)));
         });
@@ -230,7 +238,7 @@ fn summary(f: &Fixture, best: &Best, provenance: &HashMap<Method, Provenance>) {
          |---|---|---|---|---|"
     );
     let mut rows = Vec::new();
-    for method in Method::ALL {
+    for method in methods(&f.model) {
         let ms = best.ms(method.name());
         let inputs = provenance[&method].forward_passes;
         let per_s = inputs as f64 / ms * 1e3;

@@ -29,12 +29,26 @@ fn metric(model: &Model, key: &str) -> f64 {
 fn held_out_metrics_in_the_manifest_are_what_the_model_scores() {
     let model = Model::load(&asset("model/lesion.pt")).unwrap();
     assert_eq!(model.capabilities.cam, Support::Available);
+    check_held_out_metrics(&model);
+}
+
+#[test]
+fn the_transformer_demo_scores_what_its_manifest_says_and_offers_cam_and_rollout() {
+    let model = Model::load(&asset("hybrid/hybrid.pt")).unwrap();
+    assert_eq!(model.capabilities.cam, Support::Available);
+    assert_eq!(model.capabilities.attention, Support::Available);
+    assert_eq!(model.feature_grid().unwrap(), (32, 16, 16));
+    check_held_out_metrics(&model);
+}
+
+/// Recomputes the held-out AUC and accuracy from the shipped files; they must be the manifest's.
+fn check_held_out_metrics(model: &Model) {
     assert_eq!(
-        metric(&model, "held_out_samples") as usize,
+        metric(model, "held_out_samples") as usize,
         training::HELD_OUT_SAMPLES
     );
     assert_eq!(
-        metric(&model, "held_out_seed") as u64,
+        metric(model, "held_out_seed") as u64,
         training::HELD_OUT_SEED
     );
     let held = training::load_slices(&common::data_dir(), &training::HELD_OUT).unwrap();
@@ -52,12 +66,12 @@ fn held_out_metrics_in_the_manifest_are_what_the_model_scores() {
         .filter(|(s, l)| (**s >= 0.5) == (**l == 1))
         .count() as f64
         / scores.len() as f64;
-    let reported = metric(&model, "held_out_auc");
+    let reported = metric(model, "held_out_auc");
     assert!(
         (auc - reported).abs() < 0.002,
         "held-out AUC {auc:.4}, manifest says {reported:.4}"
     );
-    let reported = metric(&model, "held_out_accuracy");
+    let reported = metric(model, "held_out_accuracy");
     assert!(
         (accuracy - reported).abs() < 0.002,
         "held-out accuracy {accuracy:.4}, manifest says {reported:.4}"

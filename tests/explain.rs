@@ -583,7 +583,8 @@ fn batch_size_does_not_change_any_map() {
     let region = region_model(dir.path());
     let cam_input = input_of(&cam_input(), SIDE);
     let region_input = input_of(&region_input(), 32);
-    for method in Method::ALL {
+    // Rollout runs no batches (one `attention(x)` call); tests/transformer.rs tests it.
+    for method in Method::ALL.into_iter().filter(|m| *m != Method::Rollout) {
         let (model, input) = if method.needs_cam() {
             (&cam, &cam_input)
         } else {

@@ -1443,3 +1443,56 @@ fn screenshot_of_the_cohort_view_when_asked() {
     harness.run();
     harness.render().unwrap().save(out).unwrap();
 }
+
+#[test]
+fn the_transformer_demo_model_loads_from_the_menu_and_its_rollout_says_it_is_class_agnostic() {
+    let mut harness = app(Vec::new());
+    wait_for_model(&mut harness);
+    harness.get_by_label("File").click();
+    harness.run();
+    harness.get_by_label("Load demo model").click();
+    harness.run();
+    harness.get_by_label("Transformer hybrid").click();
+    harness.run();
+    wait_for(&mut harness, 60, "the hybrid loads", |s| {
+        s.model
+            .as_ref()
+            .is_some_and(|m| m.card.manifest.name.contains("hybrid") && m.prediction.is_some())
+    });
+    harness.run();
+    harness.get_by_label_contains("transformer: features are tokens [N, 1+16x16, D]");
+    harness.get_by_label_contains("attention rollout available");
+
+    // Rollout in the single view: a map on screen, and the note beside it.
+    harness.state_mut().model.as_mut().unwrap().panes[0]
+        .choice
+        .method = radlens::explain::Method::Rollout;
+    harness.run();
+    harness.key_press(Key::E);
+    wait_for(&mut harness, 60, "rollout map", |s| {
+        heat_on_screen(s).is_some_and(|h| h.provenance.method == radlens::explain::Method::Rollout)
+    });
+    harness.run();
+    harness.get_by_label(radlens::ui::explanation::CLASS_AGNOSTIC);
+    let heatmap = heat_on_screen(harness.state()).unwrap();
+    assert_eq!(
+        heatmap.provenance.parameters["token_layout"],
+        "tokens [N, 1+16x16, D]"
+    );
+
+    // Grad-CAM on the tokens, then the class-agnostic note is gone.
+    harness.state_mut().model.as_mut().unwrap().panes[0]
+        .choice
+        .method = radlens::explain::Method::GradCam;
+    harness.run();
+    harness.key_press(Key::E);
+    wait_for(&mut harness, 60, "grad-cam map", |s| {
+        heat_on_screen(s).is_some_and(|h| h.provenance.method == radlens::explain::Method::GradCam)
+    });
+    harness.run();
+    assert!(
+        harness
+            .query_by_label(radlens::ui::explanation::CLASS_AGNOSTIC)
+            .is_none()
+    );
+}

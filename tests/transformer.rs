@@ -454,3 +454,27 @@ fn the_cli_runs_rollout_with_its_head_fusion_and_refuses_a_bad_discard_ratio() {
         common::stderr_text(&bad)
     );
 }
+
+#[test]
+fn randomised_and_feature_unit_copies_of_a_vit_take_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let parts = Parts::new();
+    let path = save_split(
+        dir.path(),
+        "vit",
+        &|x| parts.vit_tokens(&parts.patch_tokens(x)),
+        &|t| parts.vit_head(t),
+        "tokens = { grid = [4, 4], prefix = 1 }\n",
+    );
+    let model = Model::load(&path).unwrap();
+    // The traced heads map tokens to the grid inside: a batch of 16 (occlusion's) must pass.
+    let stages = model.randomisation_stages().unwrap();
+    let random = model.randomised(&stages[0], 7).unwrap();
+    let units = model.feature_units(None).unwrap();
+    for (copy, what) in [(&random, "randomised"), (&units, "feature units")] {
+        let mut params = ExplainParams::new(Method::Occlusion);
+        params.target = Target::Index(1);
+        explain(copy, &input(), &params, &|_| {}, &AtomicBool::new(false))
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+    }
+}

@@ -47,6 +47,31 @@ const MODEL: [Embedded; 4] = [
     ),
 ];
 
+/// The second demo model: a CNN stem with two transformer blocks on 16x16 patch tokens, trained
+/// on the same data (see docs/MODELS.md), with its attention for rollout.
+const HYBRID: [Embedded; 5] = [
+    (
+        "hybrid.pt",
+        include_bytes!("../../assets/demo/hybrid/hybrid.pt"),
+    ),
+    (
+        "hybrid.features.pt",
+        include_bytes!("../../assets/demo/hybrid/hybrid.features.pt"),
+    ),
+    (
+        "hybrid.head.pt",
+        include_bytes!("../../assets/demo/hybrid/hybrid.head.pt"),
+    ),
+    (
+        "hybrid.attention.pt",
+        include_bytes!("../../assets/demo/hybrid/hybrid.attention.pt"),
+    ),
+    (
+        "hybrid.toml",
+        include_bytes!("../../assets/demo/hybrid/hybrid.toml"),
+    ),
+];
+
 /// The phantom cohort's source: the three original CT slices of the demo study (BSD-3, see
 /// assets/README.md) and their licence, laid out as in the shared data folder so that
 /// [`crate::phantom::generate`] reads them as it reads `../shared/data`.
@@ -89,6 +114,12 @@ pub fn demo_study() -> std::io::Result<PathBuf> {
 /// The demo model's `lesion.pt` (with its parts and manifest beside it), written on first use.
 pub fn demo_model() -> std::io::Result<PathBuf> {
     Ok(unpack("model", &MODEL)?.join(MODEL[0].0))
+}
+
+/// The transformer demo model's `hybrid.pt` (parts, attention and manifest beside it), written
+/// on first use.
+pub fn demo_hybrid_model() -> std::io::Result<PathBuf> {
+    Ok(unpack("hybrid", &HYBRID)?.join(HYBRID[0].0))
 }
 
 fn unpack(what: &str, files: &[Embedded]) -> std::io::Result<PathBuf> {

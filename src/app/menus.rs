@@ -5,6 +5,9 @@ use super::settings::Settings;
 use crate::ui;
 use crate::ui::roi::RoiAction;
 
+/// Unpacks an embedded demo model and gives its `M.pt`.
+type DemoModel = fn() -> std::io::Result<std::path::PathBuf>;
+
 /// What a file dialog is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Dialog {
@@ -156,6 +159,29 @@ impl RadlensApp {
         if ui.button("Open folder…").clicked() {
             self.ask_for_paths(ctx, Dialog::Folder);
         }
+        ui.menu_button("Load demo model", |ui| {
+            let demos: [(&str, &str, DemoModel); 2] = [
+                (
+                    "CNN (lesion)",
+                    "4 conv blocks and a lesion map; the default",
+                    super::demo_model,
+                ),
+                (
+                    "Transformer hybrid",
+                    "CNN stem, 16x16 patch tokens, two transformer blocks; Grad-CAM on tokens and \
+                     attention rollout",
+                    super::demo_hybrid_model,
+                ),
+            ];
+            for (name, about, unpack) in demos {
+                if ui.button(name).on_hover_text(about).clicked() {
+                    match unpack() {
+                        Ok(path) => self.open_model(path, ctx),
+                        Err(e) => self.error = Some(format!("cannot unpack the demo model ({e})")),
+                    }
+                }
+            }
+        });
         if ui.button("Load model…").clicked() {
             self.ask_for_paths(ctx, Dialog::Model);
         }

@@ -42,7 +42,7 @@ use crossbeam_channel::Receiver;
 
 use crate::dicom::ScanReport;
 use crate::ui::compare::CompareLayout;
-pub use demo::{demo_model, demo_study};
+pub use demo::{demo_hybrid_model, demo_model, demo_study};
 use loader::LoadJob;
 use menus::Dialog;
 use settings::Settings;

@@ -158,6 +158,15 @@ impl Model {
                 copy.compose = copy.cam_files.is_some();
             }
         }
+        // A separate attention file keeps the trained weights whatever was redrawn above: rollout
+        // on the copy would pass the check without depending on them. Refuse it instead.
+        if copy.attention_file.take().is_some() {
+            copy.capabilities.attention = super::Support::Unavailable(
+                "the attention file is not randomised with the model (rollout has no \
+                 randomisation check)"
+                    .to_owned(),
+            );
+        }
         Ok(copy)
     }
 

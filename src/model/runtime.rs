@@ -169,12 +169,14 @@ impl Model {
         let patches = rows * cols;
         let size = a.size();
         let mapped = match (tokens.layout, size.as_slice()) {
-            (TokenOrder::Tokens, &[batch, count, dim])
+            // `-1` for the batch: traced inside a head (feature units, the random head), a
+            // number here would fix the batch size of the traced module.
+            (TokenOrder::Tokens, &[_, count, dim])
                 if count == i64::from(tokens.prefix) + patches =>
             {
                 a.f_narrow(1, i64::from(tokens.prefix), patches)
                     .and_then(|p| p.f_transpose(1, 2))
-                    .and_then(|p| p.f_reshape([batch, dim, rows, cols]))
+                    .and_then(|p| p.f_reshape([-1, dim, rows, cols]))
             }
             (TokenOrder::ChannelsLast, &[_, grid_rows, grid_cols, _])
                 if grid_rows == rows && grid_cols == cols =>

@@ -388,6 +388,66 @@ pub fn roc_auc(scores: &[f32], labels: &[i64]) -> Option<f64> {
     Some(u / (positives * negatives) as f64)
 }
 
+/// Held-out ROC AUC and accuracy (threshold ½) of the model whose logits `forward` gives, over
+/// [`held_out_set`], and the AUC on its CT samples alone: the numbers of a demo manifest.
+pub fn held_out_metrics(
+    forward: &dyn Fn(&Tensor) -> Tensor,
+    held: &[BaseSlice],
+    manifest: &Manifest,
+) -> anyhow::Result<(f64, f64, f64)> {
+    use anyhow::Context;
+    let set = held_out_set(held, manifest)?;
+    let scores: Vec<f32> = tch::no_grad(|| {
+        let p = forward(&set.inputs)
+            .softmax(-1, tch::Kind::Float)
+            .select(1, 1);
+        Vec::<f32>::try_from(&p)
+    })?;
+    let auc = roc_auc(&scores, &set.labels).context("one class only")?;
+    let correct = scores
+        .iter()
+        .zip(&set.labels)
+        .filter(|(s, l)| (**s >= 0.5) == (**l == 1))
+        .count();
+    let ct: Vec<usize> = (0..scores.len()).filter(|&i| set.ct[i]).collect();
+    let ct_auc = roc_auc(
+        &ct.iter().map(|&i| scores[i]).collect::<Vec<_>>(),
+        &ct.iter().map(|&i| set.labels[i]).collect::<Vec<_>>(),
+    )
+    .context("one class only among CT samples")?;
+    Ok((auc, correct as f64 / scores.len() as f64, ct_auc))
+}
+
+/// The dense target for a lesion map on a `grid × grid` raster, from the lesion's coverage of
+/// each cell `[N, 1, grid, grid]`: a Gaussian (σ = 1 cell) around the coverage's centroid, zero
+/// without a lesion (every training sample has at most one). The map then peaks on the cell at
+/// the lesion's centre, not on a well-covered edge cell.
+pub fn centre_target(coverage: &Tensor, grid: i64) -> Tensor {
+    use tch::{Device, Kind};
+    let dims = [2i64, 3].as_slice();
+    let total = coverage.sum_dim_intlist(dims, true, Kind::Float);
+    let index = Tensor::arange(grid, (Kind::Float, Device::Cpu));
+    let (ys, xs) = (index.view([1, 1, grid, 1]), index.view([1, 1, 1, grid]));
+    let weight = total.clamp_min(1e-6);
+    let cy = (coverage * &ys).sum_dim_intlist(dims, true, Kind::Float) / &weight;
+    let cx = (coverage * &xs).sum_dim_intlist(dims, true, Kind::Float) / &weight;
+    let d2 = (ys - cy).square() + (xs - cx).square();
+    (d2 * -0.5).exp() * total.gt(0.0).to_kind(Kind::Float)
+}
+
+/// A demo manifest's `sha256` entries (`"name" = "hex"`, comma-separated) for `names` in `dir`:
+/// radlens refuses a model whose files do not match.
+pub fn checksums(dir: &Path, names: &[String]) -> anyhow::Result<String> {
+    let entries = names
+        .iter()
+        .map(|name| -> anyhow::Result<String> {
+            let (hex, _) = crate::output::sha256_file(&dir.join(name))?;
+            Ok(format!("\"{name}\" = \"{hex}\""))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(entries.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -436,65 +496,4 @@ mod tests {
         }
         assert!((10..=30).contains(&positives), "{positives} of 40");
     }
-}
-
-/// Held-out ROC AUC and accuracy (threshold ½) of the model whose logits `forward` gives, over
-/// [`held_out_set`], and the AUC on its CT samples alone: the numbers of a demo manifest.
-pub fn held_out_metrics(
-    forward: &dyn Fn(&Tensor) -> Tensor,
-    held: &[BaseSlice],
-    manifest: &Manifest,
-) -> anyhow::Result<(f64, f64, f64)> {
-    use anyhow::Context;
-    let set = held_out_set(held, manifest)?;
-    let scores: Vec<f32> = tch::no_grad(|| {
-        let p = forward(&set.inputs)
-            .softmax(-1, tch::Kind::Float)
-            .select(1, 1);
-        Vec::<f32>::try_from(&p)
-    })?;
-    let auc = roc_auc(&scores, &set.labels).context("one class only")?;
-    let correct = scores
-        .iter()
-        .zip(&set.labels)
-        .filter(|(s, l)| (**s >= 0.5) == (**l == 1))
-        .count();
-    let ct: Vec<usize> = (0..scores.len()).filter(|&i| set.ct[i]).collect();
-    let ct_auc = roc_auc(
-        &ct.iter().map(|&i| scores[i]).collect::<Vec<_>>(),
-        &ct.iter().map(|&i| set.labels[i]).collect::<Vec<_>>(),
-    )
-    .context("one class only among CT samples")?;
-    Ok((auc, correct as f64 / scores.len() as f64, ct_auc))
-}
-
-/// The dense target for a lesion map on a `grid × grid` raster, from the lesion's coverage of
-/// each cell `[N, 1, grid, grid]`: a Gaussian (σ = 1 cell) around the coverage's centroid, zero
-/// without a lesion (every training sample has at most one). The map then peaks on the cell at
-/// the lesion's centre, not on a well-covered edge cell.
-#[must_use]
-pub fn centre_target(coverage: &Tensor, grid: i64) -> Tensor {
-    use tch::{Device, Kind};
-    let dims = [2i64, 3].as_slice();
-    let total = coverage.sum_dim_intlist(dims, true, Kind::Float);
-    let index = Tensor::arange(grid, (Kind::Float, Device::Cpu));
-    let (ys, xs) = (index.view([1, 1, grid, 1]), index.view([1, 1, 1, grid]));
-    let weight = total.clamp_min(1e-6);
-    let cy = (coverage * &ys).sum_dim_intlist(dims, true, Kind::Float) / &weight;
-    let cx = (coverage * &xs).sum_dim_intlist(dims, true, Kind::Float) / &weight;
-    let d2 = (ys - cy).square() + (xs - cx).square();
-    (d2 * -0.5).exp() * total.gt(0.0).to_kind(Kind::Float)
-}
-
-/// A demo manifest's `sha256` entries (`"name" = "hex"`, comma-separated) for `names` in `dir`:
-/// radlens refuses a model whose files do not match.
-pub fn checksums(dir: &Path, names: &[String]) -> anyhow::Result<String> {
-    let entries = names
-        .iter()
-        .map(|name| -> anyhow::Result<String> {
-            let (hex, _) = crate::output::sha256_file(&dir.join(name))?;
-            Ok(format!("\"{name}\" = \"{hex}\""))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(entries.join(", "))
 }
