@@ -31,13 +31,28 @@ TARGET = ROOT / "target"
 GRID, PREFIX = 16, 1
 
 
+class Features(torch.nn.Module):
+    """The traced `features` as a Python module whose output is a new leaf requiring grad, as in
+    `benches/explain_reference.py`: the traced files keep their weights as constants, so nothing
+    else would require grad, and radlens differentiates `head` w.r.t. the detached tokens too."""
+
+    def __init__(self):
+        super().__init__()
+        self.module = torch.jit.load(str(MODEL_DIR / "hybrid.features.pt")).eval()
+
+    def forward(self, x):
+        return self.module(x).detach().requires_grad_()
+
+
 class Halves(torch.nn.Module):
     """The two traced halves as modules, so that pytorch-grad-cam's hooks see `features`."""
 
     def __init__(self):
         super().__init__()
-        self.features = torch.jit.load(str(MODEL_DIR / "hybrid.features.pt"))
-        self.head = torch.jit.load(str(MODEL_DIR / "hybrid.head.pt"))
+        self.features = Features()
+        self.head = torch.jit.load(str(MODEL_DIR / "hybrid.head.pt")).eval()
+        # pytorch-grad-cam reads the device from the model's first parameter; the files have none.
+        self.device_anchor = torch.nn.Parameter(torch.zeros(0), requires_grad=False)
 
     def forward(self, x):
         return self.head(self.features(x))
@@ -108,7 +123,11 @@ def main():
     rollout_ms = best_ms(args.runs, lambda: python_rollout(False))
     rollout_orig = upsample(python_rollout(False))
     rollout_rows = upsample(python_rollout(True))
-    forward_ms = best_ms(args.runs, lambda: torch.no_grad()(model)(x))
+    def forward():
+        with torch.no_grad():
+            return model(x)
+
+    forward_ms = best_ms(args.runs, forward)
 
     ours_cam = np.load(maps / "gradcam.npy")
     ours_rollout = np.load(maps / "rollout.npy")

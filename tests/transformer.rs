@@ -478,3 +478,33 @@ fn randomised_and_feature_unit_copies_of_a_vit_take_batches() {
             .unwrap_or_else(|e| panic!("{what}: {e}"));
     }
 }
+
+#[test]
+fn a_non_square_token_grid_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let parts = Parts::new();
+    // The 16 patch tokens read as a 2 × 8 grid (row-major), against the same features given as a
+    // [N, D, 2, 8] map by the model itself.
+    let tokens = save_split(
+        dir.path(),
+        "wide_tokens",
+        &|x| Parts::tokens_of(&parts.stem(x).relu()),
+        &|t| parts.hybrid_head(t),
+        "tokens = { grid = [2, 8] }\n",
+    );
+    let grid = save_split(
+        dir.path(),
+        "wide_grid",
+        &|x| {
+            Parts::tokens_of(&parts.stem(x).relu())
+                .transpose(1, 2)
+                .reshape([-1, D, 2, 8])
+        },
+        &|g| parts.hybrid_head(&g.flatten(2, 3).transpose(1, 2)),
+        "",
+    );
+    let tokens = Model::load(&tokens).unwrap();
+    assert_eq!(tokens.feature_grid().unwrap(), (D as usize, 2, 8));
+    let reference = heatmap(&Model::load(&grid).unwrap(), Method::GradCam);
+    assert_same_map(&heatmap(&tokens, Method::GradCam), &reference, "2 x 8");
+}

@@ -262,7 +262,18 @@ fn legend_lines(
             .probability
             .map(|p| format!(" p={p:.3}"))
             .unwrap_or_default();
-        push("target", format!("{index} {name}{p}"));
+        // Rollout's map is the same for every class: the legend must not suggest otherwise.
+        let agnostic = legend
+            .method
+            .as_deref()
+            .and_then(|m| crate::explain::Method::parse(m).ok())
+            .is_some_and(crate::explain::Method::is_class_agnostic);
+        let note = if agnostic {
+            " (map class-agnostic)"
+        } else {
+            ""
+        };
+        push("target", format!("{index} {name}{p}{note}"));
     }
     if let Some(model) = &legend.model_name {
         push("model", model.clone());
