@@ -230,3 +230,33 @@ fn gradcam_lime_and_occlusion_point_at_the_lesion_on_the_demo_slices() {
         );
     }
 }
+
+#[test]
+fn every_method_runs_unchanged_on_the_transformer_demo() {
+    use radlens::explain::{ExplainInput, ExplainParams, Method, Target, explain};
+    let model = Model::load(&asset("hybrid/hybrid.pt")).unwrap();
+    let (study, _) = radlens::dicom::load(&[asset("ct_lesions")], None).unwrap();
+    let [_, rows, cols] = study.shape;
+    let mut values = vec![0.0; rows * cols];
+    study.slice_f32_into(0, &mut values);
+    let input = ExplainInput::from_slice(&values, rows, cols, &model.manifest).unwrap();
+    for method in Method::ALL {
+        let mut params = ExplainParams::new(method);
+        params.target = Target::Index(1);
+        // Fewer surrogate samples than the defaults: this checks that they run, not their maps.
+        if matches!(method, Method::Lime | Method::KernelShap) {
+            params.samples = Some(100);
+        }
+        let map = explain(
+            &model,
+            &input,
+            &params,
+            &|_| {},
+            &std::sync::atomic::AtomicBool::new(false),
+        )
+        .unwrap_or_else(|e| panic!("{method}: {e}"));
+        assert_eq!(map.values.len(), rows * cols, "{method}");
+        assert!(map.values.iter().all(|v| v.is_finite()), "{method}");
+        assert!(map.values.iter().any(|v| *v != 0.0), "{method}: all zero");
+    }
+}
