@@ -1496,3 +1496,62 @@ fn the_transformer_demo_model_loads_from_the_menu_and_its_rollout_says_it_is_cla
             .is_none()
     );
 }
+
+#[test]
+fn a_cnn_and_the_transformer_explain_side_by_side_in_the_comparison() {
+    let mut harness = app_sized(Vec::new(), [1400.0, 800.0]);
+    wait_for_model(&mut harness);
+    harness.state_mut().settings.show_tags = false;
+    harness.get_by_label("File").click();
+    harness.run();
+    harness.get_by_label("Load demo model").click();
+    harness.run();
+    harness.get_by_label("Transformer hybrid beside").click();
+    harness.step();
+    let layout = harness.state().compare.expect("the comparison opens");
+    assert!(layout.second_model && layout.panes == 2, "{layout:?}");
+    // Pane 1: the CNN's Grad-CAM; pane 2: the transformer's, on the same slice.
+    wait_for(&mut harness, 120, "both models' maps", |s| {
+        let (Some(study), Some(first), Some(second)) =
+            (s.study.as_ref(), s.model.as_ref(), s.second_model.as_ref())
+        else {
+            return false;
+        };
+        first
+            .heatmap_for(0, &study.volume, study.view.slice)
+            .is_some()
+            && second
+                .heatmap_for(0, &study.volume, study.view.slice)
+                .is_some()
+    });
+    harness.run();
+    let state = harness.state();
+    let study = state.study.as_ref().unwrap();
+    let slice = study.view.slice;
+    let first = state
+        .model
+        .as_ref()
+        .unwrap()
+        .heatmap_for(0, &study.volume, slice)
+        .unwrap();
+    let second = state
+        .second_model
+        .as_ref()
+        .unwrap()
+        .heatmap_for(0, &study.volume, slice)
+        .unwrap();
+    assert_eq!(first.provenance.method, radlens::explain::Method::GradCam);
+    assert_eq!(second.provenance.method, radlens::explain::Method::GradCam);
+    assert!(
+        first.provenance.model_name.contains("128x128")
+            && !first.provenance.model_name.contains("hybrid")
+    );
+    assert!(second.provenance.model_name.contains("hybrid"));
+    assert_eq!(
+        second.provenance.parameters["token_layout"],
+        "tokens [N, 1+16x16, D]"
+    );
+    if let Some(out) = std::env::var_os("RADLENS_SCREENSHOT_COMPARE") {
+        harness.render().unwrap().save(out).unwrap();
+    }
+}

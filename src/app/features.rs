@@ -471,7 +471,7 @@ impl RadlensApp {
         }
         self.compare = Some(CompareLayout {
             panes: 3,
-            difference: false,
+            ..CompareLayout::default()
         });
         self.features.selected = Some(unit);
     }
@@ -504,7 +504,7 @@ impl RadlensApp {
         }
         self.compare = Some(CompareLayout {
             panes: 3,
-            difference: false,
+            ..CompareLayout::default()
         });
         self.features.selected_embed = Some(k);
     }

@@ -9,6 +9,7 @@ use super::loader::{self, LoadEvent};
 use super::menus::Dialog;
 use super::study::Study;
 use super::{RadlensApp, inference, roi};
+use crate::ui::compare::CompareLayout;
 
 impl RadlensApp {
     /// Starts loading `paths`, replacing whatever was loading.
@@ -158,6 +159,51 @@ impl RadlensApp {
         match inference::load_model(path, ctx.clone()) {
             Ok(rx) => self.model_loading = Some(rx),
             Err(e) => self.error = Some(e),
+        }
+    }
+
+    /// Loads `path` as the comparison's second model and shows it in the last pane beside the
+    /// first model's (two panes unless the layout has more).
+    pub fn open_second_model(&mut self, path: PathBuf, ctx: &egui::Context) {
+        match inference::load_model(path, ctx.clone()) {
+            Ok(rx) => self.second_loading = Some(rx),
+            Err(e) => self.error = Some(e),
+        }
+        let mut layout = self.compare.unwrap_or(CompareLayout {
+            panes: 2,
+            ..CompareLayout::default()
+        });
+        layout.second_model = true;
+        layout.difference = false;
+        self.compare = Some(layout);
+    }
+
+    /// The second model's arrival and replies; its pane follows the slice on screen.
+    pub(super) fn poll_second_model(&mut self, ctx: &egui::Context) {
+        if let Some(rx) = &self.second_loading
+            && let Ok(result) = rx.try_recv()
+        {
+            self.second_loading = None;
+            match result.and_then(|model| inference::ModelSession::start(model, ctx)) {
+                Ok(mut session) => {
+                    let s = &self.settings;
+                    session.ensure_panes(1, s.colormap, s.heat_opacity, s.heat_threshold);
+                    self.second_model = Some(session);
+                }
+                Err(e) => self.error = Some(e),
+            }
+        }
+        let active = self.compare.is_some_and(|l| l.second_model);
+        let Some(session) = self.second_model.as_mut().filter(|_| active) else {
+            return;
+        };
+        if let Some(message) = session.poll() {
+            self.error = Some(message);
+        }
+        if let Some(study) = &self.study
+            && let Err(e) = session.follow(&study.volume, study.view.slice, 1, true)
+        {
+            self.error = Some(e);
         }
     }
 

@@ -159,29 +159,7 @@ impl RadlensApp {
         if ui.button("Open folder…").clicked() {
             self.ask_for_paths(ctx, Dialog::Folder);
         }
-        ui.menu_button("Load demo model", |ui| {
-            let demos: [(&str, &str, DemoModel); 2] = [
-                (
-                    "CNN (lesion)",
-                    "4 conv blocks and a lesion map; the default",
-                    super::demo_model,
-                ),
-                (
-                    "Transformer hybrid",
-                    "CNN stem, 16x16 patch tokens, two transformer blocks; Grad-CAM on tokens and \
-                     attention rollout",
-                    super::demo_hybrid_model,
-                ),
-            ];
-            for (name, about, unpack) in demos {
-                if ui.button(name).on_hover_text(about).clicked() {
-                    match unpack() {
-                        Ok(path) => self.open_model(path, ctx),
-                        Err(e) => self.error = Some(format!("cannot unpack the demo model ({e})")),
-                    }
-                }
-            }
-        });
+        ui.menu_button("Load demo model", |ui| self.demo_models_ui(ui, ctx));
         if ui.button("Load model…").clicked() {
             self.ask_for_paths(ctx, Dialog::Model);
         }
@@ -241,6 +219,48 @@ impl RadlensApp {
             .clicked()
         {
             self.export.open = true;
+        }
+    }
+
+    /// File > Load demo model: each shipped model as the model, or beside it as the
+    /// comparison's second model.
+    fn demo_models_ui(&mut self, ui: &mut egui::Ui, ctx: &egui::Context) {
+        let demos: [(&str, &str, DemoModel); 2] = [
+            (
+                "CNN (lesion)",
+                "4 conv blocks and a lesion map; the default",
+                super::demo_model,
+            ),
+            (
+                "Transformer hybrid",
+                "CNN stem, 16x16 patch tokens, two transformer blocks; Grad-CAM on tokens and \
+                 attention rollout",
+                super::demo_hybrid_model,
+            ),
+        ];
+        for (name, about, unpack) in demos {
+            if ui.button(name).on_hover_text(about).clicked() {
+                match unpack() {
+                    Ok(path) => self.open_model(path, ctx),
+                    Err(e) => self.error = Some(format!("cannot unpack the demo model ({e})")),
+                }
+            }
+        }
+        ui.separator();
+        for (name, _, unpack) in demos {
+            if ui
+                .button(format!("{name} beside"))
+                .on_hover_text(
+                    "as the second model: the comparison's last pane explains with it, \
+                     beside the first model's panes",
+                )
+                .clicked()
+            {
+                match unpack() {
+                    Ok(path) => self.open_second_model(path, ctx),
+                    Err(e) => self.error = Some(format!("cannot unpack the demo model ({e})")),
+                }
+            }
         }
     }
 

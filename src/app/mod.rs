@@ -61,6 +61,9 @@ pub struct RadlensApp {
     dialog: Option<Receiver<(Dialog, Option<Vec<PathBuf>>)>>,
     model_loading: Option<Receiver<Result<crate::model::Model, String>>>,
     pub model: Option<inference::ModelSession>,
+    /// The comparison layout's second model (its last pane), and its loading.
+    pub second_model: Option<inference::ModelSession>,
+    second_loading: Option<Receiver<Result<crate::model::Model, String>>>,
     tag_filter: String,
     show_settings: bool,
     /// The comparison layout, when shown (needs a model).
@@ -105,6 +108,8 @@ impl RadlensApp {
             dialog: None,
             model_loading: None,
             model: None,
+            second_model: None,
+            second_loading: None,
             tag_filter: String::new(),
             show_settings: false,
             compare: None,
@@ -172,6 +177,7 @@ impl eframe::App for RadlensApp {
         self.poll_job(&ctx);
         self.poll_dialog(&ctx);
         self.poll_model(&ctx);
+        self.poll_second_model(&ctx);
         self.poll_cohort();
         let dropped: Vec<PathBuf> = ctx.input(|i| {
             i.raw

@@ -85,6 +85,7 @@ impl RadlensApp {
             let s = &self.settings;
             session.ensure_panes(layout.panes, s.colormap, s.heat_opacity, s.heat_threshold);
             let crosshair = study.hover.as_ref().map(|h| (h.col, h.row));
+            let session_path = session.card.path.clone();
             let rects = ui::compare::pane_rects(ui.available_rect_before_wrap(), layout.panes);
             let mut hovered = None;
             let mut actions = Vec::new();
@@ -100,8 +101,17 @@ impl RadlensApp {
                     let heat = study.difference_layer(a.as_ref(), b.as_ref());
                     (heat, Colormap::Diverging, "difference".to_owned())
                 } else {
-                    let card = session.card.clone();
-                    let explanation = &mut session.panes[pane];
+                    // The last pane may explain with the second model (its own pane 0).
+                    let second = layout.second_model && pane + 1 == layout.panes;
+                    let (owner, sub) = match self.second_model.as_mut().filter(|_| second) {
+                        Some(other) => (other, 0),
+                        None => (&mut *session, pane),
+                    };
+                    if second && owner.card.path == session_path {
+                        child.small("second model: File > Load demo model > … beside");
+                    }
+                    let card = owner.card.clone();
+                    let explanation = &mut owner.panes[sub];
                     child.horizontal_wrapped(|ui| {
                         ui.label(format!("{}", pane + 1));
                         let action = explanation.edit(|choice, status| {
@@ -116,10 +126,13 @@ impl RadlensApp {
                             ui::explanation::display_controls_ui(ui, choice, pane + 1);
                         });
                     });
-                    let title = explanation.choice.method.name().to_owned();
+                    let mut title = explanation.choice.method.name().to_owned();
+                    if layout.second_model {
+                        title = format!("{title} · {}", short_name(&card.manifest.name));
+                    }
                     let colormap = explanation.choice.colormap;
-                    let heatmap = session.heatmap_for(pane, &study.volume, slice);
-                    let heat = study.heat_layer(pane, heatmap, &session.panes[pane]);
+                    let heatmap = owner.heatmap_for(sub, &study.volume, slice);
+                    let heat = study.heat_layer(pane, heatmap, &owner.panes[sub]);
                     (heat, colormap, title)
                 };
                 let input = ui::viewer::ViewerInput {
@@ -165,10 +178,15 @@ impl RadlensApp {
                 self.rois.pointer(slice, event);
             }
             for (pane, action) in actions {
+                let second = layout.second_model && pane + 1 == layout.panes;
+                let (owner, sub) = match self.second_model.as_mut().filter(|_| second) {
+                    Some(other) => (other, 0),
+                    None => (&mut *session, pane),
+                };
                 let result = match action {
-                    ExplainAction::Start => session.explain(pane, &study.volume, slice),
+                    ExplainAction::Start => owner.explain(sub, &study.volume, slice),
                     ExplainAction::Cancel => {
-                        session.cancel_explanation(pane);
+                        owner.cancel_explanation(sub);
                         Ok(())
                     }
                 };
@@ -178,4 +196,12 @@ impl RadlensApp {
             }
         });
     }
+}
+
+/// A model's name for a pane title: without "radlens demo: " and the parenthesised input, the
+/// last comma-separated part ("CNN + transformer hybrid").
+fn short_name(name: &str) -> &str {
+    let name = name.strip_prefix("radlens demo: ").unwrap_or(name);
+    let name = name.split_once(" (").map_or(name, |(before, _)| before);
+    name.rsplit_once(", ").map_or(name, |(_, last)| last)
 }

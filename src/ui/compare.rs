@@ -15,6 +15,9 @@ pub struct CompareLayout {
     pub panes: usize,
     /// The last pane shows pane 1 − pane 2 instead of an explanation of its own.
     pub difference: bool,
+    /// The last pane explains with the second model (File > Load demo model > … beside), so
+    /// that two models' maps sit side by side.
+    pub second_model: bool,
 }
 
 impl Default for CompareLayout {
@@ -22,6 +25,7 @@ impl Default for CompareLayout {
         Self {
             panes: 3,
             difference: false,
+            second_model: false,
         }
     }
 }
@@ -68,6 +72,11 @@ pub fn compare_controls_ui(
             layout.panes >= 3,
             egui::Checkbox::new(&mut layout.difference, "last pane: 1 − 2 difference"),
         );
+        ui.checkbox(&mut layout.second_model, "last pane: the second model")
+            .on_hover_text("File > Load demo model > … beside: load the model it explains with");
+        if layout.difference && layout.second_model {
+            layout.difference = false;
+        }
     }
 }
 
