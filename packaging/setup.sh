@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Everything radlens needs on a fresh Debian/Ubuntu machine with Rust and Python 3 + pip:
 #   - headless Vulkan (Mesa's lavapipe) so the viewer and its tests render without a GPU,
+#   - dicom3tools, whose dciodvfy checks the DICOM objects radlens writes (a test runs it),
 #   - libtorch 2.13.0 (and cmake if missing) via packaging/provision-libtorch.sh.
 # Idempotent and quick when everything is there. `packaging/setup.sh cuda` provisions the CUDA
 # libtorch instead of the CPU one.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-packages=(libvulkan1 mesa-vulkan-drivers)
+packages=(libvulkan1 mesa-vulkan-drivers dicom3tools)
 if command -v dpkg >/dev/null 2>&1; then
     missing=()
     for p in "${packages[@]}"; do
@@ -23,7 +24,7 @@ if command -v dpkg >/dev/null 2>&1; then
             fi
         fi
         if [ "$(id -u)" -eq 0 ] || [ -n "$sudo" ]; then
-            echo "setup: installing ${missing[*]} (headless Vulkan for rendering without a GPU)"
+            echo "setup: installing ${missing[*]} (headless Vulkan for rendering without a GPU; dciodvfy for the DICOM conformance test)"
             $sudo apt-get update -qq || echo "setup: apt-get update failed; trying the install anyway" >&2
             DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" \
                 || { echo "setup: apt-get could not install ${missing[*]}" >&2; exit 1; }

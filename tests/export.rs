@@ -749,3 +749,64 @@ fn the_slice_is_shown_in_the_series_window_unless_one_is_given() {
     assert_eq!(given["display"]["window"]["center"], 300.0);
     assert_eq!(given["display"]["window"]["width"], 600.0);
 }
+
+/// `dciodvfy` (dicom3tools) on `file`: its error lines and its warning lines. A missing tool fails
+/// the test with how to get it (packaging/setup.sh and .ci/run install it).
+fn dciodvfy(file: &Path) -> (Vec<String>, Vec<String>) {
+    let output = std::process::Command::new("dciodvfy")
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "dciodvfy cannot run ({e}): install dicom3tools (packaging/setup.sh does, or \
+                 apt install dicom3tools)"
+            )
+        });
+    // dciodvfy writes its findings to stderr, the module names to stdout.
+    let report = String::from_utf8_lossy(&output.stderr).into_owned()
+        + &String::from_utf8_lossy(&output.stdout);
+    let lines = |prefix: &str| -> Vec<String> {
+        report
+            .lines()
+            .filter(|l| l.starts_with(prefix))
+            .map(str::to_owned)
+            .collect()
+    };
+    (lines("Error"), lines("Warning"))
+}
+
+#[test]
+fn secondary_capture_of_a_ct_and_an_mr_series_passes_dciodvfy_without_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for (series, slice) in [
+        ("dicom/series/ct_3slice_with_seg", "0"),
+        ("dicom/series/mr_brain_t1_sag_35sl", "17"),
+    ] {
+        let out = dir.path().join(format!("{}.dcm", series.replace('/', "_")));
+        let made = radlens(&[
+            os("export"),
+            os("--model"),
+            os(&demo_model()),
+            os(&data(series)),
+            os("--slice"),
+            os(slice),
+            os("--method"),
+            os("gradcam"),
+            os("--dicom"),
+            os(&out),
+        ]);
+        assert!(made.status.success(), "{series}: {}", stderr(&made));
+        let (errors, warnings) = dciodvfy(&out);
+        assert!(errors.is_empty(), "{series}: {errors:#?}");
+        // The warnings docs/EXPORT.md explains, and no other: a new one must be looked at.
+        let known = ["needed to build DICOMDIR", "attribute <Laterality>"];
+        let unknown: Vec<&String> = warnings
+            .iter()
+            .filter(|w| !known.iter().any(|k| w.contains(k)))
+            .collect();
+        assert!(
+            unknown.is_empty(),
+            "{series}: new dciodvfy warnings {unknown:#?}"
+        );
+    }
+}

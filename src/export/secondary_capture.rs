@@ -68,6 +68,8 @@ const REQUIRED_EMPTY: &[(Tag, VR)] = &[
     (tags::STUDY_ID, VR::SH),
     (tags::ACCESSION_NUMBER, VR::SH),
     (tags::PATIENT_ORIENTATION, VR::CS),
+    // General Series, type 2C; dciodvfy wants it present whenever the source does not say.
+    (tags::LATERALITY, VR::CS),
 ];
 
 /// How DICOM exports treat identity.
@@ -237,8 +239,9 @@ impl DicomExport {
                 },
             );
             put_str(&mut obj, tags::PATIENT_IDENTITY_REMOVED, VR::CS, "YES");
+            // LO holds 64 characters: the code sequence below carries the exact profile.
             let mut method = format!(
-                "radlens {}: PS3.15 E.1-1 Basic Application Level Confidentiality Profile",
+                "radlens {}: PS3.15 Basic Profile",
                 env!("CARGO_PKG_VERSION")
             );
             let mut codes = vec![code_item(
@@ -246,10 +249,15 @@ impl DicomExport {
                 "Basic Application Confidentiality Profile",
             )];
             if self.options.retain_uids {
-                method.push_str(", Retain UIDs Option");
+                method.push_str(", Retain UIDs");
                 codes.push(code_item("113110", "Retain UIDs Option"));
             }
-            put_str(&mut obj, tags::DEIDENTIFICATION_METHOD, VR::LO, &method);
+            put_str(
+                &mut obj,
+                tags::DEIDENTIFICATION_METHOD,
+                VR::LO,
+                &truncate(&method, 64),
+            );
             obj.put(DataElement::new(
                 tags::DEIDENTIFICATION_METHOD_CODE_SEQUENCE,
                 VR::SQ,
@@ -260,6 +268,11 @@ impl DicomExport {
             if obj.get(tag).is_none() {
                 obj.put(DataElement::empty(tag, vr));
             }
+        }
+        // An empty Specific Character Set is the default repertoire, which its absence says too;
+        // present and empty, it breaks the type 1C rule.
+        if text(&obj, tags::SPECIFIC_CHARACTER_SET).is_empty() {
+            obj.remove_element(tags::SPECIFIC_CHARACTER_SET);
         }
         if text(&obj, tags::STUDY_INSTANCE_UID).is_empty() {
             put_str(&mut obj, tags::STUDY_INSTANCE_UID, VR::UI, &new_uid());
