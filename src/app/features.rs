@@ -36,12 +36,21 @@ type SimilarKey = (usize, usize, Option<usize>);
 const SIMILAR_CASES: usize = 6;
 
 /// The slice and region the deep features are asked for.
+#[derive(Clone, Copy)]
 struct DeepSlice<'a> {
-    values: Vec<f64>,
-    rows: usize,
-    cols: usize,
+    volume: &'a crate::dicom::Volume,
+    slice: usize,
     mask: &'a [bool],
     input: DeepInput,
+}
+
+/// Slice `slice` of `volume` as `f64`, row-major: copied only when a computation starts, not
+/// on every frame the panel is open.
+fn slice_values(volume: &crate::dicom::Volume, slice: usize) -> Vec<f64> {
+    let [_, rows, cols] = volume.shape;
+    let mut values = vec![0.0_f32; rows * cols];
+    volume.slice_f32_into(slice, &mut values);
+    values.into_iter().map(f64::from).collect()
 }
 
 /// Handcrafted features of a region and the extraction's warnings.
@@ -250,9 +259,6 @@ impl RadlensApp {
             deep_input: deep_input.describe(),
         };
         let [_, rows, cols] = volume.shape;
-        let mut values32 = vec![0.0_f32; rows * cols];
-        volume.slice_f32_into(slice, &mut values32);
-        let values: Vec<f64> = values32.iter().map(|&v| f64::from(v)).collect();
         let g = &volume.geometry;
         let spacing_mm = [
             crate::features::source::itk_slice_spacing(&volume),
@@ -260,12 +266,15 @@ impl RadlensApp {
             g.spacing_mm[2],
         ];
 
-        let for_extraction = (values.clone(), Arc::clone(&mask));
+        let for_extraction = (Arc::clone(&volume), Arc::clone(&mask));
         let handcrafted = Background::get(
             &mut self.features.handcrafted,
             key.clone(),
             ctx,
-            move || extract_slice(&for_extraction.0, &for_extraction.1, rows, cols, spacing_mm),
+            move || {
+                let values = slice_values(&for_extraction.0, slice);
+                extract_slice(&values, &for_extraction.1, rows, cols, spacing_mm)
+            },
         );
         // From the open cohort's stability table, if it has one.
         let cohort = &self.cohort;
@@ -285,9 +294,8 @@ impl RadlensApp {
         });
 
         let slice_input = DeepSlice {
-            values,
-            rows,
-            cols,
+            volume: &volume,
+            slice,
             mask: &mask,
             input: deep_input,
         };
@@ -362,12 +370,13 @@ impl RadlensApp {
                     .is_some_and(|(k, _)| *k == *key);
             if !current {
                 let DeepSlice {
-                    values,
-                    rows,
-                    cols,
+                    volume,
+                    slice,
                     mask,
                     input,
                 } = slice;
+                let [_, rows, cols] = volume.shape;
+                let values = slice_values(volume, slice);
                 let labels: Vec<u32> = mask.iter().map(|&m| u32::from(m)).collect();
                 match session.deep_features(values, [1, rows, cols], labels, input) {
                     Ok(id) => self.features.deep_request = Some((key.clone(), id)),
