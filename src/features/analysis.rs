@@ -698,34 +698,13 @@ fn signature_row(cells: &Cells<'_>) -> Result<SignatureRow, String> {
     })
 }
 
-/// Ranks 1…n, ties given the average of the ranks they span.
-fn ranks(values: &[f64]) -> Vec<f64> {
-    let mut order: Vec<usize> = (0..values.len()).collect();
-    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
-    let mut ranks = vec![0.0; values.len()];
-    let mut start = 0;
-    while start < order.len() {
-        let mut end = start + 1;
-        while end < order.len() && values[order[end]].total_cmp(&values[order[start]]).is_eq() {
-            end += 1;
-        }
-        // Positions start..end hold ranks start+1 ..= end; their mean:
-        let rank = (start + 1 + end) as f64 / 2.0;
-        for &i in &order[start..end] {
-            ranks[i] = rank;
-        }
-        start = end;
-    }
-    ranks
-}
-
 /// The ranks of `values`, centred and scaled to length 1, so that Spearman's ρ of two columns
 /// over the same cases is the dot product; `None` when fewer than 3 or all tied.
 fn unit_ranks(values: &[f64]) -> Option<Vec<f64>> {
     if values.len() < 3 {
         return None;
     }
-    let mut r = ranks(values);
+    let mut r = crate::explain::metrics::average_ranks(values);
     let mean = (values.len() + 1) as f64 / 2.0;
     for v in &mut r {
         *v -= mean;

@@ -4,15 +4,17 @@ use super::{MetricError, check_pair};
 
 /// Ranks from 1 (smallest) to n; tied values share the average of the ranks they span.
 #[must_use]
-#[allow(clippy::float_cmp)] // ties are exactly equal values
-pub fn average_ranks(values: &[f32]) -> Vec<f64> {
+pub fn average_ranks<T: PartialOrd + Copy>(values: &[T]) -> Vec<f64> {
+    // Finite values only (maps and table columns are checked before): then `partial_cmp` is a
+    // total order in which -0.0 and 0.0 tie, as `==` has them.
+    let order_of = |a: T, b: T| a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal);
     let mut order: Vec<usize> = (0..values.len()).collect();
-    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+    order.sort_by(|&a, &b| order_of(values[a], values[b]));
     let mut ranks = vec![0.0; values.len()];
     let mut start = 0;
     while start < order.len() {
         let mut end = start + 1;
-        while end < order.len() && values[order[end]] == values[order[start]] {
+        while end < order.len() && order_of(values[order[end]], values[order[start]]).is_eq() {
             end += 1;
         }
         // Positions start..end hold ranks start+1 ..= end: their mean.
