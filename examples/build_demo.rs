@@ -258,15 +258,7 @@ fn export(net: &Net, dir: &Path) -> Result<()> {
     let x0 = Tensor::zeros([1, 1, 128, 128], (Kind::Float, Device::Cpu));
     let a0 = tch::no_grad(|| net.features(&x0, false));
     let trace = |name: &str, input: &Tensor, f: &dyn Fn(&Tensor) -> Tensor, file: String| {
-        let mut closure = |inputs: &[Tensor]| vec![f(&inputs[0])];
-        let module = tch::CModule::create_by_tracing(
-            name,
-            "forward",
-            std::slice::from_ref(input),
-            &mut closure,
-        )?;
-        module.save(dir.join(file))?;
-        anyhow::Ok(())
+        training::trace_to(&dir.join(file), name, input, f)
     };
     trace(
         "LesionNet",

@@ -448,6 +448,25 @@ pub fn checksums(dir: &Path, names: &[String]) -> anyhow::Result<String> {
     Ok(entries.join(", "))
 }
 
+/// Traces `f` on `input` into a TorchScript module of class `name` whose `forward` is `f`, saved
+/// at `path` (tch traces one function per module: each part of a demo model is its own file).
+pub fn trace_to(
+    path: &Path,
+    name: &str,
+    input: &Tensor,
+    f: &dyn Fn(&Tensor) -> Tensor,
+) -> anyhow::Result<()> {
+    let mut closure = |inputs: &[Tensor]| vec![f(&inputs[0])];
+    let module = tch::CModule::create_by_tracing(
+        name,
+        "forward",
+        std::slice::from_ref(input),
+        &mut closure,
+    )?;
+    module.save(path)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
