@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crossbeam_channel::Receiver;
 
@@ -22,8 +22,8 @@ use crate::ui::roi::RoiSource;
 const PHANTOM_STABILITY: usize = 3;
 /// The outcome the phantom cohort's signatures are for.
 const PHANTOM_OUTCOME: &str = "present";
-/// The seed `radlens features --outcome` uses for the signatures' folds and bootstrap.
-const SIGNATURE_SEED: u64 = 20_261_202;
+/// Slices per forward pass of the phantom's deep features (`radlens features --batch`'s default).
+const PHANTOM_BATCH: usize = 16;
 
 /// A named set of columns: a row or column choice of the matrix.
 #[derive(Clone, Debug)]
@@ -613,25 +613,15 @@ fn measure_cohort(dir: &Path, send: &Reporter) -> Result<(), String> {
     let out = dir.join("features.csv");
     let cohort = Cohort::read(&cases).map_err(|e| e.to_string())?;
     let model_path = super::demo_model().map_err(|e| format!("demo model: {e}"))?;
-    let model = crate::model::Model::load(&model_path).map_err(|e| e.to_string())?;
-    let (hash, _) = crate::output::sha256_file(&model_path)
-        .map_err(|e| format!("cannot hash {} ({e})", model_path.display()))?;
+    let deep =
+        DeepModel::open(&model_path, DeepInput::Slice, PHANTOM_BATCH).map_err(|e| e.to_string())?;
     let extractor = Extractor {
         settings: crate::radiomics::Settings::default(),
-        deep: Some(DeepModel {
-            model: Mutex::new(model),
-            input: DeepInput::Slice,
-            batch: 16,
-            hash,
-            path: model_path,
-        }),
+        deep: Some(deep),
         npy_spacing: None,
         series: None,
     };
-    let mut policy = WritePolicy::protecting([cases.clone()]);
-    for case in &cohort.cases {
-        policy.protect([case.image.clone(), case.mask.clone()]);
-    }
+    let policy = WritePolicy::protecting(cohort.inputs());
     let report = |line: &str| {
         send.progress(
             format!("Measuring features: {line}"),
@@ -657,13 +647,9 @@ fn measure_cohort(dir: &Path, send: &Reporter) -> Result<(), String> {
     )
     .map_err(|e| e.to_string())?;
     send.progress("Cross-validating signatures…".to_owned(), None);
-    let table = cohort_run::Table::read(&out).map_err(|e| e.to_string())?;
-    let results =
-        crate::features::signatures::signature_aucs(&table, PHANTOM_OUTCOME, SIGNATURE_SEED)
-            .map_err(|e| format!("signatures: {e}"))?;
-    crate::features::signatures::as_table(&results)
-        .write(&cohort_run::derived_path(&out, "signatures"), &policy)
-        .map_err(|e| e.to_string())
+    crate::features::signatures::write_beside(&out, PHANTOM_OUTCOME, &policy)
+        .map(|_| ())
+        .map_err(|e| format!("signatures: {e}"))
 }
 
 impl RadlensApp {

@@ -11,14 +11,12 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
 use crate::features::cohort::{self, Cohort, RunOptions, Shard};
 use crate::features::{CaseRow, DeepInput, DeepModel, Extractor, format_value};
-use crate::model::Model;
-use crate::output::{WritePolicy, sha256_file};
+use crate::output::WritePolicy;
 use crate::radiomics::Settings;
 
 #[derive(Debug, clap::Args)]
@@ -234,22 +232,14 @@ fn extractor(args: &FeaturesArgs) -> Result<Extractor> {
     let deep = match &args.model {
         None => None,
         Some(path) => {
-            let model = Model::load(path)?;
-            let (hash, _) =
-                sha256_file(path).with_context(|| format!("cannot hash {}", path.display()))?;
-            Some(DeepModel {
-                model: Mutex::new(model),
-                input: match args.deep_input.as_str() {
-                    // Through the text: 0.1 stays 0.1, not f32's 0.10000000149…
-                    "patch" => DeepInput::Patch {
-                        margin: args.patch_margin.to_string().parse().unwrap_or(0.25),
-                    },
-                    _ => DeepInput::Slice,
+            let input = match args.deep_input.as_str() {
+                // Through the text: 0.1 stays 0.1, not f32's 0.10000000149…
+                "patch" => DeepInput::Patch {
+                    margin: args.patch_margin.to_string().parse().unwrap_or(0.25),
                 },
-                batch: args.batch as usize,
-                hash,
-                path: path.clone(),
-            })
+                _ => DeepInput::Slice,
+            };
+            Some(DeepModel::open(path, input, args.batch as usize)?)
         }
     };
     Ok(Extractor {
@@ -279,10 +269,7 @@ fn run_cohort(
             cases.display()
         );
     }
-    policy.protect([cases.to_owned()]);
-    for case in &cohort.cases {
-        policy.protect([case.image.clone(), case.mask.clone()]);
-    }
+    policy.protect(cohort.inputs());
     if !args.resume && !args.force && out.exists() {
         bail!(
             "{} exists: --resume to continue it, --force to replace it",
@@ -355,13 +342,10 @@ fn write_signatures(
     overwrite: bool,
     policy: &WritePolicy,
 ) -> Result<()> {
-    let table = crate::features::cohort::Table::read(out)?;
-    let results = crate::features::signatures::signature_aucs(&table, outcome, 20_261_202)
-        .with_context(|| format!("--outcome {outcome}: {}", out.display()))?;
-    let path = crate::features::cohort::derived_path(out, "signatures");
     let mut policy = policy.clone();
     policy.overwrite = overwrite;
-    crate::features::signatures::as_table(&results).write(&path, &policy)?;
+    let results = crate::features::signatures::write_beside(out, outcome, &policy)?;
+    let path = crate::features::cohort::derived_path(out, "signatures");
     eprintln!(
         "signature     features  cases  AUC (95 % CI), outcome {outcome}, stratified 5-fold CV"
     );

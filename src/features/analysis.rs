@@ -20,10 +20,6 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-/// Features whose ICC(1,1) is below this (or not a number) are called unstable: the threshold
-/// `F.stability.csv` was written with.
-pub const UNSTABLE_ICC: f64 = super::stability::STABLE_ICC;
-
 /// `diagnostics_Deep_Input`: `slice` or `patch (margin …)`.
 const DEEP_INPUT_COLUMN: &str = "diagnostics_Deep_Input";
 
@@ -130,11 +126,11 @@ pub struct Stability {
 }
 
 impl Stability {
-    /// Below [`UNSTABLE_ICC`], or not measurable (the rule `F.stability.csv`'s `unstable`
+    /// Below [`super::stability::STABLE_ICC`], or not measurable (the rule `F.stability.csv`'s `unstable`
     /// column was written with).
     #[must_use]
     pub fn unstable(&self) -> bool {
-        self.icc.is_nan() || self.icc < UNSTABLE_ICC
+        super::stability::is_unstable(self.icc)
     }
 }
 

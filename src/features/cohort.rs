@@ -64,6 +64,19 @@ pub struct Cohort {
 }
 
 impl Cohort {
+    /// The files a run reads: the cases file and every case's image and mask (no output may
+    /// replace one of them).
+    #[must_use]
+    pub fn inputs(&self) -> Vec<PathBuf> {
+        std::iter::once(self.path.clone())
+            .chain(
+                self.cases
+                    .iter()
+                    .flat_map(|c| [c.image.clone(), c.mask.clone()]),
+            )
+            .collect()
+    }
+
     /// Reads a PyRadiomics batch file; relative paths are relative to its folder.
     pub fn read(path: &Path) -> Result<Self, CohortError> {
         let mut reader = csv::ReaderBuilder::new()

@@ -35,6 +35,24 @@ pub struct DeepModel {
     pub path: PathBuf,
 }
 
+impl DeepModel {
+    /// Loads the TorchScript model at `path` for deep features, with the SHA-256 of its file
+    /// (the `radlens features --model` side and the viewer's phantom cohort use this one loader).
+    pub fn open(path: &Path, input: DeepInput, batch: usize) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        let model = Model::load(path)?;
+        let (hash, _) = crate::output::sha256_file(path)
+            .with_context(|| format!("cannot hash {}", path.display()))?;
+        Ok(Self {
+            model: Mutex::new(model),
+            input,
+            batch,
+            hash,
+            path: path.to_owned(),
+        })
+    }
+}
+
 /// How every case is extracted.
 pub struct Extractor {
     pub settings: Settings,

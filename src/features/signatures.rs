@@ -19,6 +19,25 @@ pub const BOOTSTRAP: usize = 1000;
 /// L2 penalty of the logistic regression (on standardised features).
 pub const ALPHA: f64 = 1.0;
 
+/// The seed of the folds and the bootstrap of `radlens features --outcome` (and of the viewer's
+/// phantom cohort): the same table gives the same AUCs.
+pub const SEED: u64 = 20_261_202;
+
+/// The three signatures of the features table `out` for `outcome`, written to
+/// `F.signatures.csv` beside it (atomically, under `policy`).
+pub fn write_beside(
+    out: &std::path::Path,
+    outcome: &str,
+    policy: &crate::output::WritePolicy,
+) -> anyhow::Result<Vec<SignatureAuc>> {
+    use anyhow::Context;
+    let table = Table::read(out)?;
+    let results = signature_aucs(&table, outcome, SEED)
+        .with_context(|| format!("--outcome {outcome}: {}", out.display()))?;
+    as_table(&results).write(&super::cohort::derived_path(out, "signatures"), policy)?;
+    Ok(results)
+}
+
 /// One signature's result.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SignatureAuc {

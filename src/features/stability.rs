@@ -7,6 +7,12 @@ use statrs::distribution::{ContinuousCDF, FisherSnedecor};
 /// Features with an ICC below this are called unstable (Koo & Li's "moderate" below 0.75).
 pub const STABLE_ICC: f64 = 0.75;
 
+/// The one rule for "unstable": an ICC below [`STABLE_ICC`], or none measurable (NaN).
+#[must_use]
+pub fn is_unstable(icc: f64) -> bool {
+    icc.is_nan() || icc < STABLE_ICC
+}
+
 /// ICC(1,1) of a table, with its 95 % confidence interval.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Icc {
@@ -23,7 +29,7 @@ impl Icc {
     /// Unstable: below [`STABLE_ICC`], or not measurable (NaN).
     #[must_use]
     pub fn unstable(&self) -> bool {
-        self.icc.is_nan() || self.icc < STABLE_ICC
+        is_unstable(self.icc)
     }
 }
 

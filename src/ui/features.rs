@@ -6,6 +6,7 @@ use egui::{Color32, RichText, Sense, Stroke, Vec2};
 
 use super::metrics::Progress;
 use super::theme;
+use crate::features::stability::{STABLE_ICC, is_unstable};
 
 /// One handcrafted feature as the panel lists it.
 #[derive(Clone, Debug)]
@@ -105,9 +106,6 @@ pub fn similar_label(id: &str) -> String {
     format!("similar case {id}")
 }
 
-/// Below this ICC(1,1) a feature is marked unstable.
-const UNSTABLE_ICC: f64 = crate::features::stability::STABLE_ICC;
-
 fn value_text(value: f64) -> String {
     if value != 0.0 && (value.abs() >= 1e5 || value.abs() < 1e-3) {
         format!("{value:.3e}")
@@ -117,9 +115,9 @@ fn value_text(value: f64) -> String {
 }
 
 fn unstable_mark(ui: &mut egui::Ui, icc: Option<f64>) {
-    if let Some(icc) = icc.filter(|&icc| icc.is_nan() || icc < UNSTABLE_ICC) {
+    if let Some(icc) = icc.filter(|&icc| is_unstable(icc)) {
         let why = if icc.is_finite() {
-            format!("ICC(1,1) {icc:.2} < {UNSTABLE_ICC} over the cohort's perturbations")
+            format!("ICC(1,1) {icc:.2} < {STABLE_ICC} over the cohort's perturbations")
         } else {
             "ICC(1,1) not measurable over the cohort's perturbations".to_owned()
         };
@@ -435,7 +433,7 @@ fn bar_chart_ui(ui: &mut egui::Ui, bars: &[DeepBar], selected: Option<usize>) ->
         let h = (bar.value / top) as f32 * scale;
         let colour = if Some(bar.unit) == selected {
             theme::ROI_ACTIVE
-        } else if bar.icc.is_some_and(|icc| icc < UNSTABLE_ICC) {
+        } else if bar.icc.is_some_and(is_unstable) {
             theme::ERROR_TEXT
         } else {
             theme::DEEP_BAR
