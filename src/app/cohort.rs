@@ -1,6 +1,6 @@
 //! The cohort view's glue: reading a features CSV off the UI thread, the matrix, scatter, AUCs
 //! and stability it shows, opening a case (its image in the viewer, then its mask as the study's
-//! region), and File > Phantom cohort: the demo cohort made, measured and opened in one click.
+//! region), case previews, and the jobs behind File > Open phantom cohort (made in `phantom.rs`).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -10,20 +10,10 @@ use crossbeam_channel::Receiver;
 
 use super::RadlensApp;
 use crate::features::analysis::{self, FeatureTable, Kind};
-use crate::features::cohort::{self as cohort_run, Cohort, RunOptions, Shard};
-use crate::features::{DeepInput, DeepModel, Extractor};
-use crate::output::WritePolicy;
 use crate::ui::cohort::{
     CohortAction, CohortReport, FeatureAuc, MatrixData, Scatter, ScatterPoint, StabilityClass,
 };
 use crate::ui::roi::RoiSource;
-
-/// Perturbations per case when the app makes the phantom cohort (`--stability 3`).
-const PHANTOM_STABILITY: usize = 3;
-/// The outcome the phantom cohort's signatures are for.
-const PHANTOM_OUTCOME: &str = "present";
-/// Slices per forward pass of the phantom's deep features (`radlens features --batch`'s default).
-const PHANTOM_BATCH: usize = 16;
 
 /// A named set of columns: a row or column choice of the matrix.
 #[derive(Clone, Debug)]
@@ -33,13 +23,13 @@ struct Choice {
 }
 
 /// What a background job of the view sends.
-enum Event {
+pub(super) enum Event {
     Progress(String, Option<f32>),
     Table(Result<Box<FeatureTable>, String>),
 }
 
 /// Where a background job of the view reports to (any thread).
-struct Reporter {
+pub(super) struct Reporter {
     tx: crossbeam_channel::Sender<Event>,
     ctx: egui::Context,
 }
@@ -51,7 +41,7 @@ impl Reporter {
         self.ctx.request_repaint();
     }
 
-    fn progress(&self, text: String, fraction: Option<f32>) {
+    pub(super) fn progress(&self, text: String, fraction: Option<f32>) {
         self.send(Event::Progress(text, fraction));
     }
 }
@@ -478,15 +468,6 @@ fn stability_classes(table: &FeatureTable) -> Vec<StabilityClass> {
         .collect()
 }
 
-/// `case 3/60 (…)` → 3/60.
-fn progress_fraction(line: &str) -> Option<f32> {
-    let rest = line.strip_prefix("case ")?;
-    let (done, rest) = rest.split_once('/')?;
-    let total: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    let (done, total) = (done.parse::<f32>().ok()?, total.parse::<f32>().ok()?);
-    (total > 0.0).then(|| done / total)
-}
-
 /// A case's mask on the grid of its image, as the viewer's per-slice masks.
 fn case_masks(image: &Path, mask: &Path, label: u32) -> CaseMasks {
     let case =
@@ -566,92 +547,6 @@ fn case_preview(image: &Path, mask: &Path, label: u32) -> Result<egui::ColorImag
     Ok(egui::ColorImage::new([width, height], pixels))
 }
 
-/// Makes the phantom cohort (or finds the one made before) and reads its features table.
-/// Progress lines go to `send`.
-fn phantom_cohort(base: &Path, send: &Reporter) -> Result<FeatureTable, String> {
-    std::fs::create_dir_all(base)
-        .map_err(|e| format!("cannot make the folder {} ({e})", base.display()))?;
-    let done = base.join("phantom");
-    let features = done.join("features.csv");
-    if !features.exists() {
-        let data = super::demo::phantom_sources()
-            .map_err(|e| format!("cannot unpack the phantom's source slices ({e})"))?;
-        let scratch = tempfile::Builder::new()
-            .prefix(".phantom-")
-            .tempdir_in(base)
-            .map_err(|e| format!("cannot make a folder in {} ({e})", base.display()))?;
-        send.progress("Making the phantom cases…".to_owned(), None);
-        let options = crate::phantom::CohortOptions::default();
-        crate::phantom::generate(&data, scratch.path(), &options, &|line| {
-            send.progress(format!("Making phantom cases: {line}"), None);
-        })
-        .map_err(|e| e.to_string())?;
-        measure_cohort(scratch.path(), send)?;
-        // Whole or absent: the finished folder appears in one rename.
-        let made = scratch.keep();
-        if let Err(e) = std::fs::rename(&made, &done) {
-            // Another radlens finished first: use its cohort, drop ours.
-            if !features.exists() {
-                return Err(format!(
-                    "cannot move the cohort to {} ({e})",
-                    done.display()
-                ));
-            }
-            if let Err(e) = std::fs::remove_dir_all(&made) {
-                tracing::warn!("cannot remove {} ({e})", made.display());
-            }
-        }
-    }
-    send.progress("Reading the features table…".to_owned(), None);
-    FeatureTable::read(&features).map_err(|e| e.to_string())
-}
-
-/// `radlens features --cohort cases.csv --model demo --stability 3 --outcome present --out
-/// features.csv` inside `dir`.
-fn measure_cohort(dir: &Path, send: &Reporter) -> Result<(), String> {
-    let cases = dir.join("cases.csv");
-    let out = dir.join("features.csv");
-    let cohort = Cohort::read(&cases).map_err(|e| e.to_string())?;
-    let model_path = super::demo_model().map_err(|e| format!("demo model: {e}"))?;
-    let deep =
-        DeepModel::open(&model_path, DeepInput::Slice, PHANTOM_BATCH).map_err(|e| e.to_string())?;
-    let extractor = Extractor {
-        settings: crate::radiomics::Settings::default(),
-        deep: Some(deep),
-        npy_spacing: None,
-        series: None,
-    };
-    let policy = WritePolicy::protecting(cohort.inputs());
-    let report = |line: &str| {
-        send.progress(
-            format!("Measuring features: {line}"),
-            progress_fraction(line),
-        );
-    };
-    let jobs = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    cohort_run::run(
-        &cohort,
-        &extractor,
-        &RunOptions {
-            out: &out,
-            shard: Shard::ALL,
-            resume: false,
-            jobs,
-            policy: policy.clone(),
-            progress: &report,
-            stability: Some(cohort_run::Stability {
-                count: PHANTOM_STABILITY,
-                seed: cohort_run::DEFAULT_STABILITY_SEED,
-            }),
-        },
-    )
-    .map_err(|e| e.to_string())?;
-    send.progress("Cross-validating signatures…".to_owned(), None);
-    crate::features::signatures::write_beside(&out, PHANTOM_OUTCOME, &policy)
-        .map(|_| ())
-        .map_err(|e| format!("signatures: {e}"))
-}
-
 impl RadlensApp {
     /// The open cohort's case the viewer shows (opened from the cohort view), if any.
     #[must_use]
@@ -679,7 +574,7 @@ impl RadlensApp {
         };
         match base {
             Ok(base) => self.start_cohort_job(ctx, "Phantom cohort…".to_owned(), move |send| {
-                phantom_cohort(&base, send)
+                super::phantom::phantom_cohort(&base, send)
             }),
             Err(e) => self.cohort.error = Some(format!("cannot use the cache folder ({e})")),
         }
@@ -975,19 +870,4 @@ fn summary(table: &FeatureTable) -> String {
         text.push_str("; no stability table beside it");
     }
     text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn progress_lines_give_the_fraction_of_cases_done() {
-        assert_eq!(
-            progress_fraction("case 3/60 (row 5, a): ok in 0.1 s; ETA 2 s"),
-            Some(0.05)
-        );
-        assert_eq!(progress_fraction("case 3/0 (row 5"), None);
-        assert_eq!(progress_fraction("[1/60] case_001"), None);
-    }
 }

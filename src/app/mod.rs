@@ -10,8 +10,8 @@
 //! - [`inference`]: the model session (worker, predictions, explanation and metric jobs);
 //!   [`explanation`]: one pane's explanation (choice, running job, result, metric jobs).
 //! - [`metrics`], [`review`], [`roi`]: the metrics & review panel, the review file, the ROI editor;
-//!   [`features`]: the features panel; [`cohort`]: the cohort view; `background.rs`: values
-//!   computed off the UI thread.
+//!   [`features`]: the features panel; [`cohort`]: the cohort view, `phantom.rs` the phantom
+//!   cohort it opens in one click; `background.rs`: values computed off the UI thread.
 //! - [`export`]: File → Export; [`settings`]: persistent settings; `loader.rs`, `demo.rs`: study
 //!   loading and the embedded demo.
 //!
@@ -30,6 +30,7 @@ mod loader;
 mod menus;
 pub mod metrics;
 mod panels;
+mod phantom;
 pub mod review;
 pub mod roi;
 pub mod settings;
