@@ -1117,7 +1117,8 @@ fn features_panel_shows_a_drawn_rois_features_and_explains_a_deep_unit() {
     };
     harness.state_mut().rois.add(shown, roi.clone());
     harness.key_press(Key::F);
-    harness.run();
+    // One frame: the panel's spinner repaints until the features arrive (waited for below).
+    harness.step();
     assert!(harness.state().features.open, "f opens the features panel");
     wait_for(&mut harness, 60, "handcrafted features", |s| {
         s.features.handcrafted().is_some()
@@ -1320,7 +1321,7 @@ fn phantom_cohort_opens_in_one_click_and_its_scatter_opens_a_case_with_similar_c
     harness.run();
     assert!(!harness.state().cohort.open && harness.state().cohort.table().is_some());
     harness.key_press(Key::F);
-    harness.run();
+    harness.step();
     wait_for(&mut harness, 120, "deep features of the case", |s| {
         s.features.deep().is_some()
     });
