@@ -13,8 +13,6 @@ use std::process::Output;
 
 use common::{data, os, radlens};
 use dicom_core::Tag;
-use dicom_core::header::Header;
-use dicom_core::value::Value;
 use dicom_dictionary_std::{tags, uids};
 use dicom_object::InMemDicomObject;
 use radlens::export::{
@@ -38,20 +36,6 @@ fn text(obj: &InMemDicomObject, tag: Tag) -> String {
 
 fn first_item(obj: &InMemDicomObject, tag: Tag) -> &InMemDicomObject {
     &obj.get(tag).and_then(|e| e.items()).expect("a sequence")[0]
-}
-
-/// Every primitive value of a dataset and its sequence items, as `(tag, text)`.
-fn all_values(obj: &InMemDicomObject, out: &mut Vec<(Tag, String)>) {
-    for elem in obj {
-        match elem.value() {
-            Value::Sequence(seq) => seq.items().iter().for_each(|i| all_values(i, out)),
-            Value::Primitive(p) if elem.tag() != tags::PIXEL_DATA => out.push((
-                elem.tag(),
-                p.to_str().trim_end_matches(['\0', ' ']).trim().to_owned(),
-            )),
-            _ => {}
-        }
-    }
 }
 
 /// SHA-256 of every file under `dirs` (recursively), by path.
@@ -315,7 +299,7 @@ fn no_identifying_value_of_the_shared_data_survives_a_deidentified_export() {
     for (n, path) in files.iter().enumerate() {
         let source = radlens::dicom::open(path, radlens::dicom::ReadExtent::Header).unwrap();
         let mut source_values = Vec::new();
-        all_values(&source, &mut source_values);
+        common::all_values(&source, &mut source_values);
         let identifying: Vec<(Tag, String)> = source_values
             .into_iter()
             .filter(|(tag, v)| {
@@ -331,7 +315,7 @@ fn no_identifying_value_of_the_shared_data_survives_a_deidentified_export() {
         let mut export = DicomExport::new(DicomOptions::default());
         let exported = export_and_read(&mut export, path, dir.path(), n);
         let mut exported_values = Vec::new();
-        all_values(&exported, &mut exported_values);
+        common::all_values(&exported, &mut exported_values);
         for (tag, value) in &identifying {
             for (t, v) in &exported_values {
                 assert!(
@@ -367,14 +351,14 @@ fn deidentify_clears_every_profile_attribute_of_a_whole_header() {
             .unwrap()
             .into_inner();
         let mut before = Vec::new();
-        all_values(&obj, &mut before);
+        common::all_values(&obj, &mut before);
         radlens::export::deidentify(
             &mut obj,
             &mut radlens::export::UidMap::new(),
             radlens::export::DeidOptions::default(),
         );
         let mut after = Vec::new();
-        all_values(&obj, &mut after);
+        common::all_values(&obj, &mut after);
         for (tag, value) in &before {
             let listed = radlens::export::action_for(*tag).is_some();
             if listed && !value.is_empty() {
@@ -750,31 +734,6 @@ fn the_slice_is_shown_in_the_series_window_unless_one_is_given() {
     assert_eq!(given["display"]["window"]["width"], 600.0);
 }
 
-/// `dciodvfy` (dicom3tools) on `file`: its error lines and its warning lines. A missing tool fails
-/// the test with how to get it (packaging/setup.sh and .ci/run install it).
-fn dciodvfy(file: &Path) -> (Vec<String>, Vec<String>) {
-    let output = std::process::Command::new("dciodvfy")
-        .arg(file)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "dciodvfy cannot run ({e}): install dicom3tools (packaging/setup.sh does, or \
-                 apt install dicom3tools)"
-            )
-        });
-    // dciodvfy writes its findings to stderr, the module names to stdout.
-    let report = String::from_utf8_lossy(&output.stderr).into_owned()
-        + &String::from_utf8_lossy(&output.stdout);
-    let lines = |prefix: &str| -> Vec<String> {
-        report
-            .lines()
-            .filter(|l| l.starts_with(prefix))
-            .map(str::to_owned)
-            .collect()
-    };
-    (lines("Error"), lines("Warning"))
-}
-
 #[test]
 fn secondary_capture_of_a_ct_and_an_mr_series_passes_dciodvfy_without_errors() {
     let dir = tempfile::tempdir().unwrap();
@@ -796,7 +755,7 @@ fn secondary_capture_of_a_ct_and_an_mr_series_passes_dciodvfy_without_errors() {
             os(&out),
         ]);
         assert!(made.status.success(), "{series}: {}", stderr(&made));
-        let (errors, warnings) = dciodvfy(&out);
+        let (errors, warnings) = common::dciodvfy(&out);
         assert!(errors.is_empty(), "{series}: {errors:#?}");
         // The warnings docs/EXPORT.md explains, and no other: a new one must be looked at.
         let known = ["needed to build DICOMDIR", "attribute <Laterality>"];

@@ -83,6 +83,8 @@ fn cli_and_gui_export_of_the_same_slice_are_equal() {
         verdicts: Vec::new(),
         retain_uids: false,
         protected: Vec::new(),
+        results: radlens::export::ResultObjects::default(),
+        entries: Vec::new(),
     };
     let model = Model::load(&model_path).unwrap();
     let cancel = AtomicBool::new(false);

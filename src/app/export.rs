@@ -1,7 +1,10 @@
 //! File → Export: the annotated slice as displayed (window, heatmap of pane 1 with its colormap,
 //! opacity and threshold, ROI outline, legend), previewed in a window, written as PNG + JSON
 //! sidecar or DICOM Secondary Capture (de-identified unless the user keeps identity) for the slice
-//! on screen or every slice of the series. The writing runs on the inference worker (each slice is
+//! on screen or every slice of the series, and on request the DICOM result objects (Parametric
+//! Map, Segmentation, Structured Report) into the same folder. File → Export review as DICOM
+//! writes the review's entries (each explained again with its parameters, its ROI, verdict and
+//! note) as Parametric Map + SEG + SR. The writing runs on the inference worker (each slice is
 //! explained there) with progress and cancel; files are written atomically and never over an
 //! existing file or a source.
 
@@ -13,11 +16,13 @@ use crate::dicom::Volume;
 use crate::explain::{ExplainParams, Heatmap, explain_scored};
 pub use crate::export::Format;
 use crate::export::{
-    AnnotatedImage, DicomExport, DisplayedSlice, Explained, ExportPlan, Legend, Look, Pane, Scale,
-    SliceToExport, SourceImage, WritePolicy, annotate, dicom_options, hash_files,
+    AnnotatedImage, DicomExport, DisplayedSlice, Explained, ExplainedSlice, ExportPlan, Legend,
+    Listing, Look, Pane, ResultObjects, Scale, SliceToExport, SourceImage, WritePolicy, annotate,
+    dicom_options, hash_files, map_measurements, sidecar_path, write_result_objects,
 };
 use crate::imaging::{Colormap, Window};
 use crate::model::{JobContext, Model, preprocess_slice};
+use crate::review::{ReviewEntry, Roi};
 
 use super::{RadlensApp, inference::Output, menus::Dialog};
 use crate::ui;
@@ -36,6 +41,8 @@ pub struct ExportDialog {
     pub whole_layout: bool,
     /// DICOM, de-identified: keep the source's UIDs (PS3.15 Retain UIDs Option).
     pub retain_uids: bool,
+    /// The DICOM result objects written beside the pictures (into the export folder).
+    pub results: ResultObjects,
     /// The preview's texture and what it shows (slice, heatmap identity, window).
     preview: Option<(PreviewKey, egui::TextureHandle)>,
 }
@@ -52,6 +59,7 @@ impl Default for ExportDialog {
             keep_identity: false,
             whole_layout: true,
             retain_uids: false,
+            results: ResultObjects::default(),
             preview: None,
         }
     }
@@ -205,27 +213,39 @@ pub struct ExportRequest {
     /// Files the study was read from (never written); the series' slices and the model's files
     /// are added by the job.
     pub protected: Vec<PathBuf>,
+    /// The DICOM result objects to write into the destination folder.
+    pub results: ResultObjects,
+    /// Review export: one slice per entry, explained with the entry's parameters, its ROI the
+    /// entry's; no pictures.
+    pub entries: Vec<ReviewEntry>,
 }
 
 impl ExportRequest {
     /// The reviewer's verdict (and note) on `heatmap` of slice `index`, if there is one.
     fn verdict_for(&self, heatmap: &Heatmap, index: usize) -> Option<String> {
+        self.entry_for(heatmap, index).map(|entry| {
+            if entry.note.trim().is_empty() {
+                entry.verdict.name().to_owned()
+            } else {
+                format!("{}: {}", entry.verdict.name(), entry.note.trim())
+            }
+        })
+    }
+
+    /// The entry the reviewer made about `heatmap` of slice `index`, if there is one.
+    fn entry_for(&self, heatmap: &Heatmap, index: usize) -> Option<&ReviewEntry> {
         let key = super::review::EntryKey::of(heatmap, index);
-        self.verdicts
-            .iter()
-            .find(|entry| key.matches(entry))
-            .map(|entry| {
-                if entry.note.trim().is_empty() {
-                    entry.verdict.name().to_owned()
-                } else {
-                    format!("{}: {}", entry.verdict.name(), entry.note.trim())
-                }
-            })
+        self.verdicts.iter().find(|entry| key.matches(entry))
+    }
+
+    /// Whether the destination is a folder (several slices, or result objects beside them).
+    fn into_folder(&self) -> bool {
+        self.slices.len() != 1 || self.results.any()
     }
 
     /// Where slice `index` goes.
     fn path_for(&self, index: usize) -> PathBuf {
-        if self.slices.len() == 1 {
+        if !self.into_folder() {
             return self.destination.clone();
         }
         self.destination.join(self.format.file_name(index))
@@ -237,12 +257,31 @@ impl ExportRequest {
         Box::new(move |model: &Model, ctx: &JobContext<'_>| self.run(model, ctx))
     }
 
+    #[allow(clippy::too_many_lines)] // one export: slices, pictures, result objects, listing
     fn run(&self, model: &Model, ctx: &JobContext<'_>) -> Result<Output, String> {
         let model_files = model.manifest.files(&model.path);
         let mut policy = WritePolicy::protecting(self.protected.iter().cloned());
         policy.protect(self.volume.slices.iter().map(|s| s.path.clone()));
         policy.protect(model_files.iter().map(|(_, p)| p.clone()));
-        let outputs: Vec<PathBuf> = self.slices.iter().map(|&i| self.path_for(i)).collect();
+        let reviewing = !self.entries.is_empty();
+        // (slice, the review entry it comes from).
+        let items: Vec<(usize, Option<&ReviewEntry>)> = if reviewing {
+            self.entries
+                .iter()
+                .map(|e| (e.slice_index, Some(e)))
+                .collect()
+        } else {
+            self.slices.iter().map(|&i| (i, None)).collect()
+        };
+        let mut outputs: Vec<PathBuf> = if reviewing {
+            Vec::new()
+        } else {
+            self.slices.iter().map(|&i| self.path_for(i)).collect()
+        };
+        if self.into_folder() {
+            outputs.extend(self.results.outputs(&self.destination));
+            outputs.push(self.destination.join(crate::export::LISTING_FILE));
+        }
         let panes: Vec<Pane> = self
             .displays
             .iter()
@@ -270,15 +309,30 @@ impl ExportRequest {
             DicomExport::new(dicom_options(&panes, self.keep_identity, self.retain_uids));
         let [count, rows, cols] = self.volume.shape;
         let mut values = vec![0.0; rows * cols];
-        for (done, (&index, path)) in self.slices.iter().zip(&outputs).enumerate() {
+        let mut kept = Vec::new();
+        let cancelled = |done: usize| format!("export cancelled after {done} slices");
+        for (done, &(index, entry)) in items.iter().enumerate() {
             if ctx.is_cancelled() {
-                return Err(format!("export cancelled after {done} slices"));
+                return Err(cancelled(done));
+            }
+            if index >= count {
+                return Err(format!(
+                    "review entry on slice {index}: the series has {count}"
+                ));
             }
             self.volume.slice_f32_into(index, &mut values);
             let tensor = preprocess_slice(&values, rows, cols, &model.manifest)
                 .map_err(|e| e.to_string())?;
             let mut explain_pane = |_: &[f32], params: &ExplainParams, cancel: &AtomicBool| {
                 Explained::from_scored(explain_scored(model, &tensor, [rows, cols], params, cancel))
+            };
+            let study_mask = self.masks.get(index).cloned().flatten();
+            let mask = match entry.and_then(|e| e.roi.as_ref()) {
+                Some(Roi::Mask { .. }) | None => study_mask,
+                Some(shape) => shape
+                    .rasterise(rows, cols)
+                    .filter(|m| m.iter().any(|&v| v))
+                    .map(|m| m.into_iter().map(u8::from).collect()),
             };
             let meta = &self.volume.slices[index];
             let slice = SliceToExport {
@@ -287,37 +341,124 @@ impl ExportRequest {
                 values: &values,
                 rows,
                 cols,
-                mask: self.masks.get(index).and_then(Option::as_deref),
+                mask: mask.as_deref(),
                 source: SourceImage {
                     path: meta.path.clone(),
                     frame: self.volume.frame_number(meta),
                 },
                 position_mm: self.volume.position_along_normal_mm(meta),
             };
-            match plan.export_slice(
-                &slice,
-                path,
-                &mut explain_pane,
-                &|heatmap| self.verdict_for(heatmap, index),
-                &mut dicom,
-                ctx.cancel,
-            ) {
-                Ok(()) => {}
-                Err(_) if ctx.is_cancelled() => {
-                    return Err(format!("export cancelled after {done} slices"));
+            let entry_panes: Vec<Pane>;
+            let item_plan = match entry {
+                Some(entry) => {
+                    entry_panes = vec![Pane {
+                        params: entry.params.clone(),
+                        ..panes[0].clone()
+                    }];
+                    ExportPlan {
+                        panes: &entry_panes,
+                        ..plan
+                    }
                 }
+                None => plan,
+            };
+            let result = item_plan
+                .explain_slice(&slice, &mut explain_pane, ctx.cancel)
+                .and_then(|explained| {
+                    if !reviewing {
+                        item_plan.write_picture(
+                            self.format,
+                            &slice,
+                            &explained,
+                            &self.path_for(index),
+                            &|heatmap| self.verdict_for(heatmap, index),
+                            &mut dicom,
+                        )?;
+                    }
+                    Ok(explained)
+                });
+            let mut explained = match result {
+                Ok(explained) => explained,
+                Err(_) if ctx.is_cancelled() => return Err(cancelled(done)),
                 Err(e) => return Err(e.to_string()),
+            };
+            if self.results.any() {
+                let first = explained.swap_remove(0);
+                let faithfulness = crate::explain::metrics::deletion_insertion(
+                    model,
+                    &tensor,
+                    &first.heatmap,
+                    &crate::explain::metrics::FaithfulnessParams::default(),
+                    &|_| {},
+                    ctx.cancel,
+                )
+                .ok()
+                .map(|f| (f.deletion.auc, f.insertion.auc));
+                let entry = entry.or_else(|| self.entry_for(&first.heatmap, index));
+                kept.push(ExplainedSlice {
+                    index,
+                    source: slice.source.clone(),
+                    measurements: map_measurements(&first.heatmap, mask.as_deref(), faithfulness),
+                    heatmap: first.heatmap,
+                    probability: first.probability,
+                    mask,
+                    verdict: entry.map(|e| e.verdict.name().to_owned()),
+                    note: entry.map(|e| e.note.clone()).unwrap_or_default(),
+                    entry_json: entry.and_then(|e| serde_json::to_string(e).ok()),
+                });
             }
-            ctx.progress((done + 1) as f32 / self.slices.len() as f32);
+            ctx.progress((done + 1) as f32 / items.len() as f32);
         }
-        let identity = match (self.format, self.keep_identity) {
-            (Format::Dicom, true) => " (patient identity KEPT)",
-            (Format::Dicom, false) => " (de-identified)",
-            (Format::Png, _) => "",
+        if self.into_folder() {
+            let dir = &self.destination;
+            let mut listing = Listing::new(!self.keep_identity);
+            let picture = if self.format == Format::Dicom {
+                "sc"
+            } else {
+                "png"
+            };
+            let list_error = |e: crate::export::ExportError| e.to_string();
+            if !reviewing {
+                for &index in &self.slices {
+                    let path = self.path_for(index);
+                    listing.add(dir, &path, picture, None).map_err(list_error)?;
+                    listing
+                        .add(dir, &sidecar_path(&path), "sidecar", None)
+                        .map_err(list_error)?;
+                }
+            }
+            if self.results.any() {
+                let written = write_result_objects(
+                    &mut dicom,
+                    dir,
+                    self.results,
+                    &kept,
+                    first.threshold,
+                    &model.manifest.name,
+                    &policy,
+                )
+                .map_err(list_error)?;
+                for (format, path, instance) in &written {
+                    listing
+                        .add(dir, path, format, Some(instance))
+                        .map_err(list_error)?;
+                }
+            }
+            listing.write(dir, &policy).map_err(list_error)?;
+        }
+        let dicom_written = self.format == Format::Dicom || self.results.any();
+        let identity = match (dicom_written, self.keep_identity) {
+            (true, true) => " (patient identity KEPT)",
+            (true, false) => " (de-identified)",
+            (false, _) => "",
+        };
+        let what = if reviewing {
+            format!("{} review entries as DICOM", items.len())
+        } else {
+            format!("{} slice(s)", items.len())
         };
         Ok(Output::Exported(format!(
-            "exported {} slice(s){identity} to {}",
-            self.slices.len(),
+            "exported {what}{identity} to {}",
             self.destination.display()
         )))
     }
@@ -414,7 +555,63 @@ impl RadlensApp {
                 .unwrap_or_default(),
             retain_uids: self.export.retain_uids,
             protected: self.read_files(),
+            results: self.export.results,
+            entries: Vec::new(),
         };
+        if let Some(session) = &mut self.model
+            && let Err(e) = session.export(request.into_job())
+        {
+            self.error = Some(e);
+        }
+    }
+
+    /// File → Export review as DICOM: every entry of the open study's review, explained again
+    /// with its parameters on its slice, as Parametric Map + Segmentation (where an entry has a
+    /// region) + Structured Report into `dir`, on the worker with the export's progress and cancel.
+    pub fn start_review_export(&mut self, dir: PathBuf) {
+        let (Some(study), Some(review)) = (self.study.as_ref(), self.review.as_ref()) else {
+            self.error = Some("no review to export: open a study first".to_owned());
+            return;
+        };
+        let entries = review.review.entries.clone();
+        if entries.is_empty() {
+            self.error = Some("the review has no entries yet: give a verdict first".to_owned());
+            return;
+        }
+        let Some(display) = self.pane_display(0) else {
+            self.error = Some("no model loaded: the review's maps are computed again".to_owned());
+            return;
+        };
+        let has_region = entries.iter().any(|e| {
+            let index = e.slice_index;
+            match &e.roi {
+                Some(Roi::Mask { .. }) | None => {
+                    study.masks.get(index).is_some_and(Option::is_some)
+                }
+                Some(_) => true,
+            }
+        });
+        let request = ExportRequest {
+            volume: Arc::clone(&study.volume),
+            slices: entries.iter().map(|e| e.slice_index).collect(),
+            masks: study.masks.clone(),
+            displays: vec![display],
+            format: Format::Dicom,
+            scale: Scale::Native,
+            keep_identity: self.export.keep_identity,
+            destination: dir,
+            verdicts: entries.clone(),
+            retain_uids: self.export.retain_uids,
+            protected: self.read_files(),
+            results: ResultObjects {
+                parametric_map: true,
+                segmentation: has_region,
+                heatmap_segmentation: false,
+                report: true,
+            },
+            entries,
+        };
+        self.export.open = true;
         if let Some(session) = &mut self.model
             && let Err(e) = session.export(request.into_job())
         {
@@ -454,6 +651,15 @@ impl RadlensApp {
                     ui.radio_value(&mut e.format, Format::Dicom, "DICOM Secondary Capture");
                 });
                 ui.horizontal(|ui| {
+                    ui.label("also, into the folder:");
+                    ui.checkbox(&mut e.results.parametric_map, "Parametric Map")
+                        .on_hover_text("the raw heatmaps as float values on the slice grid");
+                    ui.checkbox(&mut e.results.segmentation, "Segmentation")
+                        .on_hover_text("the ROI (drawn or the study's) as a DICOM SEG");
+                    ui.checkbox(&mut e.results.report, "Structured Report")
+                        .on_hover_text("TID 1500: prediction, metrics, verdict and note per slice");
+                });
+                ui.horizontal(|ui| {
                     ui.label("scale");
                     for (scale, name) in [
                         (crate::export::Scale::Auto, "auto"),
@@ -478,7 +684,7 @@ impl RadlensApp {
                         ),
                     );
                 }
-                if e.format == Format::Dicom {
+                if e.format == Format::Dicom || e.results.any() {
                     ui.checkbox(
                         &mut e.keep_identity,
                         "keep patient identity (in-house PACS)",
@@ -531,7 +737,7 @@ impl RadlensApp {
                     }
                     None => {
                         if ui.button("Export…").clicked() {
-                            ask = Some(if e.all_slices {
+                            ask = Some(if e.all_slices || e.results.any() {
                                 Dialog::ExportFolder
                             } else {
                                 Dialog::ExportImage(e.format == Format::Dicom)

@@ -143,6 +143,16 @@ impl RadlensApp {
                         self.open_cohort(path, ctx);
                     }
                 }
+                (Dialog::RestoreReview, Some(paths)) => {
+                    if let Some(path) = paths.into_iter().next() {
+                        self.restore_review_from(&path);
+                    }
+                }
+                (Dialog::ExportReviewDicom, Some(paths)) => {
+                    if let Some(path) = paths.into_iter().next() {
+                        self.start_review_export(path);
+                    }
+                }
                 (Dialog::ExportImage(_) | Dialog::ExportFolder, Some(paths)) => {
                     if let Some(path) = paths.into_iter().next() {
                         self.start_export(path);

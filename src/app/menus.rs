@@ -20,6 +20,10 @@ pub(super) enum Dialog {
     ExportImage(bool),
     /// The folder for a series of annotated slices.
     ExportFolder,
+    /// The folder for the review as DICOM (Parametric Map, SEG, SR).
+    ExportReviewDicom,
+    /// A radlens Structured Report to restore the review from.
+    RestoreReview,
     /// Where to write the features panel's features as CSV.
     FeaturesCsv,
     /// A cohort's features CSV for the cohort view.
@@ -99,6 +103,19 @@ impl RadlensApp {
                     Dialog::ExportFolder => pollster::block_on(
                         dialog
                             .set_title("Export annotated slices into folder")
+                            .pick_folder(),
+                    )
+                    .map(|f| vec![f.path().to_path_buf()]),
+                    Dialog::RestoreReview => pollster::block_on(
+                        dialog
+                            .set_title("Restore the review from a radlens Structured Report")
+                            .add_filter("DICOM", &["dcm"])
+                            .pick_file(),
+                    )
+                    .map(|f| vec![f.path().to_path_buf()]),
+                    Dialog::ExportReviewDicom => pollster::block_on(
+                        dialog
+                            .set_title("Export the review as DICOM into folder")
                             .pick_folder(),
                     )
                     .map(|f| vec![f.path().to_path_buf()]),
@@ -209,6 +226,26 @@ impl RadlensApp {
             .clicked()
         {
             self.ask_for_paths(ctx, Dialog::ExportCsv);
+        }
+        if ui
+            .add_enabled(
+                reviewing && self.model.is_some(),
+                egui::Button::new("Export review as DICOM (map, SEG, SR)…"),
+            )
+            .on_hover_text("each entry explained again, with its ROI, verdict and note")
+            .clicked()
+        {
+            self.ask_for_paths(ctx, Dialog::ExportReviewDicom);
+        }
+        if ui
+            .add_enabled(
+                reviewing,
+                egui::Button::new("Restore review from DICOM SR…"),
+            )
+            .on_hover_text("verdicts and notes of a report radlens exported for this study")
+            .clicked()
+        {
+            self.ask_for_paths(ctx, Dialog::RestoreReview);
         }
         ui.separator();
         if ui

@@ -404,6 +404,33 @@ impl RadlensApp {
         }
     }
 
+    /// Restores the open study's review from the radlens Structured Report at `path`.
+    pub(super) fn restore_review_from(&mut self, path: &std::path::Path) {
+        let Some(review) = &mut self.review else {
+            self.error = Some("no review to restore into: open a study first".to_owned());
+            return;
+        };
+        let restored = crate::dicom::read_report(path)
+            .map_err(|e| e.to_string())
+            .and_then(|findings| super::review::entries_from_report(&findings));
+        match restored {
+            Ok(entries) if entries.is_empty() => {
+                self.error = Some(format!(
+                    "no radlens review entries in the report: {}",
+                    path.display()
+                ));
+            }
+            Ok(entries) => {
+                let count = review.restore(entries);
+                review.status = Some(Ok(format!(
+                    "{count} entries restored from {}",
+                    path.display()
+                )));
+            }
+            Err(e) => self.error = Some(format!("review not restored: {e}")),
+        }
+    }
+
     /// Saves the review file if it changed; a failure is shown as the app's error.
     pub fn save_review(&mut self) {
         if let Some(review) = &mut self.review

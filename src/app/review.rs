@@ -158,6 +158,54 @@ impl ReviewSession {
     }
 }
 
+/// The review entries a radlens Structured Report carries (its `REVIEWENTRY` items), with the
+/// verdict and note the report codes (what a reader of the SR sees) taking precedence.
+pub fn entries_from_report(
+    findings: &[crate::dicom::ReportedFinding],
+) -> Result<Vec<ReviewEntry>, String> {
+    findings
+        .iter()
+        .filter_map(|finding| finding.entry_json.as_ref().map(|json| (finding, json)))
+        .map(|(finding, json)| {
+            let mut entry: ReviewEntry = serde_json::from_str(json).map_err(|e| {
+                format!(
+                    "review entry of '{}' not readable: {e}",
+                    finding.tracking_id
+                )
+            })?;
+            entry.verdict = match finding.verdict.as_deref() {
+                Some("plausible") => Verdict::Plausible,
+                Some("implausible") => Verdict::Implausible,
+                Some(_) => Verdict::Unsure,
+                None => entry.verdict,
+            };
+            entry.note.clone_from(&finding.note);
+            Ok(entry)
+        })
+        .collect()
+}
+
+impl ReviewSession {
+    /// Restores the entries of a radlens report into this review: an entry about the same
+    /// explanation (method, parameters, slice) is replaced, others are added. Returns how many.
+    pub fn restore(&mut self, entries: Vec<ReviewEntry>) -> usize {
+        let count = entries.len();
+        for entry in entries {
+            match self
+                .review
+                .entries
+                .iter_mut()
+                .find(|e| e.slice_index == entry.slice_index && e.params == entry.params)
+            {
+                Some(existing) => *existing = entry,
+                None => self.review.entries.push(entry),
+            }
+        }
+        self.dirty |= count > 0;
+        count
+    }
+}
+
 impl RadlensApp {
     /// The review folder in use: [`Self::set_review_dir`]'s, else `$RADLENS_REVIEW_DIR`, else
     /// the settings', else the user's data folder.

@@ -375,7 +375,7 @@ fn write_tables(report: &Report, out: &mut impl Write) -> Result<()> {
 }
 
 /// The region on the slice's `rows × cols` grid.
-fn read_mask(
+pub(super) fn read_mask(
     path: &Path,
     input: &Path,
     slice: Option<usize>,

@@ -1,9 +1,12 @@
 //! `radlens export --model M.pt INPUT --method NAME [--slice N | --slices A..B] [--series ID]
 //! [--target K] [--samples N] [--batch B]
-//! (--png OUT.png | --dicom OUT.dcm | --out-dir DIR [--format png|dicom]) [--keep-identity]
-//! [--seed S] [--force] [--scale 1|2|4|auto] [--verdict TEXT]`: the explained slice as the viewer
-//! shows it, with colorbar and legend burned in, as PNG (+ `.json` sidecar) or DICOM Secondary
-//! Capture (+ sidecar), de-identified unless `--keep-identity`.
+//! (--png OUT.png | --dicom OUT.dcm | --out-dir DIR [--format png,sc,pmap,seg,sr]) [--mask MASK]
+//! [--seg-heatmap] [--keep-identity] [--seed S] [--force] [--scale 1|2|4|auto] [--verdict TEXT]
+//! [--note TEXT]`: the explained slice as the viewer shows it, with colorbar and legend burned
+//! in, as PNG (+ `.json` sidecar) or DICOM Secondary Capture (+ sidecar), and the DICOM result
+//! objects: the heatmaps as a Parametric Map, the ROI as a Segmentation, the findings as a TID
+//! 1500 Structured Report; de-identified unless `--keep-identity`. An `--out-dir` export lists
+//! everything it wrote in `DIR/export.json`.
 //!
 //! The per-slice work is [`crate::export::ExportPlan::export_slice`], the same the viewer runs.
 //! One progress line per slice on stderr; all outputs are checked before anything is computed,
@@ -21,10 +24,13 @@ use super::args::{
     ExplainOptions, InputArgs, ModelArg, finite, fraction, model_files, positive, warn_on_modality,
     write_policy,
 };
+use super::evaluate::read_mask;
+use crate::explain::metrics::{self, FaithfulnessParams};
 use crate::explain::{ExplainParams, Method, explain_scored};
 use crate::export::{
-    DicomExport, Explained, ExportError, ExportPlan, Format, Pane, Scale, SliceToExport,
-    SourceImage, dicom_options, hash_files,
+    DicomExport, Explained, ExplainedSlice, ExportError, ExportPlan, Format, LISTING_FILE, Listing,
+    Pane, ResultObjects, Scale, SliceToExport, SourceImage, dicom_options, hash_files,
+    map_measurements, sidecar_path, write_result_objects,
 };
 use crate::imaging::{Colormap, Window};
 use crate::input::{Input, Kind};
@@ -59,9 +65,21 @@ pub struct ExportArgs {
     /// each with a sidecar).
     #[arg(long)]
     pub out_dir: Option<PathBuf>,
-    /// File format with `--out-dir`.
-    #[arg(long, value_parser = ["png", "dicom"], default_value = "png")]
+    /// Formats with `--out-dir`, comma-separated: png, sc (DICOM Secondary Capture; `dicom` says
+    /// the same), pmap (Parametric Map of the heatmaps), seg (Segmentation of the ROI), sr
+    /// (Structured Report).
+    #[arg(long, default_value = "png")]
     pub format: String,
+    /// The ROI for seg and sr (`.npy`, `.png` or a DICOM SEG, as `evaluate` takes it); default:
+    /// the study's own SEG / `*.mask.npy`.
+    #[arg(long)]
+    pub mask: Option<PathBuf>,
+    /// With seg: also the heatmap above `--threshold` as a FRACTIONAL Segmentation.
+    #[arg(long)]
+    pub seg_heatmap: bool,
+    /// The reader's note, in the Structured Report.
+    #[arg(long)]
+    pub note: Option<String>,
     /// Copy patient identity into DICOM exports (in-house PACS only); default: de-identify.
     #[arg(long)]
     pub keep_identity: bool,
@@ -97,9 +115,27 @@ pub struct ExportArgs {
 
 /// The slices to export and where each goes.
 struct Plan {
-    format: Format,
-    /// `(slice index, output path)`.
-    jobs: Vec<(usize, PathBuf)>,
+    /// The pictures each slice is written as.
+    pictures: Vec<Format>,
+    results: ResultObjects,
+    /// `--out-dir`, where the listing goes.
+    dir: Option<PathBuf>,
+    /// `(slice index, one output path per picture format)`.
+    jobs: Vec<(usize, Vec<PathBuf>)>,
+}
+
+impl Plan {
+    fn is_dicom(&self) -> bool {
+        self.pictures.contains(&Format::Dicom) || self.results.any()
+    }
+
+    fn outputs(&self) -> Vec<PathBuf> {
+        let mut outputs: Vec<PathBuf> = self.jobs.iter().flat_map(|(_, p)| p.clone()).collect();
+        if let Some(dir) = &self.dir {
+            outputs.extend(self.results.outputs(dir));
+        }
+        outputs
+    }
 }
 
 pub fn run(args: &ExportArgs, out: &mut impl Write) -> Result<()> {
@@ -119,13 +155,16 @@ pub fn run(args: &ExportArgs, out: &mut impl Write) -> Result<()> {
     let input = args.input.read(true)?;
     warn_on_modality(&model, &input);
     let plan = plan(args, &input)?;
-    if plan.format == Format::Dicom && input.kind != Kind::Dicom {
+    if plan.is_dicom() && input.kind != Kind::Dicom {
         bail!(
             "a DICOM export needs a DICOM source: {}",
             args.input.input.display()
         );
     }
-    let policy = write_policy(&input, Some(&model), args.force);
+    let mut policy = write_policy(&input, Some(&model), args.force);
+    if let Some(mask) = &args.mask {
+        policy.protect([mask.clone()]);
+    }
     let panes: Vec<Pane> = methods
         .iter()
         .map(|&method| Pane {
@@ -138,7 +177,7 @@ pub fn run(args: &ExportArgs, out: &mut impl Write) -> Result<()> {
     // Hashed once: the model does not change during an export.
     let model_hashes = hash_files(&model_files(&model))?;
     let export = ExportPlan {
-        format: plan.format,
+        format: plan.pictures.first().copied().unwrap_or(Format::Png),
         scale,
         window: Window {
             center: args.window_center.unwrap_or(input.default_window.center),
@@ -149,7 +188,10 @@ pub fn run(args: &ExportArgs, out: &mut impl Write) -> Result<()> {
         model_files: &model_hashes,
         policy: &policy,
     };
-    let outputs: Vec<PathBuf> = plan.jobs.iter().map(|(_, p)| p.clone()).collect();
+    let mut outputs = plan.outputs();
+    if let Some(dir) = &plan.dir {
+        outputs.push(dir.join(LISTING_FILE));
+    }
     export.check(&outputs).map_err(|e| match e {
         ExportError::Output(OutputError::Exists { path }) => anyhow!(
             "output exists, left untouched (--force replaces it): {}",
@@ -157,19 +199,48 @@ pub fn run(args: &ExportArgs, out: &mut impl Write) -> Result<()> {
         ),
         other => other.into(),
     })?;
-    if plan.format == Format::Dicom {
+    if plan.is_dicom() {
         announce_identity(args);
     }
     let mut dicom = DicomExport::new(dicom_options(&panes, args.keep_identity, args.retain_uids));
     let total = plan.jobs.len();
-    write_slices(
-        &export,
-        &plan,
-        &input,
-        &model,
-        args.verdict.as_deref(),
-        &mut dicom,
-    )?;
+    let explained = write_slices(&export, &plan, args, &input, &model, &mut dicom)?;
+    let mut listing = Listing::new(!args.keep_identity);
+    if let Some(dir) = &plan.dir {
+        for (_, paths) in &plan.jobs {
+            for (path, format) in paths.iter().zip(&plan.pictures) {
+                let name = if *format == Format::Dicom {
+                    "sc"
+                } else {
+                    "png"
+                };
+                listing.add(dir, path, name, None)?;
+                listing.add(dir, &sidecar_path(path), "sidecar", None)?;
+            }
+        }
+    }
+    if plan.results.any() {
+        let dir = plan
+            .dir
+            .as_deref()
+            .context("result objects need --out-dir")?;
+        let written = write_result_objects(
+            &mut dicom,
+            dir,
+            plan.results,
+            &explained,
+            args.threshold,
+            &model.manifest.name,
+            &policy,
+        )?;
+        for (format, path, instance) in &written {
+            eprintln!("radlens: {format} -> {}", path.display());
+            listing.add(dir, path, format, Some(instance))?;
+        }
+    }
+    if let Some(dir) = &plan.dir {
+        listing.write(dir, &policy)?;
+    }
     writeln!(
         out,
         "exported {total} slice(s) with {} in {:.2} s",
@@ -179,54 +250,113 @@ pub fn run(args: &ExportArgs, out: &mut impl Write) -> Result<()> {
     Ok(())
 }
 
-/// Explains, draws and writes every slice of `plan`, one progress line each on stderr.
+/// Explains every slice of `plan`, writes its pictures, and keeps what the result objects need;
+/// one progress line per slice on stderr.
 fn write_slices(
     export: &ExportPlan<'_>,
     plan: &Plan,
+    args: &ExportArgs,
     input: &Input,
     model: &Model,
-    verdict: Option<&str>,
     dicom: &mut DicomExport,
-) -> Result<()> {
+) -> Result<Vec<ExplainedSlice>> {
     let never = AtomicBool::new(false);
     let total = plan.jobs.len();
     let [count, rows, cols] = input.shape;
-    for (k, &(index, ref path)) in plan.jobs.iter().enumerate() {
+    let verdict = args.verdict.as_deref();
+    let mut kept = Vec::new();
+    for (k, &(index, ref paths)) in plan.jobs.iter().enumerate() {
         let slice_started = Instant::now();
         let tensor = input.model_input(index, &model.manifest)?;
         let mut explain_pane = |_: &[f32], params: &ExplainParams, cancel: &AtomicBool| {
             Explained::from_scored(explain_scored(model, &tensor, [rows, cols], params, cancel))
         };
         let source = &input.slices[index];
+        let mask: Option<Vec<u8>> = match &args.mask {
+            Some(path) => Some(
+                read_mask(path, &args.input.input, Some(index), rows, cols)?
+                    .into_iter()
+                    .map(u8::from)
+                    .collect(),
+            ),
+            None => input.masks.get(index).cloned().flatten(),
+        };
         let slice = SliceToExport {
             index,
             count,
             values: input.slice(index),
             rows,
             cols,
-            mask: input.masks.get(index).and_then(Option::as_deref),
+            mask: mask.as_deref(),
             source: SourceImage {
                 path: source.path.clone(),
                 frame: source.frame,
             },
             position_mm: source.position_mm,
         };
-        export.export_slice(
-            &slice,
-            path,
-            &mut explain_pane,
-            &|_| verdict.map(str::to_owned),
-            dicom,
-            &never,
-        )?;
+        let mut explained = export.explain_slice(&slice, &mut explain_pane, &never)?;
+        for (path, &format) in paths.iter().zip(&plan.pictures) {
+            export.write_picture(
+                format,
+                &slice,
+                &explained,
+                path,
+                &|_| verdict.map(str::to_owned),
+                dicom,
+            )?;
+        }
+        if plan.results.any() {
+            let first = explained.swap_remove(0);
+            let faithfulness = plan.results.report.then(|| {
+                metrics::deletion_insertion(
+                    model,
+                    &tensor,
+                    &first.heatmap,
+                    &FaithfulnessParams::default(),
+                    &|_| {},
+                    &never,
+                )
+            });
+            let faithfulness = match faithfulness {
+                Some(Ok(f)) => Some((f.deletion.auc, f.insertion.auc)),
+                Some(Err(e)) => {
+                    eprintln!("radlens: warning: no deletion/insertion AUC for slice {index}: {e}");
+                    None
+                }
+                None => None,
+            };
+            let known_verdict = verdict
+                .map(|v| v.trim().to_lowercase())
+                .filter(|v| ["plausible", "implausible", "unsure"].contains(&v.as_str()));
+            let note = match (&known_verdict, verdict, &args.note) {
+                (None, Some(v), Some(n)) => format!("verdict: {v}; {n}"),
+                (None, Some(v), None) => format!("verdict: {v}"),
+                (_, _, Some(n)) => n.clone(),
+                _ => String::new(),
+            };
+            kept.push(ExplainedSlice {
+                index,
+                source: slice.source.clone(),
+                measurements: map_measurements(&first.heatmap, mask.as_deref(), faithfulness),
+                heatmap: first.heatmap,
+                probability: first.probability,
+                mask,
+                verdict: known_verdict,
+                note,
+                entry_json: None,
+            });
+        }
         eprintln!(
-            "radlens: slice {}/{total} (index {index}) {:.1} ms -> {}",
+            "radlens: slice {}/{total} (index {index}) {:.1} ms{}",
             k + 1,
             slice_started.elapsed().as_secs_f64() * 1e3,
-            path.display()
+            paths
+                .iter()
+                .map(|p| format!(" -> {}", p.display()))
+                .collect::<String>()
         );
     }
-    Ok(())
+    Ok(kept)
 }
 
 /// One stderr line saying what happens to patient identity in a DICOM export.
@@ -268,8 +398,10 @@ fn plan(args: &ExportArgs, input: &Input) -> Result<Plan> {
             bail!("--png/--dicom write one slice; use --out-dir for a range");
         }
         Ok(Plan {
-            format,
-            jobs: vec![(indices[0], path.clone())],
+            pictures: vec![format],
+            results: ResultObjects::default(),
+            dir: None,
+            jobs: vec![(indices[0], vec![path.clone()])],
         })
     };
     if let Some(path) = &args.png {
@@ -281,18 +413,46 @@ fn plan(args: &ExportArgs, input: &Input) -> Result<Plan> {
     let Some(dir) = &args.out_dir else {
         bail!("one of --png, --dicom or --out-dir is needed");
     };
+    let (pictures, mut results) = parse_formats(&args.format)?;
+    results.heatmap_segmentation = args.seg_heatmap;
+    if args.seg_heatmap && !results.segmentation {
+        bail!("--seg-heatmap comes with --format seg");
+    }
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the output folder: {}", dir.display()))?;
-    let format = if args.format == "dicom" {
-        Format::Dicom
-    } else {
-        Format::Png
-    };
     let jobs = indices
         .into_iter()
-        .map(|i| (i, dir.join(format.file_name(i))))
+        .map(|i| {
+            (
+                i,
+                pictures.iter().map(|f| dir.join(f.file_name(i))).collect(),
+            )
+        })
         .collect();
-    Ok(Plan { format, jobs })
+    Ok(Plan {
+        pictures,
+        results,
+        dir: Some(dir.clone()),
+        jobs,
+    })
+}
+
+/// `--format`: picture formats per slice and result objects of the whole export.
+fn parse_formats(text: &str) -> Result<(Vec<Format>, ResultObjects)> {
+    let mut pictures = Vec::new();
+    let mut results = ResultObjects::default();
+    for name in text.split(',').map(|f| f.trim().to_lowercase()) {
+        match name.as_str() {
+            "png" => pictures.push(Format::Png),
+            "sc" | "dicom" => pictures.push(Format::Dicom),
+            "pmap" => results.parametric_map = true,
+            "seg" => results.segmentation = true,
+            "sr" => results.report = true,
+            other => bail!("unknown --format `{other}` (png, sc, pmap, seg or sr)"),
+        }
+    }
+    pictures.dedup();
+    Ok((pictures, results))
 }
 
 /// `A..B` (or `A..=B`), both ends included.
@@ -313,6 +473,17 @@ fn parse_range(text: &str) -> Result<std::ops::RangeInclusive<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formats_split_into_pictures_and_result_objects() {
+        let (pictures, results) = parse_formats("png, SC,pmap,seg,sr").unwrap();
+        assert_eq!(pictures, [Format::Png, Format::Dicom]);
+        assert!(results.parametric_map && results.segmentation && results.report);
+        assert!(!results.heatmap_segmentation);
+        let (pictures, results) = parse_formats("pmap").unwrap();
+        assert!(pictures.is_empty() && results.parametric_map && !results.report);
+        assert!(parse_formats("png,tiff").is_err());
+    }
 
     #[test]
     fn ranges_include_both_ends() {

@@ -10,6 +10,7 @@ mod header;
 mod lengths;
 mod open;
 mod palette;
+mod results;
 mod seg;
 mod series;
 mod study;
@@ -19,6 +20,10 @@ pub use decode::{LoadControl, load_series};
 pub use error::{DicomError, quote};
 pub use header::{FileHeader, TagEntry};
 pub use open::{ReadExtent, open};
+pub use results::{
+    MapLayer, PARAMETRIC_MAP_CLASS, ReportedFinding, ReportedValue, read_parametric_map,
+    read_report,
+};
 pub use seg::{
     add_mask_files, frame_segments, mask_files_for, masks_for, segment_masks_for, segmentations_for,
 };

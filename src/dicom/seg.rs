@@ -76,15 +76,6 @@ fn masks_where(
     let [slices, rows, cols] = target.shape;
     let plane = rows * cols;
     let mut masks: Vec<Option<Vec<u8>>> = vec![None; slices];
-    let normal = target.geometry.slice_direction;
-    let half_step = target.geometry.spacing_mm[0] / 2.0;
-    let pixel_mm = target.geometry.spacing_mm[1].min(target.geometry.spacing_mm[2]);
-    let target_positions: Vec<Option<f64>> = target
-        .slices
-        .iter()
-        .map(|s| s.position_mm.map(|p| dot(p, normal)))
-        .collect();
-    let origin = target.geometry.origin_mm;
     for seg in segmentations {
         if seg.shape[1] != rows || seg.shape[2] != cols {
             continue;
@@ -93,36 +84,9 @@ fn masks_where(
             if !take(meta.frame) {
                 continue;
             }
-            let Some(position) = meta.position_mm else {
+            let Some(slice) = meta.position_mm.and_then(|p| slice_at(target, p)) else {
                 continue;
             };
-            // Same in-plane grid: the frame's corner lies on the target's slice line.
-            let offset = [
-                position[0] - origin[0],
-                position[1] - origin[1],
-                position[2] - origin[2],
-            ];
-            let along = dot(offset, normal);
-            let in_plane = [
-                offset[0] - along * normal[0],
-                offset[1] - along * normal[1],
-                offset[2] - along * normal[2],
-            ];
-            if dot(in_plane, in_plane).sqrt() > pixel_mm / 2.0 {
-                continue;
-            }
-            let depth = dot(position, normal);
-            let nearest = target_positions
-                .iter()
-                .enumerate()
-                .filter_map(|(i, p)| p.map(|p| (i, (p - depth).abs())))
-                .min_by(|a, b| a.1.total_cmp(&b.1));
-            let Some((slice, distance)) = nearest else {
-                continue;
-            };
-            if distance > half_step.max(1e-3) {
-                continue;
-            }
             let mask = masks[slice].get_or_insert_with(|| vec![0; plane]);
             let range = frame * plane..(frame + 1) * plane;
             match &seg.voxels {
@@ -139,6 +103,37 @@ fn masks_where(
         }
     }
     masks
+}
+
+/// The slice of `target` a frame at `position` (its top left corner, mm) lies on: on the same
+/// in-plane grid (within half a pixel) and within half a slice spacing of the slice.
+pub(super) fn slice_at(target: &Volume, position: [f64; 3]) -> Option<usize> {
+    let normal = target.geometry.slice_direction;
+    let half_step = target.geometry.spacing_mm[0] / 2.0;
+    let pixel_mm = target.geometry.spacing_mm[1].min(target.geometry.spacing_mm[2]);
+    let origin = target.geometry.origin_mm;
+    let offset = [
+        position[0] - origin[0],
+        position[1] - origin[1],
+        position[2] - origin[2],
+    ];
+    let along = dot(offset, normal);
+    let in_plane = [
+        offset[0] - along * normal[0],
+        offset[1] - along * normal[1],
+        offset[2] - along * normal[2],
+    ];
+    if dot(in_plane, in_plane).sqrt() > pixel_mm / 2.0 {
+        return None;
+    }
+    let depth = dot(position, normal);
+    let (slice, distance) = target
+        .slices
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.position_mm.map(|p| (i, (dot(p, normal) - depth).abs())))
+        .min_by(|a, b| a.1.total_cmp(&b.1))?;
+    (distance <= half_step.max(1e-3)).then_some(slice)
 }
 
 /// Mask files beside a series: `NAME.mask.npy`, `uint8` or `bool` `[slices, rows, cols]` in the

@@ -11,12 +11,20 @@
 //!
 //! The GUI's export dialog and `radlens export` run the same per-slice pipeline,
 //! [`ExportPlan::export_slice`]: explain (the caller's callback) → [`annotate`] →
-//! [`side_by_side`] → [`write_png`] or [`DicomExport::write`] → [`write_sidecar`].
+//! [`side_by_side`] → [`write_png`] or [`DicomExport::write`] → [`write_sidecar`]; then, for the
+//! DICOM result objects, [`write_result_objects`]: the explained slices' heatmaps as a
+//! Parametric Map, their ROIs as a Segmentation, the review as a TID 1500 Structured Report, all
+//! through the one [`DicomExport`] (one de-identification, one UID map).
 
 mod annotate;
 mod deid;
+mod instance;
+mod parametric_map;
 mod pipeline;
+mod report;
+mod results;
 mod secondary_capture;
+mod segmentation;
 mod sidecar;
 mod text;
 
@@ -27,13 +35,25 @@ pub use annotate::{
     AnnotatedImage, DisplayedSlice, Legend, Scale, annotate, side_by_side, viewer_heat_params,
 };
 pub use deid::{Action, DeidOptions, DeidReport, PROFILE, UidMap, action_for, deidentify, new_uid};
+pub use instance::{
+    Code, DEVICE_UID, DicomExport, DicomOptions, IMPLEMENTATION_CLASS_UID, ObjectKind,
+    PRIVATE_SCHEME, SourceFrame, SourceImage, WrittenInstance, decimal_string, source_frames,
+};
+pub use parametric_map::{HEATMAP_LABEL, map_description};
 pub use pipeline::{
     ExplainPane, Explained, ExportPlan, Format, Look, Pane, SliceToExport, dicom_options,
     hash_files, picture,
 };
-pub use secondary_capture::{
-    DicomExport, DicomOptions, SourceImage, WrittenInstance, derivation_description,
+pub use report::{
+    FrameReference, Measurement, Report, ReportedRegion, SegmentReference, codes as report_codes,
 };
+pub use results::{
+    ExplainedSlice, HEATMAP_SEGMENTATION_FILE, LISTING_FILE, ListedFile, Listing,
+    PARAMETRIC_MAP_FILE, REPORT_FILE, ResultObjects, SEGMENTATION_FILE, map_measurements,
+    write_result_objects,
+};
+pub use secondary_capture::derivation_description;
+pub use segmentation::{Segment, SegmentAlgorithm, SegmentationType, fractional, pack_bits};
 pub use sidecar::{
     DicomInfo, DisplayInfo, FileHash, OutputInfo, Sidecar, SliceInfo, sha256_file, sidecar_path,
 };

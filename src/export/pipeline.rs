@@ -106,6 +106,7 @@ pub struct SliceToExport<'a> {
 }
 
 /// Everything an export of one or many slices shares.
+#[derive(Clone, Copy)]
 pub struct ExportPlan<'a> {
     pub format: Format,
     pub scale: Scale,
@@ -129,18 +130,13 @@ impl ExportPlan<'_> {
         Ok(())
     }
 
-    /// Explains, draws and writes `slice` to `path` (+ its sidecar). `verdict` gives the
-    /// reviewer's verdict on a pane's map, printed in its legend.
-    #[allow(clippy::too_many_lines)] // one slice: explain per pane, compose, write, describe
-    pub fn export_slice(
+    /// Explains each pane of `slice` (the caller's `explain`), stopping when `cancel` is set.
+    pub fn explain_slice(
         &self,
         slice: &SliceToExport<'_>,
-        path: &Path,
         explain: &mut ExplainPane<'_>,
-        verdict: &dyn Fn(&Heatmap) -> Option<String>,
-        dicom: &mut DicomExport,
         cancel: &AtomicBool,
-    ) -> Result<(), ExportError> {
+    ) -> Result<Vec<Explained>, ExportError> {
         let mut explained = Vec::with_capacity(self.panes.len());
         for pane in self.panes {
             if cancel.load(Ordering::Relaxed) {
@@ -150,9 +146,40 @@ impl ExportPlan<'_> {
                 .map_err(|reason| ExportError::Explain { reason })?;
             explained.push(result);
         }
+        Ok(explained)
+    }
+
+    /// Explains, draws and writes `slice` to `path` (+ its sidecar) in the plan's format, and
+    /// returns the panes' explanations. `verdict` gives the reviewer's verdict on a pane's map,
+    /// printed in its legend.
+    pub fn export_slice(
+        &self,
+        slice: &SliceToExport<'_>,
+        path: &Path,
+        explain: &mut ExplainPane<'_>,
+        verdict: &dyn Fn(&Heatmap) -> Option<String>,
+        dicom: &mut DicomExport,
+        cancel: &AtomicBool,
+    ) -> Result<Vec<Explained>, ExportError> {
+        let explained = self.explain_slice(slice, explain, cancel)?;
+        self.write_picture(self.format, slice, &explained, path, verdict, dicom)?;
+        Ok(explained)
+    }
+
+    /// Draws the explained panes of `slice` side by side and writes them to `path` as `format`
+    /// (+ its sidecar).
+    pub fn write_picture(
+        &self,
+        format: Format,
+        slice: &SliceToExport<'_>,
+        explained: &[Explained],
+        path: &Path,
+        verdict: &dyn Fn(&Heatmap) -> Option<String>,
+        dicom: &mut DicomExport,
+    ) -> Result<(), ExportError> {
         let mut images = Vec::with_capacity(explained.len());
         let mut first = None;
-        for (pane, result) in self.panes.iter().zip(&explained) {
+        for (pane, result) in self.panes.iter().zip(explained) {
             let look = Look {
                 window: self.window,
                 invert: self.invert,
@@ -175,7 +202,7 @@ impl ExportPlan<'_> {
             reason: "no pane to export".to_owned(),
         })?;
         let image = side_by_side(images)?;
-        let mut sidecar = Sidecar::describe(self.format.name(), &image, &displayed, &legend)
+        let mut sidecar = Sidecar::describe(format.name(), &image, &displayed, &legend)
             .with_explanation(&result.heatmap, &pane.params)
             .with_inputs(std::slice::from_ref(&slice.source.path))?;
         sidecar.model = self.model_files.to_vec();
@@ -183,7 +210,7 @@ impl ExportPlan<'_> {
             sidecar.layout = self
                 .panes
                 .iter()
-                .zip(&explained)
+                .zip(explained)
                 .map(|(pane, result)| {
                     serde_json::json!({
                         "explanation": result.heatmap.provenance,
@@ -196,7 +223,7 @@ impl ExportPlan<'_> {
                 })
                 .collect();
         }
-        match self.format {
+        match format {
             Format::Png => write_png(path, &image, self.policy)?,
             Format::Dicom => {
                 let derivation = derivation_description(

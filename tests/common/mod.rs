@@ -232,3 +232,51 @@ pub fn traced_cam_model(dir: &Path, classes: i64) -> PathBuf {
     .unwrap();
     path
 }
+
+/// `dciodvfy` (dicom3tools) on `file`: its error lines and its warning lines. A missing tool fails
+/// the test with how to get it (packaging/setup.sh and .ci/run install it).
+pub fn dciodvfy(file: &Path) -> (Vec<String>, Vec<String>) {
+    let output = std::process::Command::new("dciodvfy")
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "dciodvfy cannot run ({e}): install dicom3tools (packaging/setup.sh does, or \
+                 apt install dicom3tools)"
+            )
+        });
+    // dciodvfy writes its findings to stderr, the module names to stdout.
+    let report = String::from_utf8_lossy(&output.stderr).into_owned()
+        + &String::from_utf8_lossy(&output.stdout);
+    let lines = |prefix: &str| -> Vec<String> {
+        report
+            .lines()
+            .filter(|l| l.starts_with(prefix))
+            .map(str::to_owned)
+            .collect()
+    };
+    (lines("Error"), lines("Warning"))
+}
+
+/// Every primitive value of `obj` and its sequence items, as text, with its tag (pixel data left
+/// out).
+pub fn all_values(obj: &dicom_object::InMemDicomObject, out: &mut Vec<(dicom_core::Tag, String)>) {
+    use dicom_core::header::Header;
+    use dicom_dictionary_std::tags;
+    for elem in obj {
+        match elem.value() {
+            dicom_core::value::Value::Sequence(seq) => {
+                seq.items().iter().for_each(|i| all_values(i, out))
+            }
+            dicom_core::value::Value::Primitive(p)
+                if ![tags::PIXEL_DATA, tags::FLOAT_PIXEL_DATA].contains(&elem.tag()) =>
+            {
+                out.push((
+                    elem.tag(),
+                    p.to_str().trim_end_matches(['\0', ' ']).trim().to_owned(),
+                ));
+            }
+            _ => {}
+        }
+    }
+}
