@@ -1556,3 +1556,159 @@ fn a_cnn_and_the_transformer_explain_side_by_side_in_the_comparison() {
         harness.render().unwrap().save(out).unwrap();
     }
 }
+
+#[test]
+fn result_objects_export_from_the_viewer_and_open_back_over_the_series_and_the_review_restores() {
+    let series = common::data("dicom/series/ct_3slice_with_seg");
+    let reviews = tempfile::tempdir().unwrap();
+    let mut harness = app_reviewing(vec![series], SIZE, reviews.path().to_owned());
+    let ctx = harness.ctx.clone();
+    harness
+        .state_mut()
+        .open_model(radlens::app::demo_model().unwrap(), &ctx);
+    wait_for_model(&mut harness);
+    let shown = slice(&harness);
+    {
+        let app = harness.state_mut();
+        let volume = Arc::clone(&app.study.as_ref().unwrap().volume);
+        app.model
+            .as_mut()
+            .unwrap()
+            .explain(0, &volume, shown)
+            .unwrap();
+    }
+    wait_for(&mut harness, 60, "pane 1 explains the slice", |s| {
+        let volume = &s.study.as_ref().unwrap().volume;
+        s.model
+            .as_ref()
+            .unwrap()
+            .heatmap_for(0, volume, shown)
+            .is_some()
+    });
+    let export_done = |s: &RadlensApp| {
+        s.model
+            .as_ref()
+            .is_some_and(|m| m.export.is_none() && m.export_result.is_some())
+    };
+
+    // File > Export with the three result objects: into a folder, beside the pictures.
+    let out = tempfile::tempdir().unwrap();
+    {
+        let app = harness.state_mut();
+        app.export.results.parametric_map = true;
+        app.export.results.segmentation = true;
+        app.export.results.report = true;
+        app.start_export(out.path().to_owned());
+    }
+    wait_for(&mut harness, 120, "export with result objects", export_done);
+    let summary = harness
+        .state()
+        .model
+        .as_ref()
+        .unwrap()
+        .export_result
+        .clone();
+    assert!(
+        matches!(&summary, Some(Ok(s)) if s.contains("de-identified")),
+        "{summary:?}"
+    );
+    for file in [
+        "heatmap_pm.dcm",
+        "roi_seg.dcm",
+        "report_sr.dcm",
+        "export.json",
+    ] {
+        assert!(out.path().join(file).exists(), "{file} missing");
+    }
+    let computed = harness
+        .state()
+        .model
+        .as_ref()
+        .unwrap()
+        .heatmap_for(0, &harness.state().study.as_ref().unwrap().volume, shown)
+        .map(|h| h.values.clone())
+        .expect("pane 1's own explanation");
+
+    // Open them back: the map becomes pane 1's heatmap, the SEG the ROI.
+    harness.state_mut().open_results(&[
+        out.path().join("heatmap_pm.dcm"),
+        out.path().join("roi_seg.dcm"),
+    ]);
+    assert_eq!(harness.state().error, None);
+    harness.run();
+    let state = harness.state();
+    let study = state.study.as_ref().unwrap();
+    let shown_map = state
+        .model
+        .as_ref()
+        .unwrap()
+        .heatmap_for(0, &study.volume, study.view.slice)
+        .expect("pane 1 shows the opened map");
+    assert_eq!(shown_map.provenance.method.name(), "gradcam");
+    assert_eq!(study.view.slice, shown);
+    assert_eq!(
+        shown_map.values, computed,
+        "the map's values are the viewer's own"
+    );
+    assert!(
+        study.masks.iter().flatten().count() > 0,
+        "the SEG is the ROI"
+    );
+
+    // Export the review as DICOM, then restore it into an emptied review.
+    let heatmap = Arc::clone(shown_map);
+    let slice_index = study.view.slice;
+    {
+        let app = harness.state_mut();
+        let review = app.review.as_mut().expect("a review is open");
+        review.set_verdict(
+            &heatmap,
+            slice_index,
+            None,
+            radlens::review::Verdict::Implausible,
+            "attends to the table",
+            None,
+        );
+        app.model.as_mut().unwrap().export_result = None;
+    }
+    let reviewed = tempfile::tempdir().unwrap();
+    harness
+        .state_mut()
+        .start_review_export(reviewed.path().to_owned());
+    wait_for(&mut harness, 120, "review export", export_done);
+    let summary = harness
+        .state()
+        .model
+        .as_ref()
+        .unwrap()
+        .export_result
+        .clone();
+    assert!(
+        matches!(&summary, Some(Ok(s)) if s.contains("review entries")),
+        "{summary:?}"
+    );
+    let entries = harness
+        .state()
+        .review
+        .as_ref()
+        .unwrap()
+        .review
+        .entries
+        .clone();
+    harness
+        .state_mut()
+        .review
+        .as_mut()
+        .unwrap()
+        .review
+        .entries
+        .clear();
+    harness
+        .state_mut()
+        .restore_review_from(&reviewed.path().join("report_sr.dcm"));
+    assert_eq!(harness.state().error, None);
+    assert_eq!(
+        harness.state().review.as_ref().unwrap().review.entries,
+        entries
+    );
+}

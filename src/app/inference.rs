@@ -408,6 +408,29 @@ impl ModelSession {
         Ok(())
     }
 
+    /// Shows `heatmap` (read from a file) as `pane`'s explanation of `slice`, instead of computing
+    /// one; a running explanation of the pane is cancelled.
+    pub fn show_heatmap(
+        &mut self,
+        pane: usize,
+        volume: &Arc<Volume>,
+        slice: usize,
+        heatmap: &Arc<Heatmap>,
+    ) {
+        let key = slice_key(volume, slice);
+        let current = self.panes.get(pane).is_some_and(|e| {
+            e.result.as_ref().is_some_and(|(k, r)| {
+                *k == key && r.as_ref().is_ok_and(|h| Arc::ptr_eq(h, heatmap))
+            })
+        });
+        if current || pane >= self.panes.len() {
+            return;
+        }
+        self.cancel_explanation(pane);
+        self.cancel_metrics(pane);
+        self.panes[pane].result = Some((key, Ok(Arc::clone(heatmap))));
+    }
+
     /// `pane`'s heatmap for `slice` of `volume`, if that is what its last explanation was of.
     #[must_use]
     pub fn heatmap_for(

@@ -143,6 +143,7 @@ impl RadlensApp {
                         self.open_cohort(path, ctx);
                     }
                 }
+                (Dialog::OpenResults, Some(paths)) => self.open_results(&paths),
                 (Dialog::RestoreReview, Some(paths)) => {
                     if let Some(path) = paths.into_iter().next() {
                         self.restore_review_from(&path);
@@ -253,6 +254,16 @@ impl RadlensApp {
             }
             None => (1, false),
         };
+        // A Parametric Map opened over the series stands in for pane 1's explanation.
+        if let Some(study) = &self.study
+            && let Some(heatmap) = study
+                .map_layer
+                .as_ref()
+                .and_then(|layer| layer.heatmaps.get(study.view.slice))
+                .and_then(Option::as_ref)
+        {
+            session.show_heatmap(0, &study.volume, study.view.slice, heatmap);
+        }
         if let Some(study) = &self.study
             && let Err(e) = session
                 .request(&study.volume, study.view.slice)

@@ -24,6 +24,8 @@ pub(super) enum Dialog {
     ExportReviewDicom,
     /// A radlens Structured Report to restore the review from.
     RestoreReview,
+    /// Parametric Maps, SEGs and SRs to open over the series on screen.
+    OpenResults,
     /// Where to write the features panel's features as CSV.
     FeaturesCsv,
     /// A cohort's features CSV for the cohort view.
@@ -106,6 +108,13 @@ impl RadlensApp {
                             .pick_folder(),
                     )
                     .map(|f| vec![f.path().to_path_buf()]),
+                    Dialog::OpenResults => pollster::block_on(
+                        dialog
+                            .set_title("Open Parametric Maps, SEGs, SRs over this series")
+                            .add_filter("DICOM", &["dcm"])
+                            .pick_files(),
+                    )
+                    .map(|files| files.iter().map(|f| f.path().to_path_buf()).collect()),
                     Dialog::RestoreReview => pollster::block_on(
                         dialog
                             .set_title("Restore the review from a radlens Structured Report")
@@ -246,6 +255,19 @@ impl RadlensApp {
             .clicked()
         {
             self.ask_for_paths(ctx, Dialog::RestoreReview);
+        }
+        if ui
+            .add_enabled(
+                self.study.is_some(),
+                egui::Button::new("Open result objects over this series…"),
+            )
+            .on_hover_text(
+                "a Parametric Map as pane 1's heatmap, a SEG as the ROI, a radlens SR restores \
+                 the review",
+            )
+            .clicked()
+        {
+            self.ask_for_paths(ctx, Dialog::OpenResults);
         }
         ui.separator();
         if ui

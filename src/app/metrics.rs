@@ -405,7 +405,7 @@ impl RadlensApp {
     }
 
     /// Restores the open study's review from the radlens Structured Report at `path`.
-    pub(super) fn restore_review_from(&mut self, path: &std::path::Path) {
+    pub fn restore_review_from(&mut self, path: &std::path::Path) {
         let Some(review) = &mut self.review else {
             self.error = Some("no review to restore into: open a study first".to_owned());
             return;

@@ -31,10 +31,11 @@ mod menus;
 pub mod metrics;
 mod panels;
 mod phantom;
+mod results;
 pub mod review;
 pub mod roi;
 pub mod settings;
-mod study;
+pub mod study;
 mod viewport;
 
 use std::path::PathBuf;

@@ -31,6 +31,15 @@ pub struct Study {
     difference: Option<((usize, usize), Arc<HeatLayer>)>,
     pub hover: Option<Hover>,
     pub image_rect: Option<egui::Rect>,
+    /// A Parametric Map opened over the series (File > Open result objects): pane 1 shows its
+    /// heatmap on the slices it covers instead of computing one.
+    pub map_layer: Option<MapOverlay>,
+}
+
+/// A Parametric Map's heatmaps, per slice of the series.
+pub struct MapOverlay {
+    pub name: String,
+    pub heatmaps: Vec<Option<Arc<crate::explain::Heatmap>>>,
 }
 
 impl Study {
@@ -48,6 +57,7 @@ impl Study {
             difference: None,
             hover: None,
             image_rect: None,
+            map_layer: None,
         }
     }
 
