@@ -113,7 +113,8 @@ fn parametric_map_segmentation_and_report_of_a_ct_and_an_mr_series_pass_dciodvfy
             let known = [
                 "needed to build DICOMDIR",
                 "attribute <Laterality>",
-                "Unrecognized defined term <99RADLENS>",
+                // radlens' private codes and IBSI's identifiers (99RADLENS, 99IBSI).
+                "Unrecognized defined term <99",
             ];
             let unknown: Vec<&String> = warnings
                 .iter()
@@ -216,6 +217,38 @@ fn result_objects_hold_the_heatmap_and_the_roi_exactly_and_read_back_over_the_so
         assert!(finding.heatmap.is_some());
     }
     assert!(findings.iter().any(|f| f.segment.is_some()));
+    // Where the slice has a region, its radiomics features: the first-order mean is the mean of
+    // the ROI's pixels.
+    for (slice, finding) in findings.iter().enumerate() {
+        let mean = finding
+            .measurements
+            .iter()
+            .find(|m| m.meaning == "original_firstorder_Mean");
+        let Some(mask) = input.masks[slice]
+            .as_ref()
+            .filter(|m| m.iter().any(|&v| v > 0))
+        else {
+            assert!(
+                mean.is_none(),
+                "slice {slice} has no region, so no features"
+            );
+            continue;
+        };
+        let values = input.slice(slice);
+        let inside: Vec<f64> = values
+            .iter()
+            .zip(mask)
+            .filter(|(_, m)| **m > 0)
+            .map(|(v, _)| f64::from(*v))
+            .collect();
+        let expected = inside.iter().sum::<f64>() / inside.len() as f64;
+        let mean = mean.expect("the ROI's first-order mean");
+        assert!(
+            (mean.value - expected).abs() < 1e-6 * expected.abs().max(1.0),
+            "{mean:?} vs {expected}"
+        );
+        assert_eq!(mean.unit, "[hnsf'U]");
+    }
 
     // Every reference resolves to a written instance or to the source.
     let listing: serde_json::Value =

@@ -18,7 +18,7 @@ pub use crate::export::Format;
 use crate::export::{
     AnnotatedImage, DicomExport, DisplayedSlice, Explained, ExplainedSlice, ExportPlan, Legend,
     Listing, Look, Pane, ResultObjects, Scale, SliceToExport, SourceImage, WritePolicy, annotate,
-    dicom_options, hash_files, map_measurements, sidecar_path, write_result_objects,
+    dicom_options, hash_files, map_measurements, roi_features, sidecar_path, write_result_objects,
 };
 use crate::imaging::{Colormap, Window};
 use crate::model::{JobContext, Model, preprocess_slice};
@@ -395,10 +395,18 @@ impl ExportRequest {
                 .ok()
                 .map(|f| (f.deletion.auc, f.insertion.auc));
                 let entry = entry.or_else(|| self.entry_for(&first.heatmap, index));
+                let mut measurements =
+                    map_measurements(&first.heatmap, mask.as_deref(), faithfulness);
+                if let Some(mask) = mask.as_deref().filter(|_| self.results.report) {
+                    match roi_features(&values, mask, rows, cols, &slice.source) {
+                        Ok(features) => measurements.extend(features),
+                        Err(e) => tracing::warn!("slice {index}: {e}"),
+                    }
+                }
                 kept.push(ExplainedSlice {
                     index,
                     source: slice.source.clone(),
-                    measurements: map_measurements(&first.heatmap, mask.as_deref(), faithfulness),
+                    measurements,
                     heatmap: first.heatmap,
                     probability: first.probability,
                     mask,

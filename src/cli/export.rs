@@ -30,7 +30,7 @@ use crate::explain::{ExplainParams, Method, explain_scored};
 use crate::export::{
     DicomExport, Explained, ExplainedSlice, ExportError, ExportPlan, Format, LISTING_FILE, Listing,
     Pane, ResultObjects, Scale, SliceToExport, SourceImage, dicom_options, hash_files,
-    map_measurements, sidecar_path, write_result_objects,
+    map_measurements, roi_features, sidecar_path, write_result_objects,
 };
 use crate::imaging::{Colormap, Window};
 use crate::input::{Input, Kind};
@@ -334,10 +334,17 @@ fn write_slices(
                 (_, _, Some(n)) => n.clone(),
                 _ => String::new(),
             };
+            let mut measurements = map_measurements(&first.heatmap, mask.as_deref(), faithfulness);
+            if let Some(mask) = mask.as_deref().filter(|_| plan.results.report) {
+                match roi_features(input.slice(index), mask, rows, cols, &slice.source) {
+                    Ok(features) => measurements.extend(features),
+                    Err(e) => eprintln!("radlens: warning: slice {index}: {e}"),
+                }
+            }
             kept.push(ExplainedSlice {
                 index,
                 source: slice.source.clone(),
-                measurements: map_measurements(&first.heatmap, mask.as_deref(), faithfulness),
+                measurements,
                 heatmap: first.heatmap,
                 probability: first.probability,
                 mask,

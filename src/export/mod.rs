@@ -50,7 +50,7 @@ pub use report::{
 pub use results::{
     ExplainedSlice, HEATMAP_SEGMENTATION_FILE, LISTING_FILE, ListedFile, Listing,
     PARAMETRIC_MAP_FILE, REPORT_FILE, ResultObjects, SEGMENTATION_FILE, map_measurements,
-    write_result_objects,
+    roi_features, write_result_objects,
 };
 pub use secondary_capture::derivation_description;
 pub use segmentation::{Segment, SegmentAlgorithm, SegmentationType, fractional, pack_bits};

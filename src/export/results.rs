@@ -192,6 +192,79 @@ pub fn map_measurements(
     out
 }
 
+/// The handcrafted radiomics features of `mask` on the slice `values` (`rows × cols`, from
+/// `source`, whose pixel spacing and slice thickness give the voxel size), with PyRadiomics'
+/// default settings as the features panel computes them. Each is coded by its IBSI identifier
+/// (scheme `99IBSI`) where IBSI defines one, else by radlens' private code `RFnnn`, the meaning
+/// the PyRadiomics column; units are UCUM (`[hnsf'U]` for CT intensities, `[arb'U]` otherwise).
+pub fn roi_features(
+    values: &[f32],
+    mask: &[u8],
+    rows: usize,
+    cols: usize,
+    source: &SourceImage,
+) -> Result<Vec<Measurement>, ExportError> {
+    use crate::radiomics::{self, Settings, ibsi::Unit};
+    let (_, frames) = super::source_frames(std::slice::from_ref(source))?;
+    let frame = &frames[0];
+    let spacing_mm = [
+        frame.slice_thickness.unwrap_or(1.0),
+        frame.pixel_spacing[0],
+        frame.pixel_spacing[1],
+    ];
+    let values: Vec<f64> = values.iter().map(|&v| f64::from(v)).collect();
+    let labels: Vec<u32> = mask.iter().map(|&m| u32::from(m > 0)).collect();
+    let volume = radiomics::Volume {
+        values: &values,
+        labels: &labels,
+        dims: [1, rows, cols],
+        spacing_mm,
+    };
+    let extraction =
+        radiomics::extract(&volume, &Settings::default()).map_err(|e| ExportError::Invalid {
+            reason: format!("radiomics features of the ROI: {e}"),
+        })?;
+    let intensity = if frame.modality == "CT" {
+        ("[hnsf'U]", "Hounsfield unit")
+    } else {
+        ("[arb'U]", "arbitrary unit")
+    };
+    Ok(extraction
+        .features
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, value))| value.is_finite())
+        .map(|(index, (column, value))| {
+            let described = radiomics::ibsi::describe_column(column);
+            let concept = match described.and_then(|(_, _, ibsi)| ibsi.code) {
+                Some(code) => Code::new(code, "99IBSI", column),
+                None => Code::private(&format!("RF{index:03}"), column),
+            };
+            let (unit, meaning) = match described.map_or(Unit::None, |(_, _, i)| i.unit) {
+                Unit::None => ("1".to_owned(), "no units".to_owned()),
+                Unit::Intensity => (intensity.0.to_owned(), intensity.1.to_owned()),
+                Unit::IntensitySquared => (
+                    format!("{}2", intensity.0),
+                    format!("{} squared", intensity.1),
+                ),
+                Unit::IntensitySquaredMm3 => (
+                    format!("{}2.mm3", intensity.0),
+                    format!("{} squared cubic millimetre", intensity.1),
+                ),
+                Unit::Mm => ("mm".to_owned(), "millimeter".to_owned()),
+                Unit::Mm2 => ("mm2".to_owned(), "square millimeter".to_owned()),
+                Unit::Mm3 => ("mm3".to_owned(), "cubic millimeter".to_owned()),
+                Unit::PerMm => ("/mm".to_owned(), "per millimeter".to_owned()),
+            };
+            Measurement {
+                concept,
+                value: *value,
+                unit: Code::new(&unit, "UCUM", &meaning),
+            }
+        })
+        .collect())
+}
+
 /// Writes the result objects `which` of `slices` into `dir` and returns what was written, in
 /// order (PM, SEG, heatmap SEG, SR). `threshold` is the heatmap segmentation's (the pane's).
 pub fn write_result_objects(
