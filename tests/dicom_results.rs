@@ -129,6 +129,7 @@ fn parametric_map_segmentation_and_report_of_a_ct_and_an_mr_series_pass_dciodvfy
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // export once, then check each object against its source
 fn result_objects_hold_the_heatmap_and_the_roi_exactly_and_read_back_over_the_source() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("ct");
@@ -410,6 +411,7 @@ fn a_segmentation_without_a_region_is_refused_with_the_reason_and_nothing_is_wri
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // a review made by hand, exported, read back
 fn a_review_exported_as_dicom_restores_with_the_same_entries() {
     use radlens::explain::{ExplainParams, Heatmap, Method, Provenance};
     use radlens::export::{
@@ -429,7 +431,7 @@ fn a_review_exported_as_dicom_restores_with_the_same_entries() {
         cols,
         provenance: Provenance {
             method,
-            parameters: Default::default(),
+            parameters: std::collections::BTreeMap::default(),
             target: 1,
             target_name: "lesion".to_owned(),
             score: 0.5,

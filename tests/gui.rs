@@ -1558,6 +1558,7 @@ fn a_cnn_and_the_transformer_explain_side_by_side_in_the_comparison() {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // one user story: export, open back, review, restore
 fn result_objects_export_from_the_viewer_and_open_back_over_the_series_and_the_review_restores() {
     let series = common::data("dicom/series/ct_3slice_with_seg");
     let reviews = tempfile::tempdir().unwrap();

@@ -239,13 +239,13 @@ impl ExportRequest {
     }
 
     /// Whether the destination is a folder (several slices, or result objects beside them).
-    fn into_folder(&self) -> bool {
+    fn writes_into_folder(&self) -> bool {
         self.slices.len() != 1 || self.results.any()
     }
 
     /// Where slice `index` goes.
     fn path_for(&self, index: usize) -> PathBuf {
-        if !self.into_folder() {
+        if !self.writes_into_folder() {
             return self.destination.clone();
         }
         self.destination.join(self.format.file_name(index))
@@ -278,7 +278,7 @@ impl ExportRequest {
         } else {
             self.slices.iter().map(|&i| self.path_for(i)).collect()
         };
-        if self.into_folder() {
+        if self.writes_into_folder() {
             outputs.extend(self.results.outputs(&self.destination));
             outputs.push(self.destination.join(crate::export::LISTING_FILE));
         }
@@ -417,7 +417,7 @@ impl ExportRequest {
             }
             ctx.progress((done + 1) as f32 / items.len() as f32);
         }
-        if self.into_folder() {
+        if self.writes_into_folder() {
             let dir = &self.destination;
             let mut listing = Listing::new(!self.keep_identity);
             let picture = if self.format == Format::Dicom {
@@ -547,10 +547,21 @@ impl RadlensApp {
         } else {
             vec![study.view.slice]
         };
+        // The active region of each slice (a drawn ROI, or the study's mask): outlined in the
+        // pictures, the Segmentation's and the report's region.
+        let [_, rows, cols] = study.volume.shape;
+        let masks = (0..study.volume.shape[0])
+            .map(|slice| match self.active_region(slice)? {
+                Roi::Mask { .. } => study.masks.get(slice).cloned().flatten(),
+                shape => shape
+                    .rasterise(rows, cols)
+                    .map(|m| m.into_iter().map(u8::from).collect()),
+            })
+            .collect();
         let request = ExportRequest {
             volume: Arc::clone(&study.volume),
             slices,
-            masks: study.masks.clone(),
+            masks,
             displays,
             format: self.export.format,
             scale: self.export.scale,

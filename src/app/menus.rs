@@ -34,6 +34,7 @@ pub(super) enum Dialog {
 
 impl RadlensApp {
     /// Opens a native file dialog without blocking the UI (rfd's async dialog on its own thread).
+    #[allow(clippy::too_many_lines)] // one arm per dialog
     pub(super) fn ask_for_paths(&mut self, ctx: &egui::Context, kind: Dialog) {
         let (tx, rx) = crossbeam_channel::bounded(1);
         let ctx = ctx.clone();

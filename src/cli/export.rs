@@ -13,6 +13,7 @@
 //! written atomically, never over an existing file without `--force`, never over a file this
 //! command reads (INPUT's files and masks, the model's files).
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -35,9 +36,10 @@ use crate::export::{
 use crate::imaging::{Colormap, Window};
 use crate::input::{Input, Kind};
 use crate::model::Model;
-use crate::output::OutputError;
+use crate::output::{OutputError, WritePolicy};
 
 #[derive(Debug, clap::Args)]
+#[allow(clippy::struct_excessive_bools)] // independent command-line switches
 #[command(group(clap::ArgGroup::new("destination").required(true).args(["png", "dicom", "out_dir"])))]
 pub struct ExportArgs {
     #[command(flatten)]
@@ -205,6 +207,25 @@ pub fn run(args: &ExportArgs, out: &mut impl Write) -> Result<()> {
     let mut dicom = DicomExport::new(dicom_options(&panes, args.keep_identity, args.retain_uids));
     let total = plan.jobs.len();
     let explained = write_slices(&export, &plan, args, &input, &model, &mut dicom)?;
+    write_results_and_listing(&plan, args, &model, &policy, &mut dicom, &explained)?;
+    writeln!(
+        out,
+        "exported {total} slice(s) with {} in {:.2} s",
+        args.method,
+        started.elapsed().as_secs_f64()
+    )?;
+    Ok(())
+}
+
+/// The DICOM result objects of the explained slices and the folder's `export.json`.
+fn write_results_and_listing(
+    plan: &Plan,
+    args: &ExportArgs,
+    model: &Model,
+    policy: &WritePolicy,
+    dicom: &mut DicomExport,
+    explained: &[ExplainedSlice],
+) -> Result<()> {
     let mut listing = Listing::new(!args.keep_identity);
     if let Some(dir) = &plan.dir {
         for (_, paths) in &plan.jobs {
@@ -225,13 +246,13 @@ pub fn run(args: &ExportArgs, out: &mut impl Write) -> Result<()> {
             .as_deref()
             .context("result objects need --out-dir")?;
         let written = write_result_objects(
-            &mut dicom,
+            dicom,
             dir,
             plan.results,
-            &explained,
+            explained,
             args.threshold,
             &model.manifest.name,
-            &policy,
+            policy,
         )?;
         for (format, path, instance) in &written {
             eprintln!("radlens: {format} -> {}", path.display());
@@ -239,14 +260,8 @@ pub fn run(args: &ExportArgs, out: &mut impl Write) -> Result<()> {
         }
     }
     if let Some(dir) = &plan.dir {
-        listing.write(dir, &policy)?;
+        listing.write(dir, policy)?;
     }
-    writeln!(
-        out,
-        "exported {total} slice(s) with {} in {:.2} s",
-        args.method,
-        started.elapsed().as_secs_f64()
-    )?;
     Ok(())
 }
 
@@ -307,63 +322,85 @@ fn write_slices(
         }
         if plan.results.any() {
             let first = explained.swap_remove(0);
-            let faithfulness = plan.results.report.then(|| {
-                metrics::deletion_insertion(
-                    model,
-                    &tensor,
-                    &first.heatmap,
-                    &FaithfulnessParams::default(),
-                    &|_| {},
-                    &never,
-                )
-            });
-            let faithfulness = match faithfulness {
-                Some(Ok(f)) => Some((f.deletion.auc, f.insertion.auc)),
-                Some(Err(e)) => {
-                    eprintln!("radlens: warning: no deletion/insertion AUC for slice {index}: {e}");
-                    None
-                }
-                None => None,
-            };
-            let known_verdict = verdict
-                .map(|v| v.trim().to_lowercase())
-                .filter(|v| ["plausible", "implausible", "unsure"].contains(&v.as_str()));
-            let note = match (&known_verdict, verdict, &args.note) {
-                (None, Some(v), Some(n)) => format!("verdict: {v}; {n}"),
-                (None, Some(v), None) => format!("verdict: {v}"),
-                (_, _, Some(n)) => n.clone(),
-                _ => String::new(),
-            };
-            let mut measurements = map_measurements(&first.heatmap, mask.as_deref(), faithfulness);
-            if let Some(mask) = mask.as_deref().filter(|_| plan.results.report) {
-                match roi_features(input.slice(index), mask, rows, cols, &slice.source) {
-                    Ok(features) => measurements.extend(features),
-                    Err(e) => eprintln!("radlens: warning: slice {index}: {e}"),
-                }
-            }
-            kept.push(ExplainedSlice {
-                index,
-                source: slice.source.clone(),
-                measurements,
-                heatmap: first.heatmap,
-                probability: first.probability,
-                mask,
-                verdict: known_verdict,
-                note,
-                entry_json: None,
-            });
+            kept.push(keep_for_results(
+                plan, args, model, input, &tensor, &slice, first,
+            ));
         }
         eprintln!(
             "radlens: slice {}/{total} (index {index}) {:.1} ms{}",
             k + 1,
             slice_started.elapsed().as_secs_f64() * 1e3,
-            paths
-                .iter()
-                .map(|p| format!(" -> {}", p.display()))
-                .collect::<String>()
+            paths.iter().fold(String::new(), |mut text, p| {
+                let _ = write!(text, " -> {}", p.display());
+                text
+            })
         );
     }
     Ok(kept)
+}
+
+/// What the result objects need of an explained slice: its map, the metrics (deletion and
+/// insertion with the model when a report is asked for), the ROI's radiomics features, the verdict
+/// and note.
+fn keep_for_results(
+    plan: &Plan,
+    args: &ExportArgs,
+    model: &Model,
+    input: &Input,
+    tensor: &tch::Tensor,
+    slice: &SliceToExport<'_>,
+    first: Explained,
+) -> ExplainedSlice {
+    let never = AtomicBool::new(false);
+    let mask = slice.mask.map(<[u8]>::to_vec);
+    let index = slice.index;
+    let (rows, cols) = (slice.rows, slice.cols);
+    let verdict = args.verdict.as_deref();
+    let faithfulness = plan.results.report.then(|| {
+        metrics::deletion_insertion(
+            model,
+            tensor,
+            &first.heatmap,
+            &FaithfulnessParams::default(),
+            &|_| {},
+            &never,
+        )
+    });
+    let faithfulness = match faithfulness {
+        Some(Ok(f)) => Some((f.deletion.auc, f.insertion.auc)),
+        Some(Err(e)) => {
+            eprintln!("radlens: warning: no deletion/insertion AUC for slice {index}: {e}");
+            None
+        }
+        None => None,
+    };
+    let known_verdict = verdict
+        .map(|v| v.trim().to_lowercase())
+        .filter(|v| ["plausible", "implausible", "unsure"].contains(&v.as_str()));
+    let note = match (&known_verdict, verdict, &args.note) {
+        (None, Some(v), Some(n)) => format!("verdict: {v}; {n}"),
+        (None, Some(v), None) => format!("verdict: {v}"),
+        (_, _, Some(n)) => n.clone(),
+        _ => String::new(),
+    };
+    let mut measurements = map_measurements(&first.heatmap, mask.as_deref(), faithfulness);
+    if let Some(mask) = mask.as_deref().filter(|_| plan.results.report) {
+        match roi_features(input.slice(index), mask, rows, cols, &slice.source) {
+            Ok(features) => measurements.extend(features),
+            Err(e) => eprintln!("radlens: warning: slice {index}: {e}"),
+        }
+    }
+    ExplainedSlice {
+        index,
+        source: slice.source.clone(),
+        measurements,
+        heatmap: first.heatmap,
+        probability: first.probability,
+        mask,
+        verdict: known_verdict,
+        note,
+        entry_json: None,
+    }
 }
 
 /// One stderr line saying what happens to patient identity in a DICOM export.

@@ -144,10 +144,52 @@ impl DicomExport {
             Vec::new(),
         );
 
-        // Evidence: the source slices and the objects written with the report, by series.
+        let source_refs = self.put_evidence(&mut obj, &geometry, report, &study_uid);
+
+        let mut groups = Vec::with_capacity(report.regions.len());
+        for (region, frame) in report.regions.iter().zip(&geometry) {
+            let source_series = self.source_uid(&frame.series_instance_uid);
+            groups.push(measurement_group(region, &source_series));
+        }
+        let content = content_tree(report, &modality, &source_refs, groups);
+        put_str(&mut obj, tags::VALUE_TYPE, VR::CS, "CONTAINER");
+        put_seq(
+            &mut obj,
+            tags::CONCEPT_NAME_CODE_SEQUENCE,
+            vec![Code::new("126000", "DCM", "Imaging Measurement Report").item()],
+        );
+        put_str(&mut obj, tags::CONTINUITY_OF_CONTENT, VR::CS, "SEPARATE");
+        let template = InMemDicomObject::from_element_iter([
+            DataElement::new(tags::MAPPING_RESOURCE, VR::CS, "DCMR"),
+            DataElement::new(tags::TEMPLATE_IDENTIFIER, VR::CS, "1500"),
+        ]);
+        put_seq(&mut obj, tags::CONTENT_TEMPLATE_SEQUENCE, vec![template]);
+        put_seq(&mut obj, tags::CONTENT_SEQUENCE, content);
+
+        let written = WrittenInstance {
+            sop_class_uid: uids::COMPREHENSIVE_SR_STORAGE.to_owned(),
+            sop_instance_uid: sop_uid,
+            series_instance_uid: self.series_instance_uid(ObjectKind::Report),
+            study_instance_uid: study_uid,
+            referenced_sop_instance_uids: source_refs.into_iter().map(|(_, i, _)| i).collect(),
+            deidentified: !self.options.keep_identity,
+        };
+        Self::write_file(obj, path, policy)?;
+        Ok(written)
+    }
+
+    /// Current Requested Procedure Evidence: the source slices and the objects written with the
+    /// report, by series. Returns the (remapped) source references, one per region.
+    fn put_evidence(
+        &mut self,
+        obj: &mut InMemDicomObject,
+        geometry: &[super::instance::SourceFrame],
+        report: &Report,
+        study_uid: &str,
+    ) -> Vec<(String, String, Option<u32>)> {
         let mut evidence: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
         let mut source_refs = Vec::with_capacity(geometry.len());
-        for frame in &geometry {
+        for frame in geometry {
             let series = self.source_uid(&frame.series_instance_uid);
             let instance = self.source_uid(&frame.sop_instance_uid);
             source_refs.push((frame.sop_class_uid.clone(), instance.clone(), frame.frame));
@@ -179,95 +221,76 @@ impl DicomExport {
             })
             .collect();
         let mut study = InMemDicomObject::new_empty();
-        put_str(&mut study, tags::STUDY_INSTANCE_UID, VR::UI, &study_uid);
+        put_str(&mut study, tags::STUDY_INSTANCE_UID, VR::UI, study_uid);
         put_seq(&mut study, tags::REFERENCED_SERIES_SEQUENCE, series_items);
         put_seq(
-            &mut obj,
+            obj,
             tags::CURRENT_REQUESTED_PROCEDURE_EVIDENCE_SEQUENCE,
             vec![study],
         );
-
-        // The content tree.
-        let mut content = vec![
-            code_value(
-                "HAS CONCEPT MOD",
-                &Code::new("121049", "DCM", "Language of Content Item and Descendants"),
-                &Code::new("en-US", "RFC5646", "English (United States)"),
-            ),
-            code_value(
-                "HAS OBS CONTEXT",
-                &Code::new("121005", "DCM", "Observer Type"),
-                &Code::new("121007", "DCM", "Device"),
-            ),
-            uid_ref(
-                "HAS OBS CONTEXT",
-                &Code::new("121012", "DCM", "Device Observer UID"),
-                DEVICE_UID,
-            ),
-            text_item(
-                "HAS OBS CONTEXT",
-                &Code::new("121013", "DCM", "Device Observer Name"),
-                "radlens",
-            ),
-            text_item(
-                "HAS OBS CONTEXT",
-                &Code::new("121015", "DCM", "Device Observer Model Name"),
-                &truncate(&report.model_name, 64),
-            ),
-            code_value(
-                "HAS CONCEPT MOD",
-                &Code::new("121058", "DCM", "Procedure reported"),
-                &procedure(&modality),
-            ),
-        ];
-        let library: Vec<InMemDicomObject> = dedup(&source_refs)
-            .into_iter()
-            .map(|(class, instance, frame)| image("CONTAINS", None, class, instance, frame, None))
-            .collect();
-        content.push(container(
-            "CONTAINS",
-            &Code::new("111028", "DCM", "Image Library"),
-            vec![container(
-                "CONTAINS",
-                &Code::new("126200", "DCM", "Image Library Group"),
-                library,
-            )],
-        ));
-        let mut groups = Vec::with_capacity(report.regions.len());
-        for (region, frame) in report.regions.iter().zip(&geometry) {
-            let source_series = self.source_uid(&frame.series_instance_uid);
-            groups.push(measurement_group(region, &source_series));
-        }
-        content.push(container(
-            "CONTAINS",
-            &Code::new("126010", "DCM", "Imaging Measurements"),
-            groups,
-        ));
-        put_str(&mut obj, tags::VALUE_TYPE, VR::CS, "CONTAINER");
-        put_seq(
-            &mut obj,
-            tags::CONCEPT_NAME_CODE_SEQUENCE,
-            vec![Code::new("126000", "DCM", "Imaging Measurement Report").item()],
-        );
-        put_str(&mut obj, tags::CONTINUITY_OF_CONTENT, VR::CS, "SEPARATE");
-        let template = InMemDicomObject::from_element_iter([
-            DataElement::new(tags::MAPPING_RESOURCE, VR::CS, "DCMR"),
-            DataElement::new(tags::TEMPLATE_IDENTIFIER, VR::CS, "1500"),
-        ]);
-        put_seq(&mut obj, tags::CONTENT_TEMPLATE_SEQUENCE, vec![template]);
-        put_seq(&mut obj, tags::CONTENT_SEQUENCE, content);
-
-        let written = WrittenInstance {
-            sop_class_uid: uids::COMPREHENSIVE_SR_STORAGE.to_owned(),
-            sop_instance_uid: sop_uid,
-            series_instance_uid: self.series_instance_uid(ObjectKind::Report),
-            study_instance_uid: study_uid,
-            referenced_sop_instance_uids: source_refs.into_iter().map(|(_, i, _)| i).collect(),
-            deidentified: !self.options.keep_identity,
-        };
-        Self::write_file(obj, path, policy)?;
-        Ok(written)
+        source_refs
     }
+}
+
+/// The report's content below the root: language, observer context, procedure, the image
+/// library of `source_refs` and the measurement `groups`.
+fn content_tree(
+    report: &Report,
+    modality: &str,
+    source_refs: &[(String, String, Option<u32>)],
+    groups: Vec<InMemDicomObject>,
+) -> Vec<InMemDicomObject> {
+    let mut content = vec![
+        code_value(
+            "HAS CONCEPT MOD",
+            &Code::new("121049", "DCM", "Language of Content Item and Descendants"),
+            &Code::new("en-US", "RFC5646", "English (United States)"),
+        ),
+        code_value(
+            "HAS OBS CONTEXT",
+            &Code::new("121005", "DCM", "Observer Type"),
+            &Code::new("121007", "DCM", "Device"),
+        ),
+        uid_ref(
+            "HAS OBS CONTEXT",
+            &Code::new("121012", "DCM", "Device Observer UID"),
+            DEVICE_UID,
+        ),
+        text_item(
+            "HAS OBS CONTEXT",
+            &Code::new("121013", "DCM", "Device Observer Name"),
+            "radlens",
+        ),
+        text_item(
+            "HAS OBS CONTEXT",
+            &Code::new("121015", "DCM", "Device Observer Model Name"),
+            &truncate(&report.model_name, 64),
+        ),
+        code_value(
+            "HAS CONCEPT MOD",
+            &Code::new("121058", "DCM", "Procedure reported"),
+            &procedure(modality),
+        ),
+    ];
+    let library: Vec<InMemDicomObject> = dedup(source_refs)
+        .into_iter()
+        .map(|(class, instance, frame)| image("CONTAINS", None, class, instance, frame, None))
+        .collect();
+    content.push(container(
+        "CONTAINS",
+        &Code::new("111028", "DCM", "Image Library"),
+        vec![container(
+            "CONTAINS",
+            &Code::new("126200", "DCM", "Image Library Group"),
+            library,
+        )],
+    ));
+    content.push(container(
+        "CONTAINS",
+        &Code::new("126010", "DCM", "Imaging Measurements"),
+        groups,
+    ));
+    content
 }
 
 /// One region's TID 1411 measurement group.

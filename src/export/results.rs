@@ -21,8 +21,9 @@ pub const REPORT_FILE: &str = "report_sr.dcm";
 /// The listing of one export folder.
 pub const LISTING_FILE: &str = "export.json";
 
-/// Which result objects to write.
+/// Which result objects to write (independent choices, hence the bools).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[allow(clippy::struct_excessive_bools)]
 pub struct ResultObjects {
     pub parametric_map: bool,
     /// The ROIs, binary.

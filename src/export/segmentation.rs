@@ -125,37 +125,7 @@ impl DicomExport {
             .first()
             .cloned()
             .ok_or_else(|| invalid("no slice to segment".to_owned()))?;
-        let pixels = first.rows * first.cols;
-        // (segment number, source frame index, pixels) of each frame written.
-        let mut frames: Vec<(u16, usize, &[u8])> = Vec::new();
-        for (number, segment) in (1u16..).zip(segments) {
-            if segment.frames.len() != geometry.len() {
-                return Err(invalid(format!(
-                    "segment '{}' has {} frames for {} slices",
-                    segment.label,
-                    segment.frames.len(),
-                    geometry.len()
-                )));
-            }
-            for (index, mask) in segment.frames.iter().enumerate() {
-                let Some(mask) = mask else { continue };
-                if mask.len() != pixels {
-                    return Err(invalid(format!(
-                        "segment '{}' is not on the slice grid ({} pixels, not {pixels})",
-                        segment.label,
-                        mask.len()
-                    )));
-                }
-                if mask.iter().any(|&v| v > 0) {
-                    frames.push((number, index, mask));
-                }
-            }
-        }
-        if frames.is_empty() {
-            return Err(invalid(
-                "the region is empty: no segment has a pixel to write".to_owned(),
-            ));
-        }
+        let frames = frames_to_write(segments, geometry.len(), first.rows * first.cols)?;
         let (mut obj, sop_uid) = self.new_instance(
             &header,
             ObjectKind::Segmentation,
@@ -182,10 +152,57 @@ impl DicomExport {
             tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE,
             vec![shared],
         );
-        let ranks = position_ranks(&geometry);
+        let (per_frame, referenced) = self.per_frame_groups(&geometry, &frames);
+        put_seq(
+            &mut obj,
+            tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE,
+            per_frame,
+        );
+        put_dimensions(
+            &mut obj,
+            &[
+                (
+                    tags::REFERENCED_SEGMENT_NUMBER,
+                    tags::SEGMENT_IDENTIFICATION_SEQUENCE,
+                    "Referenced Segment Number",
+                ),
+                (
+                    tags::IMAGE_POSITION_PATIENT,
+                    tags::PLANE_POSITION_SEQUENCE,
+                    "Image Position Patient",
+                ),
+            ],
+        );
+        self.put_common_instance_reference(&mut obj, &geometry);
+        let data = pixel_data(kind, &frames);
+        obj.put(DataElement::new(
+            tags::PIXEL_DATA,
+            VR::OB,
+            PrimitiveValue::from(data),
+        ));
+        let written = WrittenInstance {
+            sop_class_uid: uids::SEGMENTATION_STORAGE.to_owned(),
+            sop_instance_uid: sop_uid,
+            series_instance_uid: self.series_instance_uid(ObjectKind::Segmentation),
+            study_instance_uid: text(&obj, tags::STUDY_INSTANCE_UID),
+            referenced_sop_instance_uids: referenced,
+            deidentified: !self.options.keep_identity,
+        };
+        Self::write_file(obj, path, policy)?;
+        Ok(written)
+    }
+
+    /// Each frame's functional groups (frame content, plane position, derivation image, segment
+    /// identification) and the source instance it references.
+    fn per_frame_groups(
+        &mut self,
+        geometry: &[super::instance::SourceFrame],
+        frames: &[Frame<'_>],
+    ) -> (Vec<InMemDicomObject>, Vec<String>) {
+        let ranks = position_ranks(geometry);
         let mut per_frame = Vec::with_capacity(frames.len());
         let mut referenced = Vec::with_capacity(frames.len());
-        for &(number, index, _) in &frames {
+        for &(number, index, _) in frames {
             let frame = &geometry[index];
             let source = self.source_reference(frame, Some(SOURCE_PURPOSE));
             referenced.push(text(&source, tags::REFERENCED_SOP_INSTANCE_UID));
@@ -218,56 +235,68 @@ impl DicomExport {
             );
             per_frame.push(item);
         }
-        put_seq(
-            &mut obj,
-            tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE,
-            per_frame,
-        );
-        put_dimensions(
-            &mut obj,
-            &[
-                (
-                    tags::REFERENCED_SEGMENT_NUMBER,
-                    tags::SEGMENT_IDENTIFICATION_SEQUENCE,
-                    "Referenced Segment Number",
-                ),
-                (
-                    tags::IMAGE_POSITION_PATIENT,
-                    tags::PLANE_POSITION_SEQUENCE,
-                    "Image Position Patient",
-                ),
-            ],
-        );
-        self.put_common_instance_reference(&mut obj, &geometry);
-        let data = match kind {
-            SegmentationType::Binary => pack_bits(frames.iter().map(|(_, _, m)| *m)),
-            SegmentationType::Fractional => {
-                let mut data: Vec<u8> = frames
-                    .iter()
-                    .flat_map(|(_, _, m)| m.iter().copied())
-                    .collect();
-                if data.len() % 2 == 1 {
-                    data.push(0);
-                }
-                data
-            }
-        };
-        obj.put(DataElement::new(
-            tags::PIXEL_DATA,
-            VR::OB,
-            PrimitiveValue::from(data),
-        ));
-        let written = WrittenInstance {
-            sop_class_uid: uids::SEGMENTATION_STORAGE.to_owned(),
-            sop_instance_uid: sop_uid,
-            series_instance_uid: self.series_instance_uid(ObjectKind::Segmentation),
-            study_instance_uid: text(&obj, tags::STUDY_INSTANCE_UID),
-            referenced_sop_instance_uids: referenced,
-            deidentified: !self.options.keep_identity,
-        };
-        Self::write_file(obj, path, policy)?;
-        Ok(written)
+        (per_frame, referenced)
     }
+}
+
+/// A frame to write: segment number, index of the source frame, its pixels.
+type Frame<'a> = (u16, usize, &'a [u8]);
+
+/// The Pixel Data of `frames`: bit-packed (binary) or one byte per pixel (fractional), of even
+/// length.
+fn pixel_data(kind: SegmentationType, frames: &[Frame<'_>]) -> Vec<u8> {
+    match kind {
+        SegmentationType::Binary => pack_bits(frames.iter().map(|(_, _, m)| *m)),
+        SegmentationType::Fractional => {
+            let mut data: Vec<u8> = frames
+                .iter()
+                .flat_map(|(_, _, m)| m.iter().copied())
+                .collect();
+            if data.len() % 2 == 1 {
+                data.push(0);
+            }
+            data
+        }
+    }
+}
+
+/// `(segment number, source frame index, pixels)` of each frame to write: every slice a segment
+/// has a pixel on, segment by segment; checked against the `slices` and their `pixels`.
+fn frames_to_write(
+    segments: &[Segment],
+    slices: usize,
+    pixels: usize,
+) -> Result<Vec<Frame<'_>>, ExportError> {
+    let invalid = |reason: String| ExportError::Invalid { reason };
+    let mut frames = Vec::new();
+    for (number, segment) in (1u16..).zip(segments) {
+        if segment.frames.len() != slices {
+            return Err(invalid(format!(
+                "segment '{}' has {} frames for {slices} slices",
+                segment.label,
+                segment.frames.len(),
+            )));
+        }
+        for (index, mask) in segment.frames.iter().enumerate() {
+            let Some(mask) = mask else { continue };
+            if mask.len() != pixels {
+                return Err(invalid(format!(
+                    "segment '{}' is not on the slice grid ({} pixels, not {pixels})",
+                    segment.label,
+                    mask.len()
+                )));
+            }
+            if mask.iter().any(|&v| v > 0) {
+                frames.push((number, index, mask.as_slice()));
+            }
+        }
+    }
+    if frames.is_empty() {
+        return Err(invalid(
+            "the region is empty: no segment has a pixel to write".to_owned(),
+        ));
+    }
+    Ok(frames)
 }
 
 /// Segmentation Image, Image Pixel and Multi-frame Functional Groups attributes, and the
@@ -313,74 +342,77 @@ fn put_segmentation_image(
     put_us(obj, tags::PIXEL_REPRESENTATION, 0);
     let items = (1u16..)
         .zip(segments)
-        .map(|(number, segment)| {
-            let mut item = InMemDicomObject::new_empty();
-            put_us(&mut item, tags::SEGMENT_NUMBER, number);
-            put_str(
-                &mut item,
-                tags::SEGMENT_LABEL,
-                VR::LO,
-                &truncate(&segment.label, 64),
-            );
-            put_seq(
-                &mut item,
-                tags::SEGMENTED_PROPERTY_CATEGORY_CODE_SEQUENCE,
-                vec![segment.category.item()],
-            );
-            put_seq(
-                &mut item,
-                tags::SEGMENTED_PROPERTY_TYPE_CODE_SEQUENCE,
-                vec![segment.kind.item()],
-            );
-            match &segment.algorithm {
-                SegmentAlgorithm::Manual => {
-                    put_str(&mut item, tags::SEGMENT_ALGORITHM_TYPE, VR::CS, "MANUAL");
-                }
-                SegmentAlgorithm::Automatic { name, parameters } => {
-                    put_str(&mut item, tags::SEGMENT_ALGORITHM_TYPE, VR::CS, "AUTOMATIC");
-                    put_str(
-                        &mut item,
-                        tags::SEGMENT_ALGORITHM_NAME,
-                        VR::LO,
-                        &truncate(name, 64),
-                    );
-                    let mut algorithm = InMemDicomObject::new_empty();
-                    put_seq(
-                        &mut algorithm,
-                        tags::ALGORITHM_FAMILY_CODE_SEQUENCE,
-                        vec![Code::private("ATTRIBUTION", "Attribution map").item()],
-                    );
-                    put_str(
-                        &mut algorithm,
-                        tags::ALGORITHM_NAME,
-                        VR::LO,
-                        &truncate(name, 64),
-                    );
-                    put_str(
-                        &mut algorithm,
-                        tags::ALGORITHM_VERSION,
-                        VR::LO,
-                        env!("CARGO_PKG_VERSION"),
-                    );
-                    if !parameters.is_empty() {
-                        put_str(
-                            &mut algorithm,
-                            tags::ALGORITHM_PARAMETERS,
-                            VR::LT,
-                            parameters,
-                        );
-                    }
-                    put_seq(
-                        &mut item,
-                        tags::SEGMENTATION_ALGORITHM_IDENTIFICATION_SEQUENCE,
-                        vec![algorithm],
-                    );
-                }
-            }
-            item
-        })
+        .map(|(number, segment)| segment_item(number, segment))
         .collect();
     put_seq(obj, tags::SEGMENT_SEQUENCE, items);
+}
+
+/// One item of the Segment Sequence.
+fn segment_item(number: u16, segment: &Segment) -> InMemDicomObject {
+    let mut item = InMemDicomObject::new_empty();
+    put_us(&mut item, tags::SEGMENT_NUMBER, number);
+    put_str(
+        &mut item,
+        tags::SEGMENT_LABEL,
+        VR::LO,
+        &truncate(&segment.label, 64),
+    );
+    put_seq(
+        &mut item,
+        tags::SEGMENTED_PROPERTY_CATEGORY_CODE_SEQUENCE,
+        vec![segment.category.item()],
+    );
+    put_seq(
+        &mut item,
+        tags::SEGMENTED_PROPERTY_TYPE_CODE_SEQUENCE,
+        vec![segment.kind.item()],
+    );
+    match &segment.algorithm {
+        SegmentAlgorithm::Manual => {
+            put_str(&mut item, tags::SEGMENT_ALGORITHM_TYPE, VR::CS, "MANUAL");
+        }
+        SegmentAlgorithm::Automatic { name, parameters } => {
+            put_str(&mut item, tags::SEGMENT_ALGORITHM_TYPE, VR::CS, "AUTOMATIC");
+            put_str(
+                &mut item,
+                tags::SEGMENT_ALGORITHM_NAME,
+                VR::LO,
+                &truncate(name, 64),
+            );
+            let mut algorithm = InMemDicomObject::new_empty();
+            put_seq(
+                &mut algorithm,
+                tags::ALGORITHM_FAMILY_CODE_SEQUENCE,
+                vec![Code::private("ATTRIBUTION", "Attribution map").item()],
+            );
+            put_str(
+                &mut algorithm,
+                tags::ALGORITHM_NAME,
+                VR::LO,
+                &truncate(name, 64),
+            );
+            put_str(
+                &mut algorithm,
+                tags::ALGORITHM_VERSION,
+                VR::LO,
+                env!("CARGO_PKG_VERSION"),
+            );
+            if !parameters.is_empty() {
+                put_str(
+                    &mut algorithm,
+                    tags::ALGORITHM_PARAMETERS,
+                    VR::LT,
+                    parameters,
+                );
+            }
+            put_seq(
+                &mut item,
+                tags::SEGMENTATION_ALGORITHM_IDENTIFICATION_SEQUENCE,
+                vec![algorithm],
+            );
+        }
+    }
+    item
 }
 
 /// Frames of 0/non-0 pixels packed 1 bit per pixel, least significant bit first, frames back to
@@ -391,7 +423,7 @@ pub fn pack_bits<'a>(frames: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
     let mut bit = 0usize;
     for frame in frames {
         for &v in frame {
-            if bit % 8 == 0 {
+            if bit.is_multiple_of(8) {
                 out.push(0);
             }
             if v > 0 {

@@ -266,7 +266,7 @@ pub fn all_values(obj: &dicom_object::InMemDicomObject, out: &mut Vec<(dicom_cor
     for elem in obj {
         match elem.value() {
             dicom_core::value::Value::Sequence(seq) => {
-                seq.items().iter().for_each(|i| all_values(i, out))
+                seq.items().iter().for_each(|i| all_values(i, out));
             }
             dicom_core::value::Value::Primitive(p)
                 if ![tags::PIXEL_DATA, tags::FLOAT_PIXEL_DATA].contains(&elem.tag()) =>
