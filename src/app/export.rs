@@ -547,13 +547,13 @@ impl RadlensApp {
         } else {
             vec![study.view.slice]
         };
-        // The active region of each slice (a drawn ROI, or the study's mask): outlined in the
-        // pictures, the Segmentation's and the report's region.
+        // Each slice's region: the active one when it is a drawn ROI, else the study's mask;
+        // outlined in the pictures, the Segmentation's and the report's region.
         let [_, rows, cols] = study.volume.shape;
         let masks = (0..study.volume.shape[0])
-            .map(|slice| match self.active_region(slice)? {
-                Roi::Mask { .. } => study.masks.get(slice).cloned().flatten(),
-                shape => shape
+            .map(|slice| match self.active_region(slice) {
+                Some(Roi::Mask { .. }) | None => study.masks.get(slice).cloned().flatten(),
+                Some(shape) => shape
                     .rasterise(rows, cols)
                     .map(|m| m.into_iter().map(u8::from).collect()),
             })
