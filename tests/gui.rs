@@ -922,6 +922,33 @@ fn screenshot_of_the_metrics_panel_when_asked() {
     harness.render().unwrap().save(out).unwrap();
 }
 
+/// The export window with the DICOM result objects ticked, over a real CT with its SEG:
+/// `RADLENS_SCREENSHOT=export.png cargo test --test gui -- --ignored screenshot_of_the_export`.
+#[test]
+#[ignore = "writes a screenshot for a person: set RADLENS_SCREENSHOT and pass --ignored"]
+fn screenshot_of_the_export_window_when_asked() {
+    let out = std::env::var_os("RADLENS_SCREENSHOT")
+        .expect("RADLENS_SCREENSHOT must name the PNG file to write");
+    let series = common::data("dicom/series/ct_3slice_with_seg");
+    let mut harness = app_sized(vec![series], [1400.0, 900.0]);
+    let ctx = harness.ctx.clone();
+    harness
+        .state_mut()
+        .open_model(radlens::app::demo_model().unwrap(), &ctx);
+    wait_for_model(&mut harness);
+    {
+        let app = harness.state_mut();
+        app.settings.show_tags = false;
+        app.export.format = radlens::app::export::Format::Dicom;
+        app.export.results.parametric_map = true;
+        app.export.results.segmentation = true;
+        app.export.results.report = true;
+        app.export.open = true;
+    }
+    harness.run();
+    harness.render().unwrap().save(out).unwrap();
+}
+
 #[test]
 #[allow(clippy::too_many_lines)] // one scenario: display 1:1, compare, export twice
 fn export_matches_the_viewer_pixel_for_pixel_and_writes_png_and_dicom() {
