@@ -50,6 +50,7 @@ pub mod input;
 pub mod model;
 pub mod nifti;
 pub mod output;
+pub mod pacs;
 pub mod phantom;
 pub mod radiomics;
 pub mod render;

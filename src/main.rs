@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use radlens::cli::{
-    Cli, Command, check_viewer_start, demo, evaluate, explain, export, features, info, predict,
-    view, volume,
+    Cli, Command, check_viewer_start, demo, evaluate, explain, export, features, info, pacs,
+    predict, view, volume,
 };
 
 const DEFAULT_LOG: &str = "warn,wgpu_core=error,wgpu_hal=error,naga=error,dicom_object=error,\
@@ -39,6 +39,7 @@ fn main() -> ExitCode {
         Some(Command::Export(args)) => export::run(&args, &mut std::io::stdout().lock()),
         Some(Command::Features(args)) => features::run(&args, &mut std::io::stdout().lock()),
         Some(Command::Demo(args)) => demo::run(&args),
+        Some(Command::Pacs(args)) => pacs::run(&args, &mut std::io::stdout().lock()),
         Some(Command::View(args)) => {
             check_viewer_start(&args.paths).and_then(|()| view::run(args.paths, args.model))
         }

@@ -8,6 +8,7 @@ pub mod explain;
 pub mod export;
 pub mod features;
 pub mod info;
+pub mod pacs;
 pub mod predict;
 pub mod view;
 pub mod volume;
@@ -54,6 +55,8 @@ pub enum Command {
     /// Demonstration data from the shared real slices: `cohort` writes a phantom cohort with
     /// known lesions (DICOM, masks, cases.csv with the ground truth).
     Demo(demo::DemoArgs),
+    /// Find, retrieve and store studies on a PACS (DICOMweb or DIMSE): echo, find, get, store.
+    Pacs(pacs::PacsArgs),
     /// Open the viewer on files/folders (the default when no subcommand is given).
     View(view::ViewArgs),
 }
@@ -67,8 +70,9 @@ pub struct Inputs {
 }
 
 /// The subcommands, for "did you mean" hints.
-const SUBCOMMANDS: [&str; 9] = [
-    "info", "volume", "predict", "explain", "evaluate", "export", "features", "demo", "view",
+const SUBCOMMANDS: [&str; 10] = [
+    "info", "volume", "predict", "explain", "evaluate", "export", "features", "demo", "pacs",
+    "view",
 ];
 
 /// Before the viewer starts: every path must exist (a mistyped subcommand such as `radlens
