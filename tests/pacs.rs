@@ -1,0 +1,411 @@
+//! radlens against a real PACS: an Orthanc server (Debian `orthanc` + `orthanc-dicomweb`) started
+//! on free localhost ports with its own configuration and storage, a user with a password, the
+//! DICOMweb plugin and a DICOM port. Echo, find (patient, modality, date, wildcard), get over
+//! DICOMweb and DIMSE (every instance as uploaded), store an export and find it again, a wrong
+//! password, a server stopped mid-retrieve. Without Orthanc the tests fail and say how to get it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use common::{data, os, radlens, stderr_text};
+use radlens::pacs::{self, PacsError, Query, Retrieve, Server};
+use sha2::{Digest, Sha256};
+
+const USER: &str = "radlens";
+const PASSWORD: &str = "s3cret-pw";
+const MR: &str = "dicom/series/mr_brain_t1_sag_35sl";
+const MR_STUDY: &str = "1.3.12.2.1107.5.2.43.67060.30000022040717195958300000010";
+
+/// A running Orthanc, stopped (and waited for) when dropped.
+struct Orthanc {
+    child: Mutex<Option<Child>>,
+    http: u16,
+    dicom: u16,
+    _dir: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+const PLUGIN: &str = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so";
+
+impl Orthanc {
+    fn start() -> Self {
+        let binary = ["/usr/sbin/Orthanc", "/usr/bin/Orthanc"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .unwrap_or_else(|| {
+                panic!(
+                    "Orthanc is not installed: apt install orthanc orthanc-dicomweb \
+                     (packaging/setup.sh and .ci/run do)"
+                )
+            });
+        assert!(
+            Path::new(PLUGIN).exists(),
+            "the Orthanc DICOMweb plugin is missing ({PLUGIN}): apt install orthanc-dicomweb"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let (http, dicom) = (free_port(), free_port());
+        let storage = dir.path().join("db");
+        let config = serde_json::json!({
+            "Name": "radlens-test",
+            "StorageDirectory": storage,
+            "IndexDirectory": storage,
+            "HttpPort": http,
+            "DicomPort": dicom,
+            "DicomAet": "ORTHANC",
+            "DicomCheckCalledAet": false,
+            "RemoteAccessAllowed": false,
+            "AuthenticationEnabled": true,
+            "RegisteredUsers": { USER: PASSWORD },
+            "Plugins": [PLUGIN],
+            "DicomWeb": { "Enable": true, "Root": "/dicom-web/" },
+            "DicomAlwaysAllowEcho": true,
+            "DicomAlwaysAllowStore": true,
+            "DicomModalities": { "radlens": ["RADLENS", "127.0.0.1", 11112] },
+            "StorageCompression": false,
+            "OrthancExplorerEnabled": false,
+            "WebDavEnabled": false,
+        });
+        let config_path = dir.path().join("orthanc.json");
+        std::fs::write(&config_path, config.to_string()).unwrap();
+        let child = Command::new(binary)
+            .arg(&config_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.path().join("orthanc.log")).unwrap(),
+            ))
+            .spawn()
+            .unwrap_or_else(|e| panic!("Orthanc does not start ({e}): {binary}"));
+        let orthanc = Self {
+            child: Mutex::new(Some(child)),
+            http,
+            dicom,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        loop {
+            let answer = agent
+                .get(format!("http://127.0.0.1:{http}/system"))
+                .header("Authorization", &orthanc.basic())
+                .call();
+            if answer.is_ok_and(|r| r.status().is_success()) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "Orthanc did not answer in 30 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        orthanc
+    }
+
+    fn basic(&self) -> String {
+        use base64::Engine as _;
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"))
+        )
+    }
+
+    fn dicomweb(&self) -> String {
+        format!("http://{USER}:{PASSWORD}@127.0.0.1:{}/dicom-web", self.http)
+    }
+
+    fn dimse(&self) -> String {
+        format!("dimse://ORTHANC@127.0.0.1:{}", self.dicom)
+    }
+
+    /// Uploads `files` through Orthanc's own REST API.
+    fn upload(&self, files: &[PathBuf]) {
+        let agent = ureq::Agent::new_with_defaults();
+        for file in files {
+            let bytes = std::fs::read(file).unwrap();
+            agent
+                .post(format!("http://127.0.0.1:{}/instances", self.http))
+                .header("Authorization", &self.basic())
+                .send(&bytes[..])
+                .unwrap_or_else(|e| panic!("upload of {}: {e}", file.display()));
+        }
+    }
+
+    fn stop(&self) {
+        if let Some(mut child) = self.child.lock().unwrap().take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Orthanc {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn series_files(relpath: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(data(relpath))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "dcm"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn sha(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+/// The data set of a Part 10 file, after its file meta group.
+fn data_set(bytes: &[u8]) -> &[u8] {
+    assert_eq!(&bytes[128..132], b"DICM");
+    let group = u32::from_le_bytes(bytes[140..144].try_into().unwrap()) as usize;
+    &bytes[144 + group..]
+}
+
+#[test]
+fn echo_find_get_and_store_over_dicomweb_and_dimse() {
+    let orthanc = Orthanc::start();
+    let sources = series_files(MR);
+    assert_eq!(sources.len(), 35);
+    orthanc.upload(&sources);
+    let uploaded: BTreeSet<String> = sources
+        .iter()
+        .map(|f| sha(&std::fs::read(f).unwrap()))
+        .collect();
+    let uploaded_data: BTreeSet<String> = sources
+        .iter()
+        .map(|f| sha(data_set(&std::fs::read(f).unwrap())))
+        .collect();
+
+    for address in [orthanc.dicomweb(), orthanc.dimse()] {
+        let server = Server::parse(&address).unwrap();
+        let client = pacs::connect(&server).unwrap();
+        client.echo().unwrap_or_else(|e| panic!("{e}"));
+
+        // Find: by patient, modality, date range, wildcard name; nothing for another modality.
+        let by = |query: Query| {
+            client
+                .find_studies(&query)
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let found = by(Query {
+            patient_id: Some("crlab".into()),
+            ..Query::default()
+        });
+        assert_eq!(found.len(), 1, "{address}: {found:?}");
+        assert_eq!(found[0].study_instance_uid, MR_STUDY);
+        assert_eq!(found[0].modalities, ["MR"]);
+        assert_eq!(found[0].study_date, "20220407");
+        for query in [
+            Query {
+                modality: Some("MR".into()),
+                ..Query::default()
+            },
+            Query {
+                date: Some("20220101-20221231".into()),
+                ..Query::default()
+            },
+            Query {
+                patient_name: Some("HF*".into()),
+                ..Query::default()
+            },
+        ] {
+            assert_eq!(by(query.clone()).len(), 1, "{address}: {query:?}");
+        }
+        assert!(
+            by(Query {
+                modality: Some("PT".into()),
+                ..Query::default()
+            })
+            .is_empty()
+        );
+        assert!(
+            by(Query {
+                date: Some("20230101-".into()),
+                ..Query::default()
+            })
+            .is_empty()
+        );
+        let series = client.find_series(MR_STUDY).unwrap();
+        assert_eq!(series.len(), 1);
+        assert_eq!(series[0].modality, "MR");
+        assert_eq!(series[0].instances, Some(35));
+
+        // Get: every instance as uploaded (DICOMweb returns the stored file; DIMSE the data set,
+        // behind radlens' own file meta group).
+        let out = tempfile::tempdir().unwrap();
+        let got = client
+            .retrieve(
+                &Retrieve {
+                    study_instance_uid: MR_STUDY.into(),
+                    series_instance_uid: Some(series[0].series_instance_uid.clone()),
+                },
+                out.path(),
+                &|_| {},
+                &AtomicBool::new(false),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(got.len(), 35, "{address}");
+        for file in &got {
+            let bytes = std::fs::read(file).unwrap();
+            if address.starts_with("http") {
+                assert!(
+                    uploaded.contains(&sha(&bytes)),
+                    "{address}: {}",
+                    file.display()
+                );
+            } else {
+                assert!(
+                    uploaded_data.contains(&sha(data_set(&bytes))),
+                    "{address}: {}",
+                    file.display()
+                );
+            }
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(out.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| !n.to_string_lossy().ends_with(".dcm"))
+            .collect();
+        assert!(leftovers.is_empty(), "staging left behind: {leftovers:?}");
+    }
+
+    // Store an export through each transport, and find it again.
+    let dir = tempfile::tempdir().unwrap();
+    let model = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo/model/lesion.pt");
+    let input = data(MR);
+    let made = radlens(&[
+        os("export"),
+        os("--model"),
+        os(&model),
+        os(&input),
+        os("--slice"),
+        os("17"),
+        os("--method"),
+        os("gradcam"),
+        os("--out-dir"),
+        os(dir.path()),
+        os("--format"),
+        os("sc,pmap,sr"),
+        os("--keep-identity"),
+    ]);
+    assert!(made.status.success(), "{}", stderr_text(&made));
+    for (address, file) in [
+        (orthanc.dicomweb(), "heatmap_pm.dcm"),
+        (orthanc.dimse(), "report_sr.dcm"),
+    ] {
+        let stored = radlens(&[
+            os("pacs"),
+            os("store"),
+            os(&address),
+            os(&dir.path().join(file)),
+        ]);
+        assert!(
+            stored.status.success(),
+            "{address}: {}",
+            stderr_text(&stored)
+        );
+    }
+    let client = pacs::connect(&Server::parse(&orthanc.dicomweb()).unwrap()).unwrap();
+    let modalities: BTreeSet<String> = client
+        .find_series(MR_STUDY)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.modality)
+        .collect();
+    assert_eq!(
+        modalities,
+        BTreeSet::from(["MR".to_owned(), "SR".to_owned()]),
+        "the map (modality MR) and the report are in the study"
+    );
+    let series = client.find_series(MR_STUDY).unwrap();
+    assert_eq!(series.len(), 3, "{series:?}");
+}
+
+#[test]
+fn a_wrong_password_an_unknown_study_and_a_closed_port_are_one_line_each() {
+    let orthanc = Orthanc::start();
+    let wrong = format!("http://{USER}:nope@127.0.0.1:{}/dicom-web", orthanc.http);
+    let made = radlens(&[os("pacs"), os("echo"), os(&wrong)]);
+    assert!(!made.status.success());
+    let message = stderr_text(&made);
+    assert!(message.contains("401"), "{message}");
+    assert!(!message.contains("nope"), "the password leaked: {message}");
+    assert_eq!(message.trim().lines().count(), 1, "{message}");
+
+    let client = pacs::connect(&Server::parse(&orthanc.dicomweb()).unwrap()).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let missing = client
+        .retrieve(
+            &Retrieve {
+                study_instance_uid: "1.2.3.4".into(),
+                series_instance_uid: None,
+            },
+            out.path(),
+            &|_| {},
+            &AtomicBool::new(false),
+        )
+        .unwrap_err();
+    assert!(missing.to_string().contains("404"), "{missing}");
+
+    let closed = format!("dimse://ORTHANC@127.0.0.1:{}", free_port());
+    let made = radlens(&[os("pacs"), os("echo"), os(&closed)]);
+    assert!(!made.status.success());
+    let message = stderr_text(&made);
+    assert!(message.contains("cannot connect"), "{message}");
+}
+
+#[test]
+fn a_server_stopped_mid_retrieve_fails_cleanly_and_leaves_the_folder_untouched() {
+    let orthanc = Orthanc::start();
+    orthanc.upload(&series_files(MR));
+    let out = tempfile::tempdir().unwrap();
+    let before = out.path().join("mine.txt");
+    std::fs::write(&before, "a file of the user's").unwrap();
+    let client = pacs::connect(&Server::parse(&orthanc.dimse()).unwrap()).unwrap();
+    // C-GET waits for radlens' answer to each instance: stopping the server after the first
+    // one is sure to land mid-retrieve.
+    let result = client.retrieve(
+        &Retrieve {
+            study_instance_uid: MR_STUDY.into(),
+            series_instance_uid: None,
+        },
+        out.path(),
+        &|received| {
+            if received == 1 {
+                orthanc.stop();
+            }
+        },
+        &AtomicBool::new(false),
+    );
+    let error = result.expect_err("a retrieve from a stopped server cannot succeed");
+    assert!(matches!(error, PacsError::Failed { .. }), "{error}");
+    assert!(error.to_string().contains("ORTHANC@127.0.0.1"), "{error}");
+    let left: Vec<String> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["mine.txt"], "nothing half-retrieved remains");
+    assert_eq!(
+        std::fs::read_to_string(&before).unwrap(),
+        "a file of the user's"
+    );
+}
