@@ -1,4 +1,6 @@
-//! `radlens pacs echo|find|get|store SERVER …`: the PACS from the command line, over DICOMweb
+//! `radlens pacs echo|find|get|store SERVER …`: the PACS from the command line. SERVER is a name
+//! from the servers file (`pacs.toml` in radlens' data folder, or `RADLENS_PACS_CONFIG`) or an
+//! address: DICOMweb
 //! (`http(s)://[user:password@]host[:port]/…/dicom-web`, a bearer token from
 //! `RADLENS_PACS_TOKEN`) or DIMSE (`dimse://AET@host:port`, radlens' AE title from `RADLENS_AET`,
 //! default `RADLENS`). Errors are one line naming the server and the cause; passwords never
@@ -11,7 +13,7 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 
-use crate::pacs::{self, Query, Retrieve, Server};
+use crate::pacs::{self, Query, Retrieve, Server, Servers};
 
 #[derive(Debug, clap::Args)]
 pub struct PacsArgs {
@@ -75,10 +77,19 @@ pub struct GetArgs {
     pub out: PathBuf,
 }
 
+/// A configured server's name (`pacs.toml`, see `RADLENS_PACS_CONFIG`) or an address.
+fn resolve(text: &str) -> Result<Server> {
+    let servers = match Servers::default_path() {
+        Some(path) => Servers::load(&path)?,
+        None => Servers::default(),
+    };
+    Ok(servers.resolve(text)?)
+}
+
 pub fn run(args: &PacsArgs, out: &mut impl Write) -> Result<()> {
     match &args.action {
         PacsAction::Echo { server } => {
-            let server = Server::parse(server)?;
+            let server = resolve(server)?;
             let started = Instant::now();
             pacs::connect(&server)?.echo()?;
             writeln!(
@@ -90,7 +101,7 @@ pub fn run(args: &PacsArgs, out: &mut impl Write) -> Result<()> {
         }
         PacsAction::Find(find) => run_find(find, out)?,
         PacsAction::Get(get) => {
-            let server = Server::parse(&get.server)?;
+            let server = resolve(&get.server)?;
             let client = pacs::connect(&server)?;
             let started = Instant::now();
             let never = AtomicBool::new(false);
@@ -120,7 +131,7 @@ pub fn run(args: &PacsArgs, out: &mut impl Write) -> Result<()> {
             )?;
         }
         PacsAction::Store { server, paths } => {
-            let server = Server::parse(server)?;
+            let server = resolve(server)?;
             let mut files = Vec::new();
             for path in paths {
                 if path.is_dir() {
@@ -168,7 +179,7 @@ pub fn run(args: &PacsArgs, out: &mut impl Write) -> Result<()> {
 }
 
 fn run_find(find: &FindArgs, out: &mut impl Write) -> Result<()> {
-    let server = Server::parse(&find.server)?;
+    let server = resolve(&find.server)?;
     let client = pacs::connect(&server)?;
     if let Some(study) = &find.study {
         let series = client.find_series(study)?;

@@ -14,11 +14,13 @@ pub mod dicomweb;
 pub mod dimse;
 pub mod multipart;
 mod server;
+pub mod store;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 pub use server::{Auth, DEFAULT_AET, Server};
+pub use store::{Cache, NamedServer, Servers};
 
 /// A PACS failure: which server, and why (one line; credentials never appear).
 #[derive(Debug, thiserror::Error)]
