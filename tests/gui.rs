@@ -1740,3 +1740,71 @@ fn result_objects_export_from_the_viewer_and_open_back_over_the_series_and_the_r
         entries
     );
 }
+
+#[test]
+fn pacs_window_searches_orthanc_opens_a_series_and_opens_it_again_from_the_cache() {
+    use common::orthanc::{MR, Orthanc, series_files};
+    let orthanc = Orthanc::start();
+    orthanc.upload(&series_files(MR));
+    let cache = tempfile::tempdir().unwrap();
+    let mut harness = app(Vec::new());
+    {
+        let pacs = &mut harness.state_mut().pacs;
+        pacs.open = true;
+        pacs.server = orthanc.dicomweb();
+        pacs.modality = "MR".to_owned();
+        pacs.cache = Some(radlens::pacs::Cache {
+            root: cache.path().to_owned(),
+            cap_bytes: 1 << 30,
+        });
+    }
+    harness.run();
+    harness.get_by_label("Find studies").click();
+    harness.step();
+    wait_for(&mut harness, 30, "the search answers", |s| {
+        s.pacs.studies.is_some() && !s.pacs.is_busy()
+    });
+    harness.run();
+    let studies = harness.state().pacs.studies.clone().unwrap().unwrap();
+    assert_eq!(studies.len(), 1, "{studies:?}");
+    harness.get_by_label_contains("crlab").click();
+    harness.step();
+    wait_for(&mut harness, 30, "the series are listed", |s| {
+        s.pacs.series.is_some() && !s.pacs.is_busy()
+    });
+    harness.run();
+    harness.get_by_label("Open").click();
+    harness.step();
+    wait_for(&mut harness, 60, "the series is retrieved and shown", |s| {
+        s.study
+            .as_ref()
+            .is_some_and(|st| st.volume.modality == "MR" && st.volume.shape[0] == 35)
+            && s.is_idle()
+    });
+    let cached: Vec<_> = walkdir::WalkDir::new(cache.path())
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "dcm"))
+        .collect();
+    assert_eq!(cached.len(), 35, "the series is in the cache");
+
+    // Without the server, the cached series still opens.
+    orthanc.stop();
+    let ctx = harness.ctx.clone();
+    harness.state_mut().open_demo(&ctx);
+    wait_for(&mut harness, 30, "the demo is back", |s| {
+        s.study
+            .as_ref()
+            .is_some_and(|st| st.volume.modality != "MR")
+            && s.is_idle()
+    });
+    harness.run();
+    harness.get_by_label("Open").click();
+    harness.step();
+    wait_for(&mut harness, 30, "the cached series opens offline", |s| {
+        s.study
+            .as_ref()
+            .is_some_and(|st| st.volume.modality == "MR" && st.volume.shape[0] == 35)
+            && s.is_idle()
+    });
+}

@@ -223,6 +223,9 @@ impl RadlensApp {
         {
             self.open_phantom_cohort(ctx);
         }
+        if ui.button("PACS… (Ctrl+P)").clicked() {
+            self.pacs.open = true;
+        }
         ui.separator();
         let reviewing = self.review.is_some();
         if ui

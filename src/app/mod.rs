@@ -29,6 +29,7 @@ mod jobs;
 mod loader;
 mod menus;
 pub mod metrics;
+pub mod pacs;
 mod panels;
 mod phantom;
 mod results;
@@ -81,6 +82,8 @@ pub struct RadlensApp {
     pub features: features::FeaturesPanel,
     /// The cohort view (a features CSV of many cases).
     pub cohort: cohort::CohortView,
+    /// File → PACS…: search, retrieve into the cache, open.
+    pub pacs: pacs::PacsWindow,
     /// The open study's review file (verdicts, notes, ROIs).
     pub review: Option<review::ReviewSession>,
     /// A review folder that overrides `$RADLENS_REVIEW_DIR` and the settings (tests).
@@ -121,6 +124,7 @@ impl RadlensApp {
             metrics: metrics::MetricsPanel::default(),
             features: features::FeaturesPanel::default(),
             cohort: cohort::CohortView::default(),
+            pacs: pacs::PacsWindow::default(),
             review: None,
             review_dir: None,
         };
@@ -201,6 +205,7 @@ impl eframe::App for RadlensApp {
         self.settings_window(&ctx);
         self.export_window(&ctx);
         self.cohort_window(&ctx);
+        self.pacs_window(&ctx);
     }
 }
 
