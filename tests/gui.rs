@@ -1808,3 +1808,34 @@ fn pacs_window_searches_orthanc_opens_a_series_and_opens_it_again_from_the_cache
             && s.is_idle()
     });
 }
+
+#[test]
+fn an_export_is_sent_to_the_pacs_with_the_outcome_per_instance() {
+    use common::orthanc::Orthanc;
+    let orthanc = Orthanc::start();
+    let mut harness = app(Vec::new());
+    wait_for_model(&mut harness);
+    let out = tempfile::tempdir().unwrap();
+    {
+        let app = harness.state_mut();
+        app.pacs.server = orthanc.dicomweb();
+        app.export.format = radlens::app::export::Format::Dicom;
+        app.export.results.parametric_map = true;
+        app.export.send_to_pacs = true;
+        app.start_export(out.path().to_owned());
+    }
+    wait_for(&mut harness, 120, "export and send", |s| {
+        s.pacs.stored.is_some() && !s.pacs.is_busy()
+    });
+    let stored = harness.state().pacs.stored.clone().unwrap().unwrap();
+    assert_eq!(stored.len(), 2, "the SC and the Parametric Map: {stored:?}");
+    assert!(stored.iter().all(|s| s.outcome.is_ok()), "{stored:?}");
+    let client =
+        radlens::pacs::connect(&radlens::pacs::Server::parse(&orthanc.dicomweb()).unwrap())
+            .unwrap();
+    let studies = client
+        .find_studies(&radlens::pacs::Query::default())
+        .unwrap();
+    assert_eq!(studies.len(), 1, "{studies:?}");
+    assert_eq!(studies[0].series, Some(2), "an SC series and a map series");
+}

@@ -43,6 +43,10 @@ pub struct ExportDialog {
     pub retain_uids: bool,
     /// The DICOM result objects written beside the pictures (into the export folder).
     pub results: ResultObjects,
+    /// Send the DICOM files of the export to the PACS window's server once written.
+    pub send_to_pacs: bool,
+    /// The export whose files are to be sent when it completes.
+    send_pending: Option<PathBuf>,
     /// The preview's texture and what it shows (slice, heatmap identity, window).
     preview: Option<(PreviewKey, egui::TextureHandle)>,
 }
@@ -60,6 +64,8 @@ impl Default for ExportDialog {
             whole_layout: true,
             retain_uids: false,
             results: ResultObjects::default(),
+            send_to_pacs: false,
+            send_pending: None,
             preview: None,
         }
     }
@@ -577,6 +583,9 @@ impl RadlensApp {
             results: self.export.results,
             entries: Vec::new(),
         };
+        let dicom = request.format == Format::Dicom || request.results.any();
+        self.export.send_pending =
+            (self.export.send_to_pacs && dicom).then(|| request.destination.clone());
         if let Some(session) = &mut self.model
             && let Err(e) = session.export(request.into_job())
         {
@@ -638,6 +647,33 @@ impl RadlensApp {
         }
     }
 
+    /// Once an export with "send to PACS" has written its files, sends its DICOM files (those
+    /// `export.json` lists, or the one file) to the PACS window's server.
+    fn send_finished_export(&mut self, ctx: &egui::Context) {
+        let finished = self
+            .model
+            .as_ref()
+            .is_some_and(|s| s.export.is_none() && s.export_result.is_some());
+        if !finished {
+            return;
+        }
+        let Some(destination) = self.export.send_pending.take() else {
+            return;
+        };
+        if !matches!(
+            self.model.as_ref().and_then(|s| s.export_result.as_ref()),
+            Some(Ok(_))
+        ) {
+            return;
+        }
+        let files = exported_dicom_files(&destination);
+        if files.is_empty() {
+            self.pacs.stored = Some(Err("the export wrote no DICOM file".to_owned()));
+        } else {
+            self.pacs.store(ctx, files);
+        }
+    }
+
     /// The export window: options, a preview of the slice on screen, progress and cancel.
     #[allow(clippy::too_many_lines)] // one window, control by control
     pub(super) fn export_window(&mut self, ctx: &egui::Context) {
@@ -647,6 +683,7 @@ impl RadlensApp {
         {
             self.export.open = true;
         }
+        self.send_finished_export(ctx);
         if !self.export.open {
             return;
         }
@@ -725,6 +762,48 @@ impl RadlensApp {
                         });
                     }
                 }
+                if e.format == Format::Dicom || e.results.any() {
+                    let server = self.pacs.server.trim().to_owned();
+                    ui.add_enabled(
+                        !server.is_empty(),
+                        egui::Checkbox::new(
+                            &mut e.send_to_pacs,
+                            if server.is_empty() {
+                                "send to PACS (choose a server in File > PACS first)".to_owned()
+                            } else {
+                                format!("send to PACS ({server})")
+                            },
+                        ),
+                    );
+                }
+                match &self.pacs.stored {
+                    Some(Ok(outcomes)) => {
+                        let failed: Vec<&crate::pacs::Stored> =
+                            outcomes.iter().filter(|o| o.outcome.is_err()).collect();
+                        ui.label(format!(
+                            "sent {} of {} instance(s) to the PACS",
+                            outcomes.len() - failed.len(),
+                            outcomes.len()
+                        ));
+                        for o in failed {
+                            ui.colored_label(
+                                ui::theme::ERROR_TEXT,
+                                format!(
+                                    "{}: {}",
+                                    o.file.file_name().unwrap_or_default().to_string_lossy(),
+                                    o.outcome.as_ref().err().map_or("", String::as_str)
+                                ),
+                            );
+                        }
+                    }
+                    Some(Err(message)) => {
+                        ui.colored_label(ui::theme::ERROR_TEXT, format!("not sent: {message}"));
+                    }
+                    None if self.pacs.is_busy() && e.send_pending.is_none() => {
+                        ui.label("sending to the PACS…");
+                    }
+                    None => {}
+                }
                 let slice = study.view.slice;
                 let heatmap = session.heatmap_for(0, &study.volume, slice).cloned();
                 let mask = study.masks.get(slice).and_then(Option::as_deref);
@@ -779,4 +858,32 @@ impl RadlensApp {
             self.ask_for_paths(ctx, kind);
         }
     }
+}
+
+/// The DICOM files an export wrote to `destination`: the file itself, or those its folder's
+/// `export.json` lists.
+fn exported_dicom_files(destination: &Path) -> Vec<PathBuf> {
+    if destination.extension().is_some_and(|e| e == "dcm") {
+        return vec![destination.to_owned()];
+    }
+    let listing = destination.join(crate::export::LISTING_FILE);
+    let Ok(text) = std::fs::read_to_string(&listing) else {
+        return Vec::new();
+    };
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return Vec::new();
+    };
+    json["files"]
+        .as_array()
+        .map(|files| {
+            files
+                .iter()
+                .filter(|f| {
+                    ["sc", "pmap", "seg", "sr"].contains(&f["format"].as_str().unwrap_or(""))
+                })
+                .filter_map(|f| f["file"].as_str())
+                .map(|name| destination.join(name))
+                .collect()
+        })
+        .unwrap_or_default()
 }

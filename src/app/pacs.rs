@@ -20,6 +20,7 @@ enum Reply {
     Studies(Result<Vec<StudyRow>, String>),
     Series(String, Result<Vec<SeriesRow>, String>),
     Fetched(Result<Vec<PathBuf>, String>),
+    Stored(Result<Vec<pacs::Stored>, String>),
 }
 
 /// A call in flight.
@@ -60,6 +61,8 @@ pub struct PacsWindow {
     pub series: Option<(String, Result<Vec<SeriesRow>, String>)>,
     pub sort: (Column, bool),
     pub status: Option<Result<String, String>>,
+    /// The last send (File → Export's "send to PACS"): per instance.
+    pub stored: Option<Result<Vec<pacs::Stored>, String>>,
     call: Option<Call>,
     /// Cache override (tests); else [`Cache::default_location`].
     pub cache: Option<Cache>,
@@ -90,6 +93,7 @@ impl Default for PacsWindow {
             series: None,
             sort: (Column::Date, false),
             status: None,
+            stored: None,
             call: None,
             cache: None,
         }
@@ -248,6 +252,25 @@ impl PacsWindow {
         );
     }
 
+    /// Sends `files` to the server (the export window's "send to PACS").
+    pub fn store(&mut self, ctx: &egui::Context, files: Vec<PathBuf>) {
+        let server = match self.resolve() {
+            Ok(s) => s,
+            Err(e) => {
+                self.stored = Some(Err(e));
+                return;
+            }
+        };
+        self.stored = None;
+        self.spawn(ctx, "sending", None, move |_, _| {
+            Reply::Stored(
+                pacs::connect(&server)
+                    .and_then(|c| c.store(&files))
+                    .map_err(|e| e.to_string()),
+            )
+        });
+    }
+
     fn cancel(&mut self) {
         if let Some(call) = &self.call {
             call.cancel.store(true, Ordering::Relaxed);
@@ -281,6 +304,7 @@ impl PacsWindow {
                 return Some(files);
             }
             Reply::Fetched(Err(e)) => self.status = Some(Err(e)),
+            Reply::Stored(result) => self.stored = Some(result),
         }
         None
     }
