@@ -257,3 +257,41 @@ fn a_server_stopped_mid_retrieve_fails_cleanly_and_leaves_the_folder_untouched()
         "a file of the user's"
     );
 }
+
+#[test]
+fn a_rejected_association_and_a_refused_query_are_one_line_each() {
+    let orthanc = Orthanc::start();
+    // The server checks the called AE title: another one is rejected at association.
+    let wrong = format!("dimse://NOTORTHANC@127.0.0.1:{}", orthanc.dicom);
+    let made = radlens(&[os("pacs"), os("echo"), os(&wrong)]);
+    assert!(!made.status.success());
+    let message = stderr_text(&made);
+    assert!(message.contains("NOTORTHANC@127.0.0.1"), "{message}");
+    assert!(message.contains("association"), "{message}");
+    assert_eq!(message.trim().lines().count(), 1, "{message}");
+
+    // A calling AE title the server does not know may echo but not query (Orthanc aborts the
+    // query of an AE title missing from DicomModalities).
+    let stranger = |action: &str| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_radlens"));
+        command
+            .args(["pacs", action, &orthanc.dimse()])
+            .env("RADLENS_AET", "STRANGER");
+        if action == "find" {
+            command.args(["--patient-id", "crlab"]);
+        }
+        command.output().unwrap()
+    };
+    assert!(stranger("echo").status.success());
+    for action in ["find"] {
+        let refused = stranger(action);
+        assert!(!refused.status.success(), "{action}");
+        let message = stderr_text(&refused);
+        assert!(
+            message.contains("ORTHANC@127.0.0.1")
+                && (message.contains("aborted") || message.contains("failed with status 0x")),
+            "{action}: {message}"
+        );
+        assert_eq!(message.trim().lines().count(), 1, "{message}");
+    }
+}

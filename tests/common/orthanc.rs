@@ -55,7 +55,7 @@ impl Orthanc {
             "HttpPort": http,
             "DicomPort": dicom,
             "DicomAet": "ORTHANC",
-            "DicomCheckCalledAet": false,
+            "DicomCheckCalledAet": true,
             "RemoteAccessAllowed": false,
             "AuthenticationEnabled": true,
             "RegisteredUsers": { USER: PASSWORD },
