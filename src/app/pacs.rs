@@ -448,18 +448,15 @@ fn pacs_ui(p: &mut PacsWindow, ui: &mut egui::Ui, ctx: &egui::Context) {
         }
         if let Some(call) = &p.call {
             let received = call.received.load(Ordering::Relaxed);
-            match call.expected.filter(|n| *n > 0) {
-                Some(n) => {
-                    ui.add(
-                        egui::ProgressBar::new(received as f32 / n as f32)
-                            .text(format!("{} {received}/{n}", call.what))
-                            .desired_width(260.0),
-                    );
-                }
-                None => {
-                    ui.spinner();
-                    ui.label(format!("{}…", call.what));
-                }
+            if let Some(n) = call.expected.filter(|n| *n > 0) {
+                ui.add(
+                    egui::ProgressBar::new(received as f32 / n as f32)
+                        .text(format!("{} {received}/{n}", call.what))
+                        .desired_width(260.0),
+                );
+            } else {
+                ui.spinner();
+                ui.label(format!("{}…", call.what));
             }
             if ui.button("Cancel").clicked() {
                 p.cancel();

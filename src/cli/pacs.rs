@@ -156,7 +156,7 @@ pub fn run(args: &PacsArgs, out: &mut impl Write) -> Result<()> {
             for o in &outcomes {
                 match &o.outcome {
                     Ok(()) => {
-                        writeln!(out, "stored {} ({})", o.sop_instance_uid, o.file.display())?
+                        writeln!(out, "stored {} ({})", o.sop_instance_uid, o.file.display())?;
                     }
                     Err(e) => writeln!(
                         out,

@@ -127,7 +127,7 @@ impl Dimse {
             .calling_ae_title(self.calling_aet.as_str())
             .called_ae_title(self.called_aet.as_str())
             .connection_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(60))
+            .read_timeout(Duration::from_mins(1))
             .max_pdu_length(65536);
         for (abstract_syntax, syntaxes) in contexts {
             options = options.with_presentation_context(*abstract_syntax, syntaxes.clone());
@@ -427,6 +427,7 @@ impl Pacs for Dimse {
             .collect())
     }
 
+    #[allow(clippy::too_many_lines)] // C-GET: request, then sub-operations until the final answer
     fn retrieve(
         &self,
         what: &Retrieve,
@@ -619,7 +620,7 @@ impl Dimse {
             .map_err(|e| e.to_string())?;
         if accepted != syntax {
             let from = transfer_syntax(syntax);
-            if from.is_none_or(|ts| ts.is_encapsulated_pixel_data()) {
+            if from.is_none_or(dicom_encoding::TransferSyntax::is_encapsulated_pixel_data) {
                 return Err(format!(
                     "the server does not accept its transfer syntax {syntax}"
                 ));

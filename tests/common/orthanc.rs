@@ -92,7 +92,7 @@ impl Orthanc {
         loop {
             let answer = agent
                 .get(format!("http://127.0.0.1:{http}/system"))
-                .header("Authorization", &orthanc.basic())
+                .header("Authorization", &Self::basic())
                 .call();
             if answer.is_ok_and(|r| r.status().is_success()) {
                 break;
@@ -103,7 +103,7 @@ impl Orthanc {
         orthanc
     }
 
-    pub fn basic(&self) -> String {
+    pub fn basic() -> String {
         use base64::Engine as _;
         format!(
             "Basic {}",
@@ -126,7 +126,7 @@ impl Orthanc {
             let bytes = std::fs::read(file).unwrap();
             agent
                 .post(format!("http://127.0.0.1:{}/instances", self.http))
-                .header("Authorization", &self.basic())
+                .header("Authorization", &Self::basic())
                 .send(&bytes[..])
                 .unwrap_or_else(|e| panic!("upload of {}: {e}", file.display()));
         }
