@@ -245,7 +245,7 @@ fn a_study_of_another_modality_and_defaulted_preprocessing_are_warned_about() {
 
 #[test]
 fn an_unknown_word_is_not_taken_for_a_study() {
-    let out = radlens(&[os("pacs"), os("store")]);
+    let out = radlens(&[os("orthanc"), os("store")]);
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("no such command or file"),

@@ -76,7 +76,7 @@ const SUBCOMMANDS: [&str; 10] = [
 ];
 
 /// Before the viewer starts: every path must exist (a mistyped subcommand such as `radlens
-/// pacs store` is not a list of studies), and there must be a display to open a window on.
+/// orthanc store` is not a list of studies), and there must be a display to open a window on.
 pub fn check_viewer_start(paths: &[PathBuf]) -> anyhow::Result<()> {
     for path in paths {
         if std::fs::symlink_metadata(path).is_err() {
@@ -139,6 +139,7 @@ mod tests {
     fn typos_point_to_the_nearest_subcommand() {
         assert_eq!(closest_subcommand("exlpain"), Some("explain"));
         assert_eq!(closest_subcommand("infoo"), Some("info"));
-        assert_eq!(closest_subcommand("pacs"), None);
+        assert_eq!(closest_subcommand("orthanc"), None);
+        assert_eq!(closest_subcommand("pacz"), Some("pacs"));
     }
 }
