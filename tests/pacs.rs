@@ -294,3 +294,22 @@ fn a_rejected_association_and_a_refused_query_are_one_line_each() {
     );
     assert_eq!(message.trim().lines().count(), 1, "{message}");
 }
+
+#[test]
+fn a_ca_file_that_is_not_pem_is_one_clear_line() {
+    // Debian's Orthanc 1.10 resets every TLS connection on this machine (curl too), so HTTPS is
+    // checked up to the trust store: RADLENS_PACS_CA must hold PEM certificates.
+    let dir = tempfile::tempdir().unwrap();
+    let bogus = dir.path().join("ca.pem");
+    std::fs::write(&bogus, "not a certificate").unwrap();
+    let made = std::process::Command::new(env!("CARGO_BIN_EXE_radlens"))
+        .args(["pacs", "echo", "https://u:pw@127.0.0.1:9/dicom-web"])
+        .env("RADLENS_PACS_CA", &bogus)
+        .output()
+        .unwrap();
+    assert!(!made.status.success());
+    let message = stderr_text(&made);
+    assert!(message.contains("no PEM certificate"), "{message}");
+    assert!(message.contains("ca.pem"), "{message}");
+    assert!(!message.contains("pw@"), "{message}");
+}

@@ -39,13 +39,19 @@ impl DicomWeb {
             )),
             Auth::Bearer(token) => Some(format!("Bearer {token}")),
         };
-        let agent = ureq::Agent::config_builder()
+        let mut config = ureq::Agent::config_builder()
             .timeout_connect(Some(Duration::from_secs(10)))
             .timeout_recv_response(Some(Duration::from_mins(1)))
             .timeout_per_read(Some(Duration::from_mins(1)))
-            .http_status_as_error(false)
-            .build()
-            .into();
+            .http_status_as_error(false);
+        if let Some(roots) = trusted_roots(base)? {
+            config = config.tls_config(
+                ureq::tls::TlsConfig::builder()
+                    .root_certs(ureq::tls::RootCerts::new_with_certs(&roots))
+                    .build(),
+            );
+        }
+        let agent = config.build().into();
         Ok(Self {
             base: base.clone(),
             authorization,
@@ -137,6 +143,38 @@ impl DicomWeb {
             Err(e) => Err(self.failed(format!("answer is not JSON: {e}"))),
         }
     }
+}
+
+/// The certificates of `RADLENS_PACS_CA` (a PEM file: a hospital's own CA, a self-signed
+/// server), trusted instead of the public roots when it is set.
+fn trusted_roots(server: &str) -> Result<Option<Vec<ureq::tls::Certificate<'static>>>, PacsError> {
+    let Some(path) = std::env::var_os("RADLENS_PACS_CA").filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    let path = PathBuf::from(path);
+    let failed = |cause: String| PacsError::Failed {
+        server: server.to_owned(),
+        cause,
+    };
+    let pem = std::fs::read(&path).map_err(|e| {
+        failed(format!(
+            "RADLENS_PACS_CA unreadable ({e}): {}",
+            path.display()
+        ))
+    })?;
+    let roots: Vec<_> = ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .collect();
+    if roots.is_empty() {
+        return Err(failed(format!(
+            "RADLENS_PACS_CA holds no PEM certificate: {}",
+            path.display()
+        )));
+    }
+    Ok(Some(roots))
 }
 
 /// QIDO query parameters of a study search.
