@@ -369,13 +369,8 @@ impl Pacs for DicomWeb {
         let mut random = [0u8; 16];
         getrandom::fill(&mut random).map_err(|e| self.failed(format!("no randomness: {e}")))?;
         let boundary = format!("radlens-{:032x}", u128::from_le_bytes(random));
-        let mut body = Vec::new();
         let mut uids = Vec::with_capacity(files.len());
         for path in files {
-            let bytes = std::fs::read(path).map_err(|e| PacsError::Write {
-                cause: format!("cannot read: {e}"),
-                path: path.clone(),
-            })?;
             let header = crate::dicom::open(path, crate::dicom::ReadExtent::Header)
                 .map_err(|e| self.failed(e))?;
             let uid = header
@@ -384,13 +379,9 @@ impl Pacs for DicomWeb {
                 .map(|s| s.trim_end_matches(['\0', ' ']).to_owned())
                 .unwrap_or_default();
             uids.push(uid);
-            body.extend_from_slice(
-                format!("--{boundary}\r\nContent-Type: application/dicom\r\n\r\n").as_bytes(),
-            );
-            body.extend_from_slice(&bytes);
-            body.extend_from_slice(b"\r\n");
         }
-        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        // The body is streamed file by file (a study need not fit in memory).
+        let body = multipart::Body::new(files.to_vec(), &boundary);
         let mut request = self
             .agent
             .post(format!("{}/studies", self.base))
@@ -402,7 +393,7 @@ impl Pacs for DicomWeb {
             request = request.header("Authorization", auth);
         }
         let mut response = request
-            .send(&body[..])
+            .send(ureq::SendBody::from_owned_reader(body))
             .map_err(|e| self.transport_error(&e))?;
         let status = response.status();
         let text = response.body_mut().read_to_string().unwrap_or_default();

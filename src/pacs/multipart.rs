@@ -115,6 +115,71 @@ pub fn split(mut body: impl Read, boundary: &str, sink: &mut dyn PartSink) -> io
     }
 }
 
+/// A `multipart/related; type="application/dicom"` body of files, read as a stream: each file is
+/// opened only when its turn comes.
+pub struct Body {
+    files: std::vec::IntoIter<std::path::PathBuf>,
+    boundary: String,
+    /// What is being read now: a part header, a file, a separator.
+    current: Box<dyn Read + Send>,
+    done: bool,
+}
+
+impl Body {
+    #[must_use]
+    pub fn new(files: Vec<std::path::PathBuf>, boundary: &str) -> Self {
+        Self {
+            files: files.into_iter(),
+            boundary: boundary.to_owned(),
+            current: Box::new(io::empty()),
+            done: false,
+        }
+    }
+
+    /// The next piece: a part (header, file, CRLF) or the closing delimiter.
+    fn advance(&mut self) -> io::Result<bool> {
+        if self.done {
+            return Ok(false);
+        }
+        match self.files.next() {
+            Some(path) => {
+                let header = format!(
+                    "--{}\r\nContent-Type: application/dicom\r\n\r\n",
+                    self.boundary
+                );
+                let file = std::fs::File::open(&path)
+                    .map_err(|e| io::Error::new(e.kind(), format!("{e}: {}", path.display())))?;
+                self.current = Box::new(
+                    io::Cursor::new(header.into_bytes())
+                        .chain(io::BufReader::new(file))
+                        .chain(io::Cursor::new(b"\r\n".to_vec())),
+                );
+            }
+            None => {
+                self.current = Box::new(io::Cursor::new(
+                    format!("--{}--\r\n", self.boundary).into_bytes(),
+                ));
+                self.done = true;
+            }
+        }
+        Ok(true)
+    }
+}
+
+impl Read for Body {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let n = self.current.read(out)?;
+            if n > 0 || out.is_empty() {
+                return Ok(n);
+            }
+            if !self.advance()? {
+                return Ok(0);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +252,27 @@ mod tests {
             let mut sink = Collect::default();
             let err = split(&data[..cut], b, &mut sink).unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn a_streamed_body_splits_back_into_its_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let files: Vec<std::path::PathBuf> = (0..3)
+            .map(|i| {
+                let path = dir.path().join(format!("{i}.dcm"));
+                std::fs::write(&path, vec![i as u8; 70_000 * i + 1]).unwrap();
+                path
+            })
+            .collect();
+        let mut body = Vec::new();
+        Body::new(files.clone(), "b0und")
+            .read_to_end(&mut body)
+            .unwrap();
+        let mut sink = Collect::default();
+        assert_eq!(split(&body[..], "b0und", &mut sink).unwrap(), 3);
+        for (file, (_, part)) in files.iter().zip(&sink.0) {
+            assert_eq!(&std::fs::read(file).unwrap(), part);
         }
     }
 
