@@ -35,6 +35,8 @@ fn echo_find_get_and_store_over_dicomweb_and_dimse() {
     let sources = series_files(MR);
     assert_eq!(sources.len(), 35);
     orthanc.upload(&sources);
+    // A second study, for paging.
+    orthanc.upload(&[data("dicom/series/ct_3slice_with_seg/01.dcm")]);
     let uploaded: BTreeSet<String> = sources
         .iter()
         .map(|f| sha(&std::fs::read(f).unwrap()))
@@ -93,6 +95,22 @@ fn echo_find_get_and_store_over_dicomweb_and_dimse() {
             })
             .is_empty()
         );
+        // Paging: two studies, one per page.
+        let all = by(Query::default());
+        assert_eq!(all.len(), 2, "{address}: {all:?}");
+        let pages: BTreeSet<String> = [0, 1]
+            .into_iter()
+            .map(|offset| {
+                let page = by(Query {
+                    limit: Some(1),
+                    offset: Some(offset),
+                    ..Query::default()
+                });
+                assert_eq!(page.len(), 1, "{address}: page {offset}");
+                page[0].study_instance_uid.clone()
+            })
+            .collect();
+        assert_eq!(pages.len(), 2, "{address}: the pages differ");
         let series = client.find_series(MR_STUDY).unwrap();
         assert_eq!(series.len(), 1);
         assert_eq!(series[0].modality, "MR");

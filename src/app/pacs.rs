@@ -60,6 +60,8 @@ pub struct PacsWindow {
     pub studies: Option<Result<Vec<StudyRow>, String>>,
     pub series: Option<(String, Result<Vec<SeriesRow>, String>)>,
     pub sort: (Column, bool),
+    /// Studies asked for per page; "More" asks for the next page.
+    pub page: usize,
     pub status: Option<Result<String, String>>,
     /// The last send (File → Export's "send to PACS"): per instance.
     pub stored: Option<Result<Vec<pacs::Stored>, String>>,
@@ -92,6 +94,7 @@ impl Default for PacsWindow {
             studies: None,
             series: None,
             sort: (Column::Date, false),
+            page: 200,
             status: None,
             stored: None,
             call: None,
@@ -155,8 +158,13 @@ impl PacsWindow {
         }
     }
 
-    /// Starts the study search of the form.
+    /// Starts the study search of the form (its first page).
     pub fn search(&mut self, ctx: &egui::Context) {
+        self.search_from(ctx, 0);
+    }
+
+    /// The search's page starting at study `offset`; rows already found stay.
+    fn search_from(&mut self, ctx: &egui::Context, offset: usize) {
         let server = match self.resolve() {
             Ok(s) => s,
             Err(e) => {
@@ -171,10 +179,13 @@ impl PacsWindow {
             date: nonempty(&self.date),
             accession_number: nonempty(&self.accession),
             description: nonempty(&self.description),
-            limit: Some(500),
-            offset: None,
+            limit: Some(self.page),
+            offset: (offset > 0).then_some(offset),
         };
-        self.series = None;
+        if offset == 0 {
+            self.studies = None;
+            self.series = None;
+        }
         self.spawn(ctx, "searching", None, move |_, _| {
             Reply::Studies(
                 pacs::connect(&server)
@@ -284,13 +295,18 @@ impl PacsWindow {
         match reply {
             Reply::Echo(result) => self.status = Some(result),
             Reply::Studies(result) => {
-                if let Ok(rows) = &result {
-                    self.status = Some(Ok(format!("{} studies", rows.len())));
+                match (result, self.studies.take()) {
+                    (Ok(more), Some(Ok(mut rows))) => {
+                        rows.extend(more);
+                        self.studies = Some(Ok(rows));
+                    }
+                    (result, _) => self.studies = Some(result),
                 }
-                if let Err(e) = &result {
-                    self.status = Some(Err(e.clone()));
-                }
-                self.studies = Some(result);
+                self.status = Some(match &self.studies {
+                    Some(Ok(rows)) => Ok(format!("{} studies", rows.len())),
+                    Some(Err(e)) => Err(e.clone()),
+                    None => Ok(String::new()),
+                });
                 self.sort_studies();
             }
             Reply::Series(study, result) => {
