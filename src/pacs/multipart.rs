@@ -141,26 +141,23 @@ impl Body {
         if self.done {
             return Ok(false);
         }
-        match self.files.next() {
-            Some(path) => {
-                let header = format!(
-                    "--{}\r\nContent-Type: application/dicom\r\n\r\n",
-                    self.boundary
-                );
-                let file = std::fs::File::open(&path)
-                    .map_err(|e| io::Error::new(e.kind(), format!("{e}: {}", path.display())))?;
-                self.current = Box::new(
-                    io::Cursor::new(header.into_bytes())
-                        .chain(io::BufReader::new(file))
-                        .chain(io::Cursor::new(b"\r\n".to_vec())),
-                );
-            }
-            None => {
-                self.current = Box::new(io::Cursor::new(
-                    format!("--{}--\r\n", self.boundary).into_bytes(),
-                ));
-                self.done = true;
-            }
+        if let Some(path) = self.files.next() {
+            let header = format!(
+                "--{}\r\nContent-Type: application/dicom\r\n\r\n",
+                self.boundary
+            );
+            let file = std::fs::File::open(&path)
+                .map_err(|e| io::Error::new(e.kind(), format!("{e}: {}", path.display())))?;
+            self.current = Box::new(
+                io::Cursor::new(header.into_bytes())
+                    .chain(io::BufReader::new(file))
+                    .chain(io::Cursor::new(b"\r\n".to_vec())),
+            );
+        } else {
+            self.current = Box::new(io::Cursor::new(
+                format!("--{}--\r\n", self.boundary).into_bytes(),
+            ));
+            self.done = true;
         }
         Ok(true)
     }
