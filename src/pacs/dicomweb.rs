@@ -362,7 +362,7 @@ impl Pacs for DicomWeb {
             return Err(self.failed("the retrieve returned no instance"));
         }
         let received = std::mem::take(&mut files.done);
-        super::publish(staging.path(), &received, dir, &self.base)
+        super::publish(&received, dir, &self.base)
     }
 
     fn store(&self, files: &[PathBuf]) -> Result<Vec<Stored>, PacsError> {

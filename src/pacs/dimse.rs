@@ -553,7 +553,7 @@ impl Pacs for Dimse {
         if received.is_empty() {
             return Err(self.failed("the retrieve returned no instance"));
         }
-        super::publish(staging.path(), &received, dir, &self.name)
+        super::publish(&received, dir, &self.name)
     }
 
     fn store(&self, files: &[PathBuf]) -> Result<Vec<Stored>, PacsError> {

@@ -120,10 +120,9 @@ pub fn connect(server: &Server) -> Result<Box<dyn Pacs>, PacsError> {
     })
 }
 
-/// Moves the files received into `staging` to `dir`, each named `<SOPInstanceUID>.dcm` (read
-/// from its header), only once all arrived; none replaces an existing file.
+/// Moves the `received` files (in a staging folder) to `dir`, each named `<SOPInstanceUID>.dcm`
+/// (read from its header), only once all arrived; none replaces an existing file.
 pub(crate) fn publish(
-    staging: &Path,
     received: &[PathBuf],
     dir: &Path,
     server: &str,
@@ -153,7 +152,6 @@ pub(crate) fn publish(
         }
         moves.push((path.clone(), target));
     }
-    let _ = staging;
     let mut done = Vec::with_capacity(moves.len());
     for (from, to) in moves {
         std::fs::rename(&from, &to).map_err(|e| PacsError::Write {

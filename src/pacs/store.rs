@@ -124,16 +124,22 @@ fn folder_name(text: &str) -> String {
 }
 
 impl Cache {
-    /// `$RADLENS_PACS_CACHE`, else `pacs-cache` in radlens' data folder; 20 GB by default.
+    /// `$RADLENS_PACS_CACHE`, else `pacs-cache` in radlens' data folder; capped at
+    /// `$RADLENS_PACS_CACHE_GB` gigabytes (default 20).
     #[must_use]
     pub fn default_location() -> Option<Self> {
         let root = std::env::var_os("RADLENS_PACS_CACHE")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
             .or_else(|| data_dir("pacs-cache"))?;
+        let gigabytes = std::env::var("RADLENS_PACS_CACHE_GB")
+            .ok()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|g| g.is_finite() && *g > 0.0)
+            .unwrap_or(20.0);
         Some(Self {
             root,
-            cap_bytes: 20_000_000_000,
+            cap_bytes: (gigabytes * 1e9) as u64,
         })
     }
 
