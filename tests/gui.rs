@@ -1839,3 +1839,37 @@ fn an_export_is_sent_to_the_pacs_with_the_outcome_per_instance() {
     assert_eq!(studies.len(), 1, "{studies:?}");
     assert_eq!(studies[0].series, Some(2), "an SC series and a map series");
 }
+
+/// The PACS window after a search and a click on the study, against a local Orthanc:
+/// `RADLENS_SCREENSHOT=pacs.png cargo test --test gui -- --ignored screenshot_of_the_pacs`.
+#[test]
+#[ignore = "writes a screenshot for a person: set RADLENS_SCREENSHOT and pass --ignored"]
+fn screenshot_of_the_pacs_window_when_asked() {
+    use common::orthanc::{MR, Orthanc, series_files};
+    let out = std::env::var_os("RADLENS_SCREENSHOT")
+        .expect("RADLENS_SCREENSHOT must name the PNG file to write");
+    let orthanc = Orthanc::start();
+    orthanc.upload(&series_files(MR));
+    orthanc.upload(&[common::data("dicom/series/ct_3slice_with_seg/01.dcm")]);
+    let mut harness = app_sized(Vec::new(), [1400.0, 900.0]);
+    {
+        let app = harness.state_mut();
+        app.settings.show_tags = false;
+        app.pacs.open = true;
+        app.pacs.server = orthanc.dimse();
+    }
+    harness.run();
+    harness.get_by_label("Find studies").click();
+    harness.step();
+    wait_for(&mut harness, 30, "the search answers", |s| {
+        s.pacs.studies.is_some() && !s.pacs.is_busy()
+    });
+    harness.run();
+    harness.get_by_label_contains("crlab").click();
+    harness.step();
+    wait_for(&mut harness, 30, "the series are listed", |s| {
+        s.pacs.series.is_some() && !s.pacs.is_busy()
+    });
+    harness.run();
+    harness.render().unwrap().save(out).unwrap();
+}

@@ -433,13 +433,13 @@ fn pacs_ui(p: &mut PacsWindow, ui: &mut egui::Ui, ctx: &egui::Context) {
             ("patient name", &mut p.patient_name),
         ] {
             let label = ui.label(name);
-            ui.add(egui::TextEdit::singleline(value).desired_width(160.0))
+            ui.add_sized([160.0, 20.0], egui::TextEdit::singleline(value))
                 .labelled_by(label.id);
         }
         ui.end_row();
         for (name, value) in [("modality", &mut p.modality), ("date", &mut p.date)] {
             let label = ui.label(name);
-            ui.add(egui::TextEdit::singleline(value).desired_width(160.0))
+            ui.add_sized([160.0, 20.0], egui::TextEdit::singleline(value))
                 .labelled_by(label.id);
         }
         ui.end_row();
@@ -448,7 +448,7 @@ fn pacs_ui(p: &mut PacsWindow, ui: &mut egui::Ui, ctx: &egui::Context) {
             ("description", &mut p.description),
         ] {
             let label = ui.label(name);
-            ui.add(egui::TextEdit::singleline(value).desired_width(160.0))
+            ui.add_sized([160.0, 20.0], egui::TextEdit::singleline(value))
                 .labelled_by(label.id);
         }
         ui.end_row();
