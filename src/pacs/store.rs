@@ -16,9 +16,12 @@ pub struct NamedServer {
     pub address: String,
 }
 
-/// The configured servers.
+/// The configured servers, and radlens' own AE title for DIMSE (else `RADLENS_AET`, else
+/// `RADLENS`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Servers {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calling_aet: Option<String>,
     #[serde(default)]
     pub servers: Vec<NamedServer>,
 }
@@ -93,12 +96,20 @@ impl Servers {
         })
     }
 
-    /// `text` as a server: a configured name, else an address.
+    /// `text` as a server: a configured name, else an address; DIMSE servers call with the
+    /// configured AE title when there is one.
     pub fn resolve(&self, text: &str) -> Result<Server, PacsError> {
-        match self.servers.iter().find(|s| s.name == text) {
-            Some(named) => Server::parse(&named.address),
-            None => Server::parse(text),
+        let mut server = match self.servers.iter().find(|s| s.name == text) {
+            Some(named) => Server::parse(&named.address)?,
+            None => Server::parse(text)?,
+        };
+        if let (Server::Dimse { calling_aet, .. }, Some(aet)) = (&mut server, &self.calling_aet)
+            && !aet.is_empty()
+            && aet.len() <= 16
+        {
+            calling_aet.clone_from(aet);
         }
+        Ok(server)
     }
 }
 
@@ -290,6 +301,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("pacs.toml");
         let servers = Servers {
+            calling_aet: Some("WORKSTATION1".into()),
             servers: vec![NamedServer {
                 name: "orthanc".into(),
                 address: "http://u:pw@127.0.0.1:8042/dicom-web".into(),
@@ -307,7 +319,10 @@ mod tests {
             servers.resolve("orthanc").unwrap().name(),
             "http://127.0.0.1:8042/dicom-web"
         );
-        assert!(servers.resolve("dimse://X@h:1").is_ok());
+        match servers.resolve("dimse://X@h:1").unwrap() {
+            Server::Dimse { calling_aet, .. } => assert_eq!(calling_aet, "WORKSTATION1"),
+            other => panic!("{other:?}"),
+        }
         assert!(
             Servers::load(&dir.path().join("none.toml"))
                 .unwrap()
