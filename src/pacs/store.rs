@@ -319,10 +319,10 @@ mod tests {
             servers.resolve("orthanc").unwrap().name(),
             "http://127.0.0.1:8042/dicom-web"
         );
-        match servers.resolve("dimse://X@h:1").unwrap() {
-            Server::Dimse { calling_aet, .. } => assert_eq!(calling_aet, "WORKSTATION1"),
-            other => panic!("{other:?}"),
-        }
+        let Server::Dimse { calling_aet, .. } = servers.resolve("dimse://X@h:1").unwrap() else {
+            panic!("a DIMSE address");
+        };
+        assert_eq!(calling_aet, "WORKSTATION1");
         assert!(
             Servers::load(&dir.path().join("none.toml"))
                 .unwrap()
