@@ -539,12 +539,28 @@ fn pacs_ui(p: &mut PacsWindow, ui: &mut egui::Ui, ctx: &egui::Context) {
         p.list_series(ctx, &study);
     }
     let mut fetch = None;
-    if let Some((_, Ok(series))) = &p.series {
+    if let Some((study, Ok(series))) = &p.series {
         ui.separator();
+        let patient = p
+            .studies
+            .as_ref()
+            .and_then(|r| r.as_ref().ok())
+            .and_then(|rows| rows.iter().find(|r| &r.study_instance_uid == study))
+            .map_or_else(String::new, |r| {
+                format!(
+                    "{} {} {}",
+                    r.patient_name, r.study_date, r.study_description
+                )
+            });
+        ui.label(format!("series of {patient}"));
         egui::Grid::new("pacs series table")
             .striped(true)
             .num_columns(5)
             .show(ui, |ui| {
+                for name in ["number", "modality", "description", "images", ""] {
+                    ui.strong(name);
+                }
+                ui.end_row();
                 for s in series {
                     ui.label(s.series_number.map_or_else(String::new, |n| n.to_string()));
                     ui.label(&s.modality);
