@@ -331,3 +331,40 @@ fn a_ca_file_that_is_not_pem_is_one_clear_line() {
     assert!(message.contains("ca.pem"), "{message}");
     assert!(!message.contains("pw@"), "{message}");
 }
+
+#[test]
+fn c_move_sends_the_series_to_radlens_listening_as_a_storage_scp() {
+    let orthanc = Orthanc::start();
+    let sources = series_files(MR);
+    orthanc.upload(&sources);
+    let uploaded: BTreeSet<String> = sources
+        .iter()
+        .map(|f| sha(data_set(&std::fs::read(f).unwrap())))
+        .collect();
+    let out = tempfile::tempdir().unwrap();
+    let made = radlens(&[
+        os("pacs"),
+        os("get"),
+        os(&orthanc.dimse()),
+        os("--study"),
+        os(MR_STUDY),
+        os("--out"),
+        os(out.path()),
+        os("--move-port"),
+        os(&orthanc.move_port.to_string()),
+    ]);
+    assert!(made.status.success(), "{}", stderr_text(&made));
+    let files: Vec<PathBuf> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 35, "{files:?}");
+    for file in &files {
+        let bytes = std::fs::read(file).unwrap();
+        assert!(
+            uploaded.contains(&sha(data_set(&bytes))),
+            "{}",
+            file.display()
+        );
+    }
+}

@@ -75,6 +75,10 @@ pub struct GetArgs {
     pub series: Option<String>,
     #[arg(long)]
     pub out: PathBuf,
+    /// DIMSE only: C-MOVE instead of C-GET, receiving on this port (the server must know radlens'
+    /// AE title with this host and port).
+    #[arg(long)]
+    pub move_port: Option<u16>,
 }
 
 /// A configured server's name (`pacs.toml`, see `RADLENS_PACS_CONFIG`) or an address.
@@ -105,15 +109,17 @@ pub fn run(args: &PacsArgs, out: &mut impl Write) -> Result<()> {
             let client = pacs::connect(&server)?;
             let started = Instant::now();
             let never = AtomicBool::new(false);
-            let files = client.retrieve(
-                &Retrieve {
-                    study_instance_uid: get.study.clone(),
-                    series_instance_uid: get.series.clone(),
-                },
-                &get.out,
-                &|n| eprint!("\rradlens: {n} instance(s) received"),
-                &never,
-            )?;
+            let what = Retrieve {
+                study_instance_uid: get.study.clone(),
+                series_instance_uid: get.series.clone(),
+            };
+            let progress = |n: usize| eprint!("\rradlens: {n} instance(s) received");
+            let files = match (get.move_port, &server) {
+                (Some(port), Server::Dimse { .. }) => pacs::dimse::Dimse::new(&server)
+                    .retrieve_by_move(&what, &get.out, port, &progress, &never)?,
+                (Some(_), _) => bail!("--move-port is for DIMSE servers (dimse://AET@host:port)"),
+                (None, _) => client.retrieve(&what, &get.out, &progress, &never)?,
+            };
             eprintln!();
             let bytes: u64 = files
                 .iter()

@@ -29,6 +29,7 @@ const C_GET_RQ: u16 = 0x0010;
 const C_GET_RSP: u16 = 0x8010;
 const C_FIND_RQ: u16 = 0x0020;
 const C_ECHO_RQ: u16 = 0x0030;
+const C_MOVE_RQ: u16 = 0x0021;
 
 /// Transfer syntaxes proposed for data sets (uncompressed first; the others are stored as they
 /// come).
@@ -76,6 +77,48 @@ pub struct Dimse {
     calling_aet: String,
     address: String,
     name: String,
+}
+
+/// Either end of an association, as the message helpers use it.
+trait Link {
+    fn send_pdu(&mut self, pdu: &Pdu) -> Result<(), String>;
+    fn receive_pdu(&mut self) -> Result<Pdu, String>;
+    fn write_data(&mut self, context: u8, data: &[u8]) -> std::io::Result<()>;
+    fn contexts(&self) -> &[dicom_ul::pdu::PresentationContextNegotiated];
+}
+
+impl Link for ClientAssociation<TcpStream> {
+    fn send_pdu(&mut self, pdu: &Pdu) -> Result<(), String> {
+        self.send(pdu).map_err(|e| e.to_string())
+    }
+    fn receive_pdu(&mut self) -> Result<Pdu, String> {
+        self.receive().map_err(|e| e.to_string())
+    }
+    fn write_data(&mut self, context: u8, data: &[u8]) -> std::io::Result<()> {
+        let mut writer = self.send_pdata(context);
+        writer.write_all(data)?;
+        writer.finish()
+    }
+    fn contexts(&self) -> &[dicom_ul::pdu::PresentationContextNegotiated] {
+        self.presentation_contexts()
+    }
+}
+
+impl Link for dicom_ul::ServerAssociation<TcpStream> {
+    fn send_pdu(&mut self, pdu: &Pdu) -> Result<(), String> {
+        self.send(pdu).map_err(|e| e.to_string())
+    }
+    fn receive_pdu(&mut self) -> Result<Pdu, String> {
+        self.receive().map_err(|e| e.to_string())
+    }
+    fn write_data(&mut self, context: u8, data: &[u8]) -> std::io::Result<()> {
+        let mut writer = self.send_pdata(context);
+        writer.write_all(data)?;
+        writer.finish()
+    }
+    fn contexts(&self) -> &[dicom_ul::pdu::PresentationContextNegotiated] {
+        self.presentation_contexts()
+    }
 }
 
 /// One DIMSE message: its presentation context, command set, and data set bytes (if any).
@@ -164,7 +207,7 @@ impl Dimse {
 
     fn send_command(
         &self,
-        association: &mut ClientAssociation<TcpStream>,
+        association: &mut impl Link,
         context: u8,
         command: &InMemDicomObject,
     ) -> Result<(), PacsError> {
@@ -173,7 +216,7 @@ impl Dimse {
             .write_dataset_with_ts(&mut bytes, &entries::IMPLICIT_VR_LITTLE_ENDIAN.erased())
             .map_err(|e| self.failed(format!("command not encodable: {e}")))?;
         association
-            .send(&Pdu::PData {
+            .send_pdu(&Pdu::PData {
                 data: vec![PDataValue {
                     presentation_context_id: context,
                     value_type: PDataValueType::Command,
@@ -186,29 +229,24 @@ impl Dimse {
 
     fn send_data(
         &self,
-        association: &mut ClientAssociation<TcpStream>,
+        association: &mut impl Link,
         context: u8,
         data: &[u8],
     ) -> Result<(), PacsError> {
-        let mut writer = association.send_pdata(context);
-        writer
-            .write_all(data)
-            .and_then(|()| writer.finish())
+        association
+            .write_data(context, data)
             .map_err(|e| self.failed(format!("send failed ({e})")))
     }
 
     /// The next message: command set and, unless it says none follows, its data set.
-    fn receive(
-        &self,
-        association: &mut ClientAssociation<TcpStream>,
-    ) -> Result<Message, PacsError> {
+    fn receive(&self, association: &mut impl Link) -> Result<Message, PacsError> {
         let mut command_bytes = Vec::new();
         let mut command: Option<InMemDicomObject> = None;
         let mut data = Vec::new();
         let mut context;
         loop {
             let pdu = association
-                .receive()
+                .receive_pdu()
                 .map_err(|e| self.failed(format!("no answer ({e})")))?;
             let values = match pdu {
                 Pdu::PData { data } => data,
@@ -491,40 +529,7 @@ impl Pacs for Dimse {
             match uint(&message.command, tags::COMMAND_FIELD) {
                 Some(C_STORE_RQ) => {
                     let path = staging.path().join(format!("{:06}.part", received.len()));
-                    let stored = self.write_received(&association, &message, &path);
-                    let status: u16 = if stored.is_ok() { 0x0000 } else { 0xA700 };
-                    let response = command_set(&[
-                        (
-                            tags::AFFECTED_SOP_CLASS_UID,
-                            VR::UI,
-                            str_value(&text(&message.command, tags::AFFECTED_SOP_CLASS_UID)),
-                        ),
-                        (
-                            tags::COMMAND_FIELD,
-                            VR::US,
-                            PrimitiveValue::from(C_STORE_RSP),
-                        ),
-                        (
-                            tags::MESSAGE_ID_BEING_RESPONDED_TO,
-                            VR::US,
-                            PrimitiveValue::from(
-                                uint(&message.command, tags::MESSAGE_ID).unwrap_or(0),
-                            ),
-                        ),
-                        (
-                            tags::COMMAND_DATA_SET_TYPE,
-                            VR::US,
-                            PrimitiveValue::from(NO_DATA_SET),
-                        ),
-                        (tags::STATUS, VR::US, PrimitiveValue::from(status)),
-                        (
-                            tags::AFFECTED_SOP_INSTANCE_UID,
-                            VR::UI,
-                            str_value(&text(&message.command, tags::AFFECTED_SOP_INSTANCE_UID)),
-                        ),
-                    ]);
-                    self.send_command(&mut association, message.context, &response)?;
-                    stored?;
+                    self.store_received(&mut association, &message, &path)?;
                     received.push(path);
                     progress(received.len());
                 }
@@ -659,15 +664,207 @@ impl Dimse {
             .map_err(|e| e.to_string())
     }
 
+    /// Writes the instance of a C-STORE request to `path` and answers it (failure status when it
+    /// could not be written).
+    fn store_received(
+        &self,
+        link: &mut impl Link,
+        message: &Message,
+        path: &Path,
+    ) -> Result<(), PacsError> {
+        let stored = self.write_received(link, message, path);
+        let status: u16 = if stored.is_ok() { 0x0000 } else { 0xA700 };
+        let response = command_set(&[
+            (
+                tags::AFFECTED_SOP_CLASS_UID,
+                VR::UI,
+                str_value(&text(&message.command, tags::AFFECTED_SOP_CLASS_UID)),
+            ),
+            (
+                tags::COMMAND_FIELD,
+                VR::US,
+                PrimitiveValue::from(C_STORE_RSP),
+            ),
+            (
+                tags::MESSAGE_ID_BEING_RESPONDED_TO,
+                VR::US,
+                PrimitiveValue::from(uint(&message.command, tags::MESSAGE_ID).unwrap_or(0)),
+            ),
+            (
+                tags::COMMAND_DATA_SET_TYPE,
+                VR::US,
+                PrimitiveValue::from(NO_DATA_SET),
+            ),
+            (tags::STATUS, VR::US, PrimitiveValue::from(status)),
+            (
+                tags::AFFECTED_SOP_INSTANCE_UID,
+                VR::UI,
+                str_value(&text(&message.command, tags::AFFECTED_SOP_INSTANCE_UID)),
+            ),
+        ]);
+        self.send_command(link, message.context, &response)?;
+        stored
+    }
+
+    /// C-MOVE: asks the server to send `what` to radlens' own AE title, and receives the
+    /// instances as a C-STORE SCP listening on `port` (the server must know radlens' AE title
+    /// with this host and port). Complete or absent in `dir`, as a C-GET.
+    pub fn retrieve_by_move(
+        &self,
+        what: &Retrieve,
+        dir: &Path,
+        port: u16,
+        progress: &dyn Fn(usize),
+        cancel: &AtomicBool,
+    ) -> Result<Vec<PathBuf>, PacsError> {
+        let listener = std::net::TcpListener::bind(("0.0.0.0", port))
+            .map_err(|e| self.failed(format!("cannot listen on port {port} ({e})")))?;
+        listener.set_nonblocking(true).map_err(|e| self.failed(e))?;
+        let staging = super::staging_dir(dir)?;
+        let stop = AtomicBool::new(false);
+        let received = std::sync::Mutex::new(Vec::<PathBuf>::new());
+        let scp_error = std::sync::Mutex::new(None::<PacsError>);
+        let result = std::thread::scope(|scope| {
+            let request = scope.spawn(|| {
+                let result = self.request_move(what, cancel);
+                // Let the last sub-association finish before the listener stops.
+                std::thread::sleep(Duration::from_millis(200));
+                stop.store(true, Ordering::Relaxed);
+                result
+            });
+            if let Err(e) = self.listen(&listener, staging.path(), &stop, &received, progress) {
+                *scp_error
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e);
+                stop.store(true, Ordering::Relaxed);
+            }
+            request
+                .join()
+                .unwrap_or_else(|_| Err(self.failed("the move request stopped unexpectedly")))
+        });
+        result?;
+        if let Some(e) = scp_error
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
+            return Err(e);
+        }
+        let received = received
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if received.is_empty() {
+            return Err(self.failed("the move sent no instance"));
+        }
+        super::publish(&received, dir, &self.name)
+    }
+
+    /// The C-STORE SCP of a move: accepts associations until `stop`, storing each instance.
+    fn listen(
+        &self,
+        listener: &std::net::TcpListener,
+        staging: &Path,
+        stop: &AtomicBool,
+        received: &std::sync::Mutex<Vec<PathBuf>>,
+        progress: &dyn Fn(usize),
+    ) -> Result<(), PacsError> {
+        let mut options = dicom_ul::ServerAssociationOptions::new()
+            .accept_any()
+            .ae_title(self.calling_aet.as_str())
+            .max_pdu_length(65536);
+        for class in STORAGE_CLASSES {
+            options = options.with_abstract_syntax(*class);
+        }
+        while !stop.load(Ordering::Relaxed) {
+            let stream = match listener.accept() {
+                Ok((stream, _)) => stream,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                }
+                Err(e) => return Err(self.failed(format!("listener failed ({e})"))),
+            };
+            stream.set_nonblocking(false).map_err(|e| self.failed(e))?;
+            let mut association = options
+                .establish(stream)
+                .map_err(|e| self.failed(format!("incoming association failed ({e})")))?;
+            loop {
+                // The sender released (or dropped) its association: wait for the next.
+                let Ok(message) = self.receive(&mut association) else {
+                    break;
+                };
+                if uint(&message.command, tags::COMMAND_FIELD) != Some(C_STORE_RQ) {
+                    continue;
+                }
+                let mut list = received
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let path = staging.join(format!("{:06}.part", list.len()));
+                self.store_received(&mut association, &message, &path)?;
+                list.push(path);
+                progress(list.len());
+            }
+            let _ = association.send(&Pdu::ReleaseRP);
+        }
+        Ok(())
+    }
+
+    /// Sends the C-MOVE request and waits for its final answer.
+    fn request_move(&self, what: &Retrieve, cancel: &AtomicBool) -> Result<(), PacsError> {
+        let model = uids::STUDY_ROOT_QUERY_RETRIEVE_INFORMATION_MODEL_MOVE;
+        let mut association = self.associate(&[(model, TRANSFER_SYNTAXES.to_vec())], &[])?;
+        let (context, syntax) = self.context(&association, model)?;
+        let ts = transfer_syntax(&syntax).ok_or_else(|| self.failed("unknown transfer syntax"))?;
+        let command = command_set(&[
+            (tags::AFFECTED_SOP_CLASS_UID, VR::UI, str_value(model)),
+            (tags::COMMAND_FIELD, VR::US, PrimitiveValue::from(C_MOVE_RQ)),
+            (tags::MESSAGE_ID, VR::US, PrimitiveValue::from(1u16)),
+            (tags::PRIORITY, VR::US, PrimitiveValue::from(0u16)),
+            (
+                tags::COMMAND_DATA_SET_TYPE,
+                VR::US,
+                PrimitiveValue::from(1u16),
+            ),
+            (
+                tags::MOVE_DESTINATION,
+                VR::AE,
+                PrimitiveValue::from(self.calling_aet.as_str()),
+            ),
+        ]);
+        self.send_command(&mut association, context, &command)?;
+        let bytes = retrieve_identifier(what, ts).map_err(|e| self.failed(e))?;
+        self.send_data(&mut association, context, &bytes)?;
+        loop {
+            if cancel.load(Ordering::Relaxed) {
+                let _ = association.abort();
+                return Err(PacsError::Cancelled {
+                    server: self.name.clone(),
+                });
+            }
+            let message = self.receive(&mut association)?;
+            let status = self.status(&message.command, "C-MOVE")?;
+            if status == 0xFF00 {
+                continue;
+            }
+            let failed = uint(&message.command, tags::NUMBER_OF_FAILED_SUBOPERATIONS).unwrap_or(0);
+            let _ = association.release();
+            if failed > 0 || status & 0xF000 == 0xB000 {
+                return Err(self.failed(format!(
+                    "C-MOVE: {failed} of the instances could not be sent (status 0x{status:04X})"
+                )));
+            }
+            return Ok(());
+        }
+    }
+
     /// Writes a C-STORE sub-operation's data set, as received, behind a file meta group.
     fn write_received(
         &self,
-        association: &ClientAssociation<TcpStream>,
+        association: &impl Link,
         message: &Message,
         path: &Path,
     ) -> Result<(), PacsError> {
         let syntax = association
-            .presentation_contexts()
+            .contexts()
             .iter()
             .find(|pc| pc.id == message.context)
             .map(|pc| pc.transfer_syntax.trim_end_matches('\0').to_owned())
@@ -724,4 +921,32 @@ fn text(obj: &InMemDicomObject, tag: Tag) -> String {
         .and_then(|e| e.to_str().ok())
         .map(|s| s.trim_end_matches(['\0', ' ']).trim().to_owned())
         .unwrap_or_default()
+}
+
+/// The identifier of a C-GET or C-MOVE: the level and the UIDs, in transfer syntax `ts`.
+fn retrieve_identifier(
+    what: &Retrieve,
+    ts: &dicom_encoding::TransferSyntax,
+) -> Result<Vec<u8>, String> {
+    let mut identifier = InMemDicomObject::new_empty();
+    let level = if what.series_instance_uid.is_some() {
+        "SERIES"
+    } else {
+        "STUDY"
+    };
+    put(&mut identifier, tags::QUERY_RETRIEVE_LEVEL, VR::CS, level);
+    put(
+        &mut identifier,
+        tags::STUDY_INSTANCE_UID,
+        VR::UI,
+        &what.study_instance_uid,
+    );
+    if let Some(series) = &what.series_instance_uid {
+        put(&mut identifier, tags::SERIES_INSTANCE_UID, VR::UI, series);
+    }
+    let mut bytes = Vec::new();
+    identifier
+        .write_dataset_with_ts(&mut bytes, ts)
+        .map_err(|e| format!("query not encodable: {e}"))?;
+    Ok(bytes)
 }

@@ -1,5 +1,6 @@
 //! PACS: find, retrieve and store studies on a DICOM server, over DICOMweb (QIDO-RS, WADO-RS,
-//! STOW-RS; [`dicomweb`]) or DIMSE (C-ECHO, C-FIND, C-GET, C-STORE with dicom-ul; [`dimse`]).
+//! STOW-RS; [`dicomweb`]) or DIMSE (C-ECHO, C-FIND, C-GET, C-MOVE, C-STORE with dicom-ul;
+//! [`dimse`]).
 //!
 //! A [`Server`] is parsed from what the user types (`http(s)://[user:password@]host[:port]/…`,
 //! `dimse://AET@host:port`); [`connect`] gives the [`Pacs`] that speaks its transport. Every

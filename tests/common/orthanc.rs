@@ -17,6 +17,8 @@ pub struct Orthanc {
     child: Mutex<Option<Child>>,
     pub http: u16,
     pub dicom: u16,
+    /// Where Orthanc sends C-MOVE sub-operations for radlens (AE title RADLENS).
+    pub move_port: u16,
     _dir: tempfile::TempDir,
 }
 
@@ -46,7 +48,7 @@ impl Orthanc {
             "the Orthanc DICOMweb plugin is missing ({PLUGIN}): apt install orthanc-dicomweb"
         );
         let dir = tempfile::tempdir().unwrap();
-        let (http, dicom) = (free_port(), free_port());
+        let (http, dicom, move_port) = (free_port(), free_port(), free_port());
         let storage = dir.path().join("db");
         let config = serde_json::json!({
             "Name": "radlens-test",
@@ -63,7 +65,7 @@ impl Orthanc {
             "DicomWeb": { "Enable": true, "Root": "/dicom-web/" },
             "DicomAlwaysAllowEcho": true,
             "DicomAlwaysAllowStore": true,
-            "DicomModalities": { "radlens": ["RADLENS", "127.0.0.1", 11112] },
+            "DicomModalities": { "radlens": ["RADLENS", "127.0.0.1", move_port] },
             "StorageCompression": false,
             "OrthancExplorerEnabled": false,
             "WebDavEnabled": false,
@@ -82,6 +84,7 @@ impl Orthanc {
             child: Mutex::new(Some(child)),
             http,
             dicom,
+            move_port,
             _dir: dir,
         };
         let deadline = Instant::now() + Duration::from_secs(30);
