@@ -1,6 +1,7 @@
 //! DIMSE (PS3.7) over dicom-ul associations: C-ECHO, C-FIND (Study Root, study and series
 //! level), C-STORE, and C-GET (the server sends the instances back as C-STORE sub-operations on
-//! the same association, so radlens proposes the storage classes with the SCP role). Command sets
+//! the same association, so radlens proposes the storage classes with the SCP role), and C-MOVE
+//! (radlens listens as a C-STORE SCP for the server's sub-associations). Command sets
 //! are Implicit VR Little Endian; data sets use the negotiated transfer syntax, and received
 //! data sets are written to disk byte for byte behind a fresh file meta group.
 
