@@ -23,10 +23,18 @@ fn cpu() -> (Kind, Device) {
     (Kind::Float, Device::Cpu)
 }
 
-/// Seeded weights, scaled to keep activations moderate.
+/// Seeded weights, scaled to keep activations moderate. Drawn from a generator of their own, not
+/// libtorch's global one, which tests running in parallel would reseed under each other.
 fn weights(shape: &[i64], seed: i64) -> Tensor {
-    tch::manual_seed(seed);
-    Tensor::randn(shape, cpu()) * 0.3
+    use rand::SeedableRng;
+    use rand_distr::Distribution;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed.unsigned_abs());
+    let normal = rand_distr::StandardNormal;
+    let count: i64 = shape.iter().product();
+    let values: Vec<f32> = (0..count)
+        .map(|_| 0.3 * Distribution::<f32>::sample(&normal, &mut rng))
+        .collect();
+    Tensor::from_slice(&values).reshape(shape)
 }
 
 /// One self-attention block with a residual: `x + softmax(q kᵀ / √D) v Wo` on `[N, T, D]`;
