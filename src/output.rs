@@ -95,6 +95,26 @@ impl WritePolicy {
     }
 }
 
+/// radlens' folder `name` in the user's data folder (`$XDG_DATA_HOME/radlens/name`, else
+/// `~/.local/share/radlens/name`; `~/Library/Application Support/radlens/name` on macOS,
+/// `%APPDATA%\\radlens\\name` on Windows); `None` without a home.
+#[must_use]
+pub fn data_dir(name: &str) -> Option<PathBuf> {
+    let var = |key: &str| {
+        std::env::var_os(key)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let data = if cfg!(windows) {
+        var("APPDATA")
+    } else if cfg!(target_os = "macos") {
+        var("HOME").map(|h| h.join("Library/Application Support"))
+    } else {
+        var("XDG_DATA_HOME").or_else(|| var("HOME").map(|h| h.join(".local/share")))
+    };
+    data.map(|d| d.join("radlens").join(name))
+}
+
 /// `path` made absolute with `.`, `..` and symlinks resolved as far as it exists: an existing
 /// file resolves to its real path, a new one to its real folder plus its name.
 #[must_use]

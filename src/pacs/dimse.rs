@@ -293,6 +293,40 @@ impl Dimse {
         }
     }
 
+    /// Sends a query/retrieve request (`field`: C-FIND, C-GET or C-MOVE) on `model`'s context:
+    /// its command set (with `extra` elements) and `identifier` in the negotiated syntax, which
+    /// it returns (the answers' identifiers use it too).
+    fn send_request(
+        &self,
+        association: &mut ClientAssociation<TcpStream>,
+        model: &str,
+        field: u16,
+        identifier: &InMemDicomObject,
+        extra: &[(Tag, VR, PrimitiveValue)],
+    ) -> Result<&'static dicom_encoding::TransferSyntax, PacsError> {
+        let (context, syntax) = self.context(association, model)?;
+        let ts = transfer_syntax(&syntax).ok_or_else(|| self.failed("unknown transfer syntax"))?;
+        let mut elements = vec![
+            (tags::AFFECTED_SOP_CLASS_UID, VR::UI, str_value(model)),
+            (tags::COMMAND_FIELD, VR::US, PrimitiveValue::from(field)),
+            (tags::MESSAGE_ID, VR::US, PrimitiveValue::from(1u16)),
+            (tags::PRIORITY, VR::US, PrimitiveValue::from(0u16)),
+            (
+                tags::COMMAND_DATA_SET_TYPE,
+                VR::US,
+                PrimitiveValue::from(1u16),
+            ),
+        ];
+        elements.extend_from_slice(extra);
+        self.send_command(association, context, &command_set(&elements))?;
+        let mut bytes = Vec::new();
+        identifier
+            .write_dataset_with_ts(&mut bytes, ts)
+            .map_err(|e| self.failed(format!("query not encodable: {e}")))?;
+        self.send_data(association, context, &bytes)?;
+        Ok(ts)
+    }
+
     /// Status check of a final response: `Ok` for success and warnings.
     fn status(&self, command: &InMemDicomObject, what: &str) -> Result<u16, PacsError> {
         let status = uint(command, tags::STATUS).unwrap_or(0xFFFF);
@@ -317,25 +351,7 @@ impl Dimse {
     fn find(&self, identifier: &InMemDicomObject) -> Result<Vec<InMemDicomObject>, PacsError> {
         let model = uids::STUDY_ROOT_QUERY_RETRIEVE_INFORMATION_MODEL_FIND;
         let mut association = self.associate(&[(model, TRANSFER_SYNTAXES.to_vec())], &[])?;
-        let (context, syntax) = self.context(&association, model)?;
-        let ts = transfer_syntax(&syntax).ok_or_else(|| self.failed("unknown transfer syntax"))?;
-        let command = command_set(&[
-            (tags::AFFECTED_SOP_CLASS_UID, VR::UI, str_value(model)),
-            (tags::COMMAND_FIELD, VR::US, PrimitiveValue::from(C_FIND_RQ)),
-            (tags::MESSAGE_ID, VR::US, PrimitiveValue::from(1u16)),
-            (tags::PRIORITY, VR::US, PrimitiveValue::from(0u16)),
-            (
-                tags::COMMAND_DATA_SET_TYPE,
-                VR::US,
-                PrimitiveValue::from(1u16),
-            ),
-        ]);
-        self.send_command(&mut association, context, &command)?;
-        let mut bytes = Vec::new();
-        identifier
-            .write_dataset_with_ts(&mut bytes, ts)
-            .map_err(|e| self.failed(format!("query not encodable: {e}")))?;
-        self.send_data(&mut association, context, &bytes)?;
+        let ts = self.send_request(&mut association, model, C_FIND_RQ, identifier, &[])?;
         let mut matches = Vec::new();
         loop {
             let message = self.receive(&mut association)?;
@@ -482,41 +498,8 @@ impl Pacs for Dimse {
                 .map(|class| (*class, TRANSFER_SYNTAXES.to_vec())),
         );
         let mut association = self.associate(&contexts, STORAGE_CLASSES)?;
-        let (context, syntax) = self.context(&association, model)?;
-        let ts = transfer_syntax(&syntax).ok_or_else(|| self.failed("unknown transfer syntax"))?;
-        let mut identifier = InMemDicomObject::new_empty();
-        let level = if what.series_instance_uid.is_some() {
-            "SERIES"
-        } else {
-            "STUDY"
-        };
-        put(&mut identifier, tags::QUERY_RETRIEVE_LEVEL, VR::CS, level);
-        put(
-            &mut identifier,
-            tags::STUDY_INSTANCE_UID,
-            VR::UI,
-            &what.study_instance_uid,
-        );
-        if let Some(series) = &what.series_instance_uid {
-            put(&mut identifier, tags::SERIES_INSTANCE_UID, VR::UI, series);
-        }
-        let command = command_set(&[
-            (tags::AFFECTED_SOP_CLASS_UID, VR::UI, str_value(model)),
-            (tags::COMMAND_FIELD, VR::US, PrimitiveValue::from(C_GET_RQ)),
-            (tags::MESSAGE_ID, VR::US, PrimitiveValue::from(1u16)),
-            (tags::PRIORITY, VR::US, PrimitiveValue::from(0u16)),
-            (
-                tags::COMMAND_DATA_SET_TYPE,
-                VR::US,
-                PrimitiveValue::from(1u16),
-            ),
-        ]);
-        self.send_command(&mut association, context, &command)?;
-        let mut bytes = Vec::new();
-        identifier
-            .write_dataset_with_ts(&mut bytes, ts)
-            .map_err(|e| self.failed(format!("query not encodable: {e}")))?;
-        self.send_data(&mut association, context, &bytes)?;
+        let identifier = retrieve_identifier(what);
+        self.send_request(&mut association, model, C_GET_RQ, &identifier, &[])?;
         let staging = super::staging_dir(dir)?;
         let mut received = Vec::new();
         loop {
@@ -813,27 +796,18 @@ impl Dimse {
     fn request_move(&self, what: &Retrieve, cancel: &AtomicBool) -> Result<(), PacsError> {
         let model = uids::STUDY_ROOT_QUERY_RETRIEVE_INFORMATION_MODEL_MOVE;
         let mut association = self.associate(&[(model, TRANSFER_SYNTAXES.to_vec())], &[])?;
-        let (context, syntax) = self.context(&association, model)?;
-        let ts = transfer_syntax(&syntax).ok_or_else(|| self.failed("unknown transfer syntax"))?;
-        let command = command_set(&[
-            (tags::AFFECTED_SOP_CLASS_UID, VR::UI, str_value(model)),
-            (tags::COMMAND_FIELD, VR::US, PrimitiveValue::from(C_MOVE_RQ)),
-            (tags::MESSAGE_ID, VR::US, PrimitiveValue::from(1u16)),
-            (tags::PRIORITY, VR::US, PrimitiveValue::from(0u16)),
-            (
-                tags::COMMAND_DATA_SET_TYPE,
-                VR::US,
-                PrimitiveValue::from(1u16),
-            ),
-            (
-                tags::MOVE_DESTINATION,
-                VR::AE,
-                PrimitiveValue::from(self.calling_aet.as_str()),
-            ),
-        ]);
-        self.send_command(&mut association, context, &command)?;
-        let bytes = retrieve_identifier(what, ts).map_err(|e| self.failed(e))?;
-        self.send_data(&mut association, context, &bytes)?;
+        let destination = [(
+            tags::MOVE_DESTINATION,
+            VR::AE,
+            PrimitiveValue::from(self.calling_aet.as_str()),
+        )];
+        self.send_request(
+            &mut association,
+            model,
+            C_MOVE_RQ,
+            &retrieve_identifier(what),
+            &destination,
+        )?;
         loop {
             if cancel.load(Ordering::Relaxed) {
                 let _ = association.abort();
@@ -924,11 +898,8 @@ fn text(obj: &InMemDicomObject, tag: Tag) -> String {
         .unwrap_or_default()
 }
 
-/// The identifier of a C-GET or C-MOVE: the level and the UIDs, in transfer syntax `ts`.
-fn retrieve_identifier(
-    what: &Retrieve,
-    ts: &dicom_encoding::TransferSyntax,
-) -> Result<Vec<u8>, String> {
+/// The identifier of a C-GET or C-MOVE: the level and the UIDs.
+fn retrieve_identifier(what: &Retrieve) -> InMemDicomObject {
     let mut identifier = InMemDicomObject::new_empty();
     let level = if what.series_instance_uid.is_some() {
         "SERIES"
@@ -945,9 +916,5 @@ fn retrieve_identifier(
     if let Some(series) = &what.series_instance_uid {
         put(&mut identifier, tags::SERIES_INSTANCE_UID, VR::UI, series);
     }
-    let mut bytes = Vec::new();
     identifier
-        .write_dataset_with_ts(&mut bytes, ts)
-        .map_err(|e| format!("query not encodable: {e}"))?;
-    Ok(bytes)
 }

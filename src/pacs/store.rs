@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use super::{Pacs, PacsError, Retrieve, Server};
+use crate::output::data_dir;
 
 /// A server the user named.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -24,23 +25,6 @@ pub struct Servers {
     pub calling_aet: Option<String>,
     #[serde(default)]
     pub servers: Vec<NamedServer>,
-}
-
-/// radlens' data folder for `what` (`$XDG_DATA_HOME/radlens/what` and the platform's equivalents).
-fn data_dir(what: &str) -> Option<PathBuf> {
-    let var = |name: &str| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    let data = if cfg!(windows) {
-        var("APPDATA")
-    } else if cfg!(target_os = "macos") {
-        var("HOME").map(|h| h.join("Library/Application Support"))
-    } else {
-        var("XDG_DATA_HOME").or_else(|| var("HOME").map(|h| h.join(".local/share")))
-    };
-    data.map(|d| d.join("radlens").join(what))
 }
 
 impl Servers {

@@ -279,22 +279,10 @@ fn csv_field(text: &str) -> String {
 /// Windows). `None` when no home folder is known.
 #[must_use]
 pub fn default_dir() -> Option<PathBuf> {
-    let var = |name: &str| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    if let Some(dir) = var("RADLENS_REVIEW_DIR") {
-        return Some(dir);
-    }
-    let data = if cfg!(windows) {
-        var("APPDATA")
-    } else if cfg!(target_os = "macos") {
-        var("HOME").map(|h| h.join("Library/Application Support"))
-    } else {
-        var("XDG_DATA_HOME").or_else(|| var("HOME").map(|h| h.join(".local/share")))
-    };
-    data.map(|d| d.join("radlens").join("reviews"))
+    std::env::var_os("RADLENS_REVIEW_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| crate::output::data_dir("reviews"))
 }
 
 fn now_unix_s() -> u64 {
