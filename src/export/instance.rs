@@ -465,6 +465,62 @@ impl DicomExport {
         put_seq(obj, tags::REFERENCED_SERIES_SEQUENCE, items);
     }
 
+    /// A frame's own functional groups, shared by the Parametric Map and the Segmentation:
+    /// Frame Content (`index_values`), Plane Position and a Derivation Image referencing the
+    /// source frame (derived by `code`). Returns it with the source instance it references.
+    pub(super) fn frame_groups(
+        &mut self,
+        frame: &SourceFrame,
+        index_values: &[u32],
+        code: (&str, &str, &str),
+        description: &str,
+    ) -> (InMemDicomObject, String) {
+        let source = self.source_reference(
+            frame,
+            Some(("121322", "Source image for image processing operation")),
+        );
+        let referenced = text(&source, tags::REFERENCED_SOP_INSTANCE_UID);
+        let mut item = InMemDicomObject::new_empty();
+        put_seq(
+            &mut item,
+            tags::FRAME_CONTENT_SEQUENCE,
+            vec![frame_content(index_values)],
+        );
+        put_seq(
+            &mut item,
+            tags::PLANE_POSITION_SEQUENCE,
+            vec![plane_position(frame)],
+        );
+        put_seq(
+            &mut item,
+            tags::DERIVATION_IMAGE_SEQUENCE,
+            vec![derivation_image(source, code, description)],
+        );
+        (item, referenced)
+    }
+
+    /// Writes the finished `obj` of `kind` to `path` and says what was written.
+    pub(super) fn finish(
+        &mut self,
+        obj: InMemDicomObject,
+        kind: ObjectKind,
+        sop_class_uid: &str,
+        referenced_sop_instance_uids: Vec<String>,
+        path: &Path,
+        policy: &WritePolicy,
+    ) -> Result<WrittenInstance, ExportError> {
+        let written = WrittenInstance {
+            sop_class_uid: sop_class_uid.to_owned(),
+            sop_instance_uid: text(&obj, tags::SOP_INSTANCE_UID),
+            series_instance_uid: self.series_instance_uid(kind),
+            study_instance_uid: text(&obj, tags::STUDY_INSTANCE_UID),
+            referenced_sop_instance_uids,
+            deidentified: !self.options.keep_identity,
+        };
+        Self::write_file(obj, path, policy)?;
+        Ok(written)
+    }
+
     /// Writes `obj` to `path` (explicit VR little endian, atomically, as `policy` allows).
     pub(super) fn write_file(
         obj: InMemDicomObject,

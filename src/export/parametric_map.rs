@@ -15,9 +15,9 @@ use dicom_dictionary_std::{tags, uids};
 use dicom_object::InMemDicomObject;
 
 use super::instance::{
-    ObjectKind, PRIVATE_SCHEME, SourceFrame, code_item, derivation_image, frame_content,
-    pixel_measures, plane_orientation, plane_position, position_ranks, put_dimensions, put_ds,
-    put_seq, put_str, put_strs, put_us, source_frames, text, truncate,
+    ObjectKind, PRIVATE_SCHEME, SourceFrame, code_item, pixel_measures, plane_orientation,
+    position_ranks, put_dimensions, put_ds, put_seq, put_str, put_strs, put_us, source_frames,
+    truncate,
 };
 use super::{DicomExport, ExportError, SourceImage, WritePolicy, WrittenInstance};
 use crate::explain::Heatmap;
@@ -27,9 +27,6 @@ pub const HEATMAP_LABEL: &str = "HEATMAP";
 
 /// The derivation of an attribution map (private: no standard code names it).
 const ATTRIBUTION_CODE: (&str, &str, &str) = ("ATTRIBUTION", PRIVATE_SCHEME, "Attribution map");
-
-/// DCM 121322: the purpose of a reference to the image a map was computed from.
-const SOURCE_PURPOSE: (&str, &str) = ("121322", "Source image for image processing operation");
 
 /// The Content Description of a map: method, class and model, parseable back
 /// ([`crate::dicom::MapDescription`]).
@@ -75,7 +72,7 @@ impl DicomExport {
             }
         }
         let heatmap = frames[0].1;
-        let (mut obj, sop_uid) = self.new_instance(
+        let (mut obj, _) = self.new_instance(
             &header,
             ObjectKind::ParametricMap,
             uids::PARAMETRIC_MAP_STORAGE,
@@ -96,29 +93,10 @@ impl DicomExport {
         let ranks = position_ranks(&geometry);
         let mut per_frame = Vec::with_capacity(frames.len());
         let mut referenced = Vec::with_capacity(frames.len());
+        let description = format!("radlens {}", map_description(heatmap));
         for (frame, rank) in geometry.iter().zip(ranks) {
-            let source = self.source_reference(frame, Some(SOURCE_PURPOSE));
-            referenced.push(text(&source, tags::REFERENCED_SOP_INSTANCE_UID));
-            let mut item = InMemDicomObject::new_empty();
-            put_seq(
-                &mut item,
-                tags::FRAME_CONTENT_SEQUENCE,
-                vec![frame_content(&[rank])],
-            );
-            put_seq(
-                &mut item,
-                tags::PLANE_POSITION_SEQUENCE,
-                vec![plane_position(frame)],
-            );
-            put_seq(
-                &mut item,
-                tags::DERIVATION_IMAGE_SEQUENCE,
-                vec![derivation_image(
-                    source,
-                    ATTRIBUTION_CODE,
-                    &format!("radlens {}", map_description(heatmap)),
-                )],
-            );
+            let (item, source) = self.frame_groups(frame, &[rank], ATTRIBUTION_CODE, &description);
+            referenced.push(source);
             per_frame.push(item);
         }
         put_seq(
@@ -144,16 +122,14 @@ impl DicomExport {
             VR::OF,
             PrimitiveValue::F32(values.into_iter().collect()),
         ));
-        let written = WrittenInstance {
-            sop_class_uid: uids::PARAMETRIC_MAP_STORAGE.to_owned(),
-            sop_instance_uid: sop_uid,
-            series_instance_uid: self.series_instance_uid(ObjectKind::ParametricMap),
-            study_instance_uid: text(&obj, tags::STUDY_INSTANCE_UID),
-            referenced_sop_instance_uids: referenced,
-            deidentified: !self.options.keep_identity,
-        };
-        Self::write_file(obj, path, policy)?;
-        Ok(written)
+        self.finish(
+            obj,
+            ObjectKind::ParametricMap,
+            uids::PARAMETRIC_MAP_STORAGE,
+            referenced,
+            path,
+            policy,
+        )
     }
 }
 

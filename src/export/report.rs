@@ -119,7 +119,7 @@ impl DicomExport {
             .first()
             .map(|f| f.modality.clone())
             .unwrap_or_default();
-        let (mut obj, sop_uid) = self.new_instance(
+        let (mut obj, _) = self.new_instance(
             &header,
             ObjectKind::Report,
             uids::COMPREHENSIVE_SR_STORAGE,
@@ -166,16 +166,14 @@ impl DicomExport {
         put_seq(&mut obj, tags::CONTENT_TEMPLATE_SEQUENCE, vec![template]);
         put_seq(&mut obj, tags::CONTENT_SEQUENCE, content);
 
-        let written = WrittenInstance {
-            sop_class_uid: uids::COMPREHENSIVE_SR_STORAGE.to_owned(),
-            sop_instance_uid: sop_uid,
-            series_instance_uid: self.series_instance_uid(ObjectKind::Report),
-            study_instance_uid: study_uid,
-            referenced_sop_instance_uids: source_refs.into_iter().map(|(_, i, _)| i).collect(),
-            deidentified: !self.options.keep_identity,
-        };
-        Self::write_file(obj, path, policy)?;
-        Ok(written)
+        self.finish(
+            obj,
+            ObjectKind::Report,
+            uids::COMPREHENSIVE_SR_STORAGE,
+            source_refs.into_iter().map(|(_, i, _)| i).collect(),
+            path,
+            policy,
+        )
     }
 
     /// Current Requested Procedure Evidence: the source slices and the objects written with the

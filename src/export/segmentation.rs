@@ -12,16 +12,14 @@ use dicom_dictionary_std::{tags, uids};
 use dicom_object::InMemDicomObject;
 
 use super::instance::{
-    Code, ObjectKind, derivation_image, frame_content, pixel_measures, plane_orientation,
-    plane_position, position_ranks, put_dimensions, put_seq, put_str, put_strs, put_us,
-    source_frames, text, truncate,
+    Code, ObjectKind, pixel_measures, plane_orientation, position_ranks, put_dimensions, put_seq,
+    put_str, put_strs, put_us, source_frames, truncate,
 };
 use super::{DicomExport, ExportError, SourceImage, WritePolicy, WrittenInstance};
 use crate::explain::Heatmap;
 
 /// DCM 113076: a segmentation derived from an image.
 const SEGMENTATION_CODE: (&str, &str, &str) = ("113076", "DCM", "Segmentation");
-const SOURCE_PURPOSE: (&str, &str) = ("121322", "Source image for image processing operation");
 
 /// BINARY (masks) or FRACTIONAL (probabilities scaled to 0–255).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,7 +124,7 @@ impl DicomExport {
             .cloned()
             .ok_or_else(|| invalid("no slice to segment".to_owned()))?;
         let frames = frames_to_write(segments, geometry.len(), first.rows * first.cols)?;
-        let (mut obj, sop_uid) = self.new_instance(
+        let (mut obj, _) = self.new_instance(
             &header,
             ObjectKind::Segmentation,
             uids::SEGMENTATION_STORAGE,
@@ -180,16 +178,14 @@ impl DicomExport {
             VR::OB,
             PrimitiveValue::from(data),
         ));
-        let written = WrittenInstance {
-            sop_class_uid: uids::SEGMENTATION_STORAGE.to_owned(),
-            sop_instance_uid: sop_uid,
-            series_instance_uid: self.series_instance_uid(ObjectKind::Segmentation),
-            study_instance_uid: text(&obj, tags::STUDY_INSTANCE_UID),
-            referenced_sop_instance_uids: referenced,
-            deidentified: !self.options.keep_identity,
-        };
-        Self::write_file(obj, path, policy)?;
-        Ok(written)
+        self.finish(
+            obj,
+            ObjectKind::Segmentation,
+            uids::SEGMENTATION_STORAGE,
+            referenced,
+            path,
+            policy,
+        )
     }
 
     /// Each frame's functional groups (frame content, plane position, derivation image, segment
@@ -203,29 +199,13 @@ impl DicomExport {
         let mut per_frame = Vec::with_capacity(frames.len());
         let mut referenced = Vec::with_capacity(frames.len());
         for &(number, index, _) in frames {
-            let frame = &geometry[index];
-            let source = self.source_reference(frame, Some(SOURCE_PURPOSE));
-            referenced.push(text(&source, tags::REFERENCED_SOP_INSTANCE_UID));
-            let mut item = InMemDicomObject::new_empty();
-            put_seq(
-                &mut item,
-                tags::FRAME_CONTENT_SEQUENCE,
-                vec![frame_content(&[u32::from(number), ranks[index]])],
+            let (mut item, source) = self.frame_groups(
+                &geometry[index],
+                &[u32::from(number), ranks[index]],
+                SEGMENTATION_CODE,
+                "radlens segmentation",
             );
-            put_seq(
-                &mut item,
-                tags::PLANE_POSITION_SEQUENCE,
-                vec![plane_position(frame)],
-            );
-            put_seq(
-                &mut item,
-                tags::DERIVATION_IMAGE_SEQUENCE,
-                vec![derivation_image(
-                    source,
-                    SEGMENTATION_CODE,
-                    "radlens segmentation",
-                )],
-            );
+            referenced.push(source);
             let mut identification = InMemDicomObject::new_empty();
             put_us(&mut identification, tags::REFERENCED_SEGMENT_NUMBER, number);
             put_seq(
