@@ -100,15 +100,8 @@ impl RadlensApp {
             .as_mut()
             .ok_or("open a series first: result objects open over it")?;
         let header = crate::dicom::open(path, ReadExtent::Header).map_err(|e| e.to_string())?;
-        let text = |tag| {
-            header
-                .get(tag)
-                .and_then(|e: &dicom_object::mem::InMemElement| e.to_str().ok())
-                .map(|s| s.trim_end_matches(['\0', ' ']).to_owned())
-                .unwrap_or_default()
-        };
-        let class = text(dicom_dictionary_std::tags::SOP_CLASS_UID);
-        let modality = text(dicom_dictionary_std::tags::MODALITY);
+        let class = crate::dicom::text(&header, dicom_dictionary_std::tags::SOP_CLASS_UID);
+        let modality = crate::dicom::text(&header, dicom_dictionary_std::tags::MODALITY);
         let [_, rows, cols] = study.volume.shape;
         if class == PARAMETRIC_MAP_CLASS {
             let layer = crate::dicom::read_parametric_map(path, &study.volume)

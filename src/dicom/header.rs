@@ -221,7 +221,9 @@ impl<'a> FunctionalGroups<'a> {
     }
 }
 
-fn text(obj: &InMemDicomObject, tag: Tag) -> String {
+/// The text value of `tag` in `obj`, padding and surrounding blanks removed; empty when absent.
+#[must_use]
+pub fn text(obj: &InMemDicomObject, tag: Tag) -> String {
     obj.get(tag)
         .and_then(|e| e.to_str().ok())
         .map(|s| s.trim_end_matches(['\0', ' ']).trim().to_owned())

@@ -18,7 +18,7 @@ mod volume;
 
 pub use decode::{LoadControl, load_series};
 pub use error::{DicomError, quote};
-pub use header::{FileHeader, TagEntry};
+pub use header::{FileHeader, TagEntry, text};
 pub use open::{ReadExtent, open};
 pub use results::{
     MapLayer, PARAMETRIC_MAP_CLASS, ReportedFinding, ReportedValue, read_parametric_map,

@@ -3,6 +3,7 @@
 //! [`super::masks_for`] matches SEG frames) and radlens' TID 1500 Structured Reports as the
 //! regions they report (verdict, note, measurements, the review entry they carry).
 
+use super::header::text;
 use std::path::{Path, PathBuf};
 
 use dicom_dictionary_std::tags;
@@ -232,11 +233,4 @@ fn concept(item: &InMemDicomObject) -> (String, String) {
 
 fn int(obj: &InMemDicomObject, tag: dicom_core::Tag) -> Option<i64> {
     obj.get(tag).and_then(|e| e.to_int::<i64>().ok())
-}
-
-fn text(obj: &InMemDicomObject, tag: dicom_core::Tag) -> String {
-    obj.get(tag)
-        .and_then(|e| e.to_str().ok())
-        .map(|s| s.trim_end_matches(['\0', ' ']).trim().to_owned())
-        .unwrap_or_default()
 }

@@ -7,6 +7,7 @@
 //! One [`DicomExport`] is one export: each object kind gets its own new series (a series holds one
 //! modality), all in the source's (possibly remapped) study.
 
+pub(super) use crate::dicom::text;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -775,13 +776,6 @@ pub(super) fn now() -> (String, String) {
         now.format("%Y%m%d").to_string(),
         now.format("%H%M%S").to_string(),
     )
-}
-
-pub(super) fn text(obj: &InMemDicomObject, tag: Tag) -> String {
-    obj.get(tag)
-        .and_then(|e| e.to_str().ok())
-        .map(|s| s.trim_end_matches(['\0', ' ']).trim().to_owned())
-        .unwrap_or_default()
 }
 
 pub(super) fn put_str(obj: &mut InMemDicomObject, tag: Tag, vr: VR, value: &str) {

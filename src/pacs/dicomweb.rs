@@ -373,12 +373,10 @@ impl Pacs for DicomWeb {
         for path in files {
             let header = crate::dicom::open(path, crate::dicom::ReadExtent::Header)
                 .map_err(|e| self.failed(e))?;
-            let uid = header
-                .get(dicom_dictionary_std::tags::SOP_INSTANCE_UID)
-                .and_then(|e| e.to_str().ok())
-                .map(|s| s.trim_end_matches(['\0', ' ']).to_owned())
-                .unwrap_or_default();
-            uids.push(uid);
+            uids.push(crate::dicom::text(
+                &header,
+                dicom_dictionary_std::tags::SOP_INSTANCE_UID,
+            ));
         }
         // The body is streamed file by file (a study need not fit in memory).
         let body = multipart::Body::new(files.to_vec(), &boundary);

@@ -5,6 +5,7 @@
 //! are Implicit VR Little Endian; data sets use the negotiated transfer syntax, and received
 //! data sets are written to disk byte for byte behind a fresh file meta group.
 
+use crate::dicom::text;
 use std::io::Write;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -889,13 +890,6 @@ fn transfer_syntax(uid: &str) -> Option<&'static dicom_encoding::TransferSyntax>
 
 fn uint(obj: &InMemDicomObject, tag: Tag) -> Option<u16> {
     obj.get(tag).and_then(|e| e.to_int::<u16>().ok())
-}
-
-fn text(obj: &InMemDicomObject, tag: Tag) -> String {
-    obj.get(tag)
-        .and_then(|e| e.to_str().ok())
-        .map(|s| s.trim_end_matches(['\0', ' ']).trim().to_owned())
-        .unwrap_or_default()
 }
 
 /// The identifier of a C-GET or C-MOVE: the level and the UIDs.

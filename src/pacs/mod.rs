@@ -136,14 +136,12 @@ pub(crate) fn publish(
     for path in received {
         let header = crate::dicom::open(path, crate::dicom::ReadExtent::Header)
             .map_err(|e| failed(format!("received a file that is not DICOM ({e})")))?;
-        let uid = header
-            .get(dicom_dictionary_std::tags::SOP_INSTANCE_UID)
-            .and_then(|e| e.to_str().ok())
-            .map(|s| s.trim_end_matches(['\0', ' ']).to_owned())
-            .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| {
-                failed("received an instance without a valid SOP Instance UID".into())
-            })?;
+        let uid = Some(crate::dicom::text(
+            &header,
+            dicom_dictionary_std::tags::SOP_INSTANCE_UID,
+        ))
+        .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| failed("received an instance without a valid SOP Instance UID".into()))?;
         let target = dir.join(format!("{uid}.dcm"));
         if target.exists() {
             return Err(PacsError::Write {
