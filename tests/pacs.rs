@@ -12,7 +12,10 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
-use common::orthanc::{MR, MR_STUDY, Orthanc, USER, free_port, series_files};
+use common::front::{Front, Mode};
+use common::orthanc::{
+    MR, MR_STUDY, Orthanc, PASSWORD, READER, READER_PASSWORD, USER, free_port, series_files,
+};
 use common::{data, os, radlens, stderr_text};
 use radlens::pacs::{self, PacsError, Query, Retrieve, Server};
 use sha2::{Digest, Sha256};
@@ -313,23 +316,198 @@ fn a_rejected_association_and_a_refused_query_are_one_line_each() {
     assert_eq!(message.trim().lines().count(), 1, "{message}");
 }
 
+/// radlens with `args` and the environment `env`.
+fn radlens_env(args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_radlens"));
+    command.args(args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().unwrap()
+}
+
+fn names_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
 #[test]
-fn a_ca_file_that_is_not_pem_is_one_clear_line() {
-    // Debian's Orthanc 1.10 resets every TLS connection on this machine (curl too), so HTTPS is
-    // checked up to the trust store: RADLENS_PACS_CA must hold PEM certificates.
+fn https_trusts_the_hospital_ca_it_is_given_and_no_other_certificate() {
+    // Debian's Orthanc 1.10 resets every TLS connection of its own on this machine (curl's
+    // too), so TLS is terminated as hospitals usually do it: a front (rustls, the test
+    // certificate of tests/data/tls) before Orthanc's HTTP port.
+    let orthanc = Orthanc::start();
+    let sources = series_files(MR);
+    orthanc.upload(&sources);
+    let uploaded: BTreeSet<String> = sources
+        .iter()
+        .map(|f| sha(data_set(&std::fs::read(f).unwrap())))
+        .collect();
+    let front = Front::start(orthanc.http, Mode::Tls);
+    let address = format!(
+        "https://{USER}:{PASSWORD}@127.0.0.1:{}/dicom-web",
+        front.port
+    );
+    let ca = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tls/ca.pem");
+    let trusted = [("RADLENS_PACS_CA", ca.as_os_str())];
+
+    let found = radlens_env(
+        &["pacs", "find", &address, "--patient-id", "crlab", "--json"],
+        &trusted,
+    );
+    assert!(found.status.success(), "{}", stderr_text(&found));
+    assert!(String::from_utf8_lossy(&found.stdout).contains(MR_STUDY));
+
+    let out = tempfile::tempdir().unwrap();
+    let out_dir = out.path().to_str().unwrap();
+    let got = radlens_env(
+        &[
+            "pacs", "get", &address, "--study", MR_STUDY, "--out", out_dir,
+        ],
+        &trusted,
+    );
+    assert!(got.status.success(), "{}", stderr_text(&got));
+    let files = names_in(out.path());
+    assert_eq!(files.len(), 35, "{files:?}");
+    for name in &files {
+        let bytes = std::fs::read(out.path().join(name)).unwrap();
+        assert!(uploaded.contains(&sha(data_set(&bytes))), "{name}");
+    }
+
+    // The public roots do not know the hospital's CA: refused, one line, no password.
+    let untrusted = radlens_env(&["pacs", "echo", &address], &[]);
+    assert!(!untrusted.status.success());
+    let message = stderr_text(&untrusted);
+    assert!(message.contains("127.0.0.1"), "{message}");
+    assert!(message.to_lowercase().contains("certificate"), "{message}");
+    assert!(
+        !message.contains(PASSWORD),
+        "the password leaked: {message}"
+    );
+    assert_eq!(message.lines().count(), 1, "{message}");
+
+    // A CA file that holds no certificate is named.
     let dir = tempfile::tempdir().unwrap();
     let bogus = dir.path().join("ca.pem");
     std::fs::write(&bogus, "not a certificate").unwrap();
-    let made = std::process::Command::new(env!("CARGO_BIN_EXE_radlens"))
-        .args(["pacs", "echo", "https://u:pw@127.0.0.1:9/dicom-web"])
-        .env("RADLENS_PACS_CA", &bogus)
-        .output()
-        .unwrap();
+    let made = radlens_env(
+        &["pacs", "echo", &address],
+        &[("RADLENS_PACS_CA", bogus.as_os_str())],
+    );
     assert!(!made.status.success());
     let message = stderr_text(&made);
     assert!(message.contains("no PEM certificate"), "{message}");
     assert!(message.contains("ca.pem"), "{message}");
-    assert!(!message.contains("pw@"), "{message}");
+    assert!(!message.contains(PASSWORD), "{message}");
+}
+
+#[test]
+fn a_user_who_may_not_store_gets_403_and_may_still_search() {
+    let orthanc = Orthanc::start();
+    orthanc.upload(&series_files(MR));
+    let reader = format!(
+        "http://{READER}:{READER_PASSWORD}@127.0.0.1:{}/dicom-web",
+        orthanc.http
+    );
+    let found = radlens_env(&["pacs", "find", &reader, "--patient-id", "crlab"], &[]);
+    assert!(found.status.success(), "{}", stderr_text(&found));
+
+    let file = data("dicom/series/ct_3slice_with_seg/01.dcm");
+    let stored = radlens_env(&["pacs", "store", &reader, file.to_str().unwrap()], &[]);
+    assert!(!stored.status.success());
+    let message = stderr_text(&stored);
+    assert!(message.contains("403"), "{message}");
+    assert!(message.contains("127.0.0.1"), "{message}");
+    assert!(
+        !message.contains(READER_PASSWORD),
+        "the password leaked: {message}"
+    );
+    assert_eq!(message.lines().count(), 1, "{message}");
+}
+
+#[test]
+fn an_answer_cut_mid_download_fails_in_one_line_and_leaves_the_folder_as_it_was() {
+    let orthanc = Orthanc::start();
+    orthanc.upload(&series_files(MR));
+    // The connection drops after 1 MB of answer: mid multipart body of the 35-slice series.
+    let front = Front::start(orthanc.http, Mode::CutAfter(1 << 20));
+    let address = format!(
+        "http://{USER}:{PASSWORD}@127.0.0.1:{}/dicom-web",
+        front.port
+    );
+    let out = tempfile::tempdir().unwrap();
+    std::fs::write(out.path().join("mine.txt"), "a file of the user's").unwrap();
+    let got = radlens_env(
+        &[
+            "pacs",
+            "get",
+            &address,
+            "--study",
+            MR_STUDY,
+            "--out",
+            out.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(!got.status.success());
+    let message = stderr_text(&got);
+    assert!(message.contains("retrieve broken off"), "{message}");
+    assert!(message.contains("127.0.0.1"), "{message}");
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert_eq!(
+        names_in(out.path()),
+        ["mine.txt"],
+        "nothing half-retrieved remains"
+    );
+
+    // The same cut under the viewer's cache: the series stays absent from it.
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = pacs::Cache {
+        root: cache_dir.path().to_path_buf(),
+        cap_bytes: 1 << 30,
+    };
+    let server = Server::parse(&address).unwrap();
+    let client = pacs::connect(&server).unwrap();
+    let series = client.find_series(MR_STUDY).unwrap();
+    let uid = &series[0].series_instance_uid;
+    let result = cache.fetch(
+        client.as_ref(),
+        &server,
+        MR_STUDY,
+        uid,
+        &|_| {},
+        &AtomicBool::new(false),
+    );
+    assert!(result.is_err(), "a cut answer cannot fill the cache");
+    assert!(cache.cached(&server, MR_STUDY, uid).is_none());
+    let left: Vec<_> = walkdir::WalkDir::new(cache_dir.path())
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.path().to_path_buf())
+        .collect();
+    assert!(left.is_empty(), "half files in the cache: {left:?}");
+}
+
+#[test]
+fn a_server_that_never_answers_times_out_in_one_line_on_both_transports() {
+    let silent = Front::start(0, Mode::Silent);
+    let timeout = [("RADLENS_PACS_TIMEOUT", std::ffi::OsStr::new("1"))];
+    for address in [
+        format!("http://127.0.0.1:{}/dicom-web", silent.port),
+        format!("dimse://ORTHANC@127.0.0.1:{}", silent.port),
+    ] {
+        let made = radlens_env(&["pacs", "echo", &address], &timeout);
+        assert!(!made.status.success(), "{address}");
+        let message = stderr_text(&made);
+        assert!(message.contains("timed out"), "{address}: {message}");
+        assert!(message.contains("127.0.0.1"), "{address}: {message}");
+        assert_eq!(message.lines().count(), 1, "{message}");
+    }
 }
 
 #[test]

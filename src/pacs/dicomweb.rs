@@ -39,10 +39,11 @@ impl DicomWeb {
             )),
             Auth::Bearer(token) => Some(format!("Bearer {token}")),
         };
+        let wait = super::timeout();
         let mut config = ureq::Agent::config_builder()
-            .timeout_connect(Some(Duration::from_secs(10)))
-            .timeout_recv_response(Some(Duration::from_mins(1)))
-            .timeout_per_read(Some(Duration::from_mins(1)))
+            .timeout_connect(Some(wait.min(Duration::from_secs(10))))
+            .timeout_recv_response(Some(wait))
+            .timeout_per_read(Some(wait))
             .http_status_as_error(false);
         if let Some(roots) = trusted_roots(base)? {
             config = config.tls_config(
@@ -115,7 +116,7 @@ impl DicomWeb {
 
     fn transport_error(&self, e: &ureq::Error) -> PacsError {
         let cause = match e {
-            ureq::Error::Timeout(_) => "timed out".to_owned(),
+            ureq::Error::Timeout(_) => super::timed_out_cause(),
             ureq::Error::HostNotFound => "host not found".to_owned(),
             ureq::Error::ConnectionFailed => "connection refused or failed".to_owned(),
             ureq::Error::Io(io) if io.kind() == io::ErrorKind::ConnectionRefused => {

@@ -82,6 +82,15 @@ pub struct Dimse {
 }
 
 /// Either end of an association, as the message helpers use it.
+/// Why a PDU did not arrive: a timeout in words, anything else as dicom-ul says it.
+fn receive_error(e: &(dyn std::error::Error + 'static)) -> String {
+    if super::timed_out(e) {
+        super::timed_out_cause()
+    } else {
+        e.to_string()
+    }
+}
+
 trait Link {
     fn send_pdu(&mut self, pdu: &Pdu) -> Result<(), String>;
     fn receive_pdu(&mut self) -> Result<Pdu, String>;
@@ -94,7 +103,7 @@ impl Link for ClientAssociation<TcpStream> {
         self.send(pdu).map_err(|e| e.to_string())
     }
     fn receive_pdu(&mut self) -> Result<Pdu, String> {
-        self.receive().map_err(|e| e.to_string())
+        self.receive().map_err(|e| receive_error(&e))
     }
     fn write_data(&mut self, context: u8, data: &[u8]) -> std::io::Result<()> {
         let mut writer = self.send_pdata(context);
@@ -111,7 +120,7 @@ impl Link for dicom_ul::ServerAssociation<TcpStream> {
         self.send(pdu).map_err(|e| e.to_string())
     }
     fn receive_pdu(&mut self) -> Result<Pdu, String> {
-        self.receive().map_err(|e| e.to_string())
+        self.receive().map_err(|e| receive_error(&e))
     }
     fn write_data(&mut self, context: u8, data: &[u8]) -> std::io::Result<()> {
         let mut writer = self.send_pdata(context);
@@ -171,8 +180,8 @@ impl Dimse {
         let mut options = ClientAssociationOptions::new()
             .calling_ae_title(self.calling_aet.as_str())
             .called_ae_title(self.called_aet.as_str())
-            .connection_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_mins(1))
+            .connection_timeout(super::timeout().min(Duration::from_secs(10)))
+            .read_timeout(super::timeout())
             .max_pdu_length(65536);
         for (abstract_syntax, syntaxes) in contexts {
             options = options.with_presentation_context(*abstract_syntax, syntaxes.clone());
@@ -182,7 +191,9 @@ impl Dimse {
         }
         options.establish(self.address.as_str()).map_err(|e| {
             let text = e.to_string();
-            let cause = if text.contains("refused") || text.contains("onnect") {
+            let cause = if super::timed_out(&e) {
+                super::timed_out_cause()
+            } else if text.contains("refused") || text.contains("onnect") {
                 format!("cannot connect ({text})")
             } else if text.to_lowercase().contains("reject") {
                 format!("association rejected ({text})")

@@ -19,6 +19,7 @@ pub mod store;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 pub use server::{Auth, DEFAULT_AET, Server};
 pub use store::{Cache, NamedServer, Servers};
@@ -35,6 +36,42 @@ pub enum PacsError {
     Address { reason: String, text: String },
     #[error("cannot write ({cause}): {}", path.display())]
     Write { cause: String, path: PathBuf },
+}
+
+/// How long radlens waits for a server's answer (each read, and each DIMSE or HTTP response):
+/// `RADLENS_PACS_TIMEOUT` seconds, default 60. Connecting waits at most 10 s of it.
+#[must_use]
+pub fn timeout() -> Duration {
+    std::env::var("RADLENS_PACS_TIMEOUT")
+        .ok()
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map_or(Duration::from_mins(1), Duration::from_secs_f64)
+}
+
+/// Whether `error` (or what caused it) is a socket read that ran past [`timeout`].
+pub(crate) fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            )
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+/// The cause of a [`timed_out`] failure, as the user reads it.
+pub(crate) fn timed_out_cause() -> String {
+    format!(
+        "timed out (no answer in {:.0} s; RADLENS_PACS_TIMEOUT sets it)",
+        timeout().as_secs_f64()
+    )
 }
 
 /// A study search. Empty fields do not constrain; `patient_name` may hold `*` and `?`.

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod front;
 pub mod orthanc;
 
 use std::collections::HashMap;

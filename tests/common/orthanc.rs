@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 
 pub const USER: &str = "radlens";
 pub const PASSWORD: &str = "s3cret-pw";
+/// A user who may search and retrieve but not store (a Lua filter answers 403 to its POSTs).
+pub const READER: &str = "reader";
+pub const READER_PASSWORD: &str = "read-0nly";
 pub const MR: &str = "dicom/series/mr_brain_t1_sag_35sl";
 pub const MR_STUDY: &str = "1.3.12.2.1107.5.2.43.67060.30000022040717195958300000010";
 
@@ -50,7 +53,7 @@ impl Orthanc {
         let dir = tempfile::tempdir().unwrap();
         let (http, dicom, move_port) = (free_port(), free_port(), free_port());
         let storage = dir.path().join("db");
-        let config = serde_json::json!({
+        let mut config = serde_json::json!({
             "Name": "radlens-test",
             "StorageDirectory": storage,
             "IndexDirectory": storage,
@@ -60,7 +63,7 @@ impl Orthanc {
             "DicomCheckCalledAet": true,
             "RemoteAccessAllowed": false,
             "AuthenticationEnabled": true,
-            "RegisteredUsers": { USER: PASSWORD },
+            "RegisteredUsers": { USER: PASSWORD, READER: READER_PASSWORD },
             "Plugins": [PLUGIN],
             "DicomWeb": { "Enable": true, "Root": "/dicom-web/" },
             "DicomAlwaysAllowEcho": true,
@@ -70,6 +73,17 @@ impl Orthanc {
             "OrthancExplorerEnabled": false,
             "WebDavEnabled": false,
         });
+        // Orthanc answers 403 Forbidden to a request its HTTP filter refuses.
+        let filter = dir.path().join("filter.lua");
+        std::fs::write(
+            &filter,
+            format!(
+                "function IncomingHttpRequestFilter(method, uri, ip, username, httpHeaders)\n\
+                 \x20 return not (method == 'POST' and username == '{READER}')\nend\n"
+            ),
+        )
+        .unwrap();
+        config["LuaScripts"] = serde_json::json!([filter]);
         let config_path = dir.path().join("orthanc.json");
         std::fs::write(&config_path, config.to_string()).unwrap();
         let child = Command::new(binary)
