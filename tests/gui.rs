@@ -1873,3 +1873,164 @@ fn screenshot_of_the_pacs_window_when_asked() {
     harness.run();
     harness.render().unwrap().save(out).unwrap();
 }
+
+/// The image rectangle of MPR plane `k` (0 acquired, 1 through a row, 2 through a column).
+fn mpr_rect(harness: &Harness<'_, RadlensApp>, k: usize) -> egui::Rect {
+    harness
+        .state()
+        .study
+        .as_ref()
+        .unwrap()
+        .mpr
+        .as_ref()
+        .unwrap()
+        .rects[k]
+        .unwrap_or_else(|| panic!("plane {k} was not drawn"))
+}
+
+#[test]
+fn mpr_shows_three_planes_with_their_spacing_and_one_crosshair_links_them() {
+    // The shared sagittal MR: 35 slices 4.4 mm apart (about), 1 mm pixels — a plane drawn with
+    // square voxels would be four times too narrow.
+    let mut harness = app(vec![common::data("dicom/series/mr_brain_t1_sag_35sl")]);
+    harness.key_press(Key::X);
+    harness.run();
+    let (shape, spacing, geometry) = {
+        let volume = &harness.state().study.as_ref().unwrap().volume;
+        (volume.shape, volume.geometry.spacing_mm, volume.geometry)
+    };
+    let [slices, rows, cols] = shape.map(|n| n as f64);
+    let [slice_mm, row_mm, col_mm] = spacing;
+    assert!(
+        (slice_mm / col_mm - 1.0).abs() > 0.5,
+        "the test needs anisotropic voxels: {spacing:?}"
+    );
+    let aspect = |r: egui::Rect| f64::from(r.width() / r.height());
+    // Acquired (sagittal): columns across, rows down. Axial cut through a row: patient
+    // right-left across (the slices), anterior-posterior down (the columns). Coronal cut
+    // through a column: right-left across (slices), superior-inferior down (rows).
+    let expected = [
+        (cols * col_mm) / (rows * row_mm),
+        (slices * slice_mm) / (cols * col_mm),
+        (slices * slice_mm) / (rows * row_mm),
+    ];
+    for (k, want) in expected.into_iter().enumerate() {
+        let got = aspect(mpr_rect(&harness, k));
+        assert!(
+            (got / want - 1.0).abs() < 0.02,
+            "plane {k}: aspect {got:.3}, spacing says {want:.3}"
+        );
+    }
+
+    // A click in the acquired plane moves the crosshair: row and column follow, the slice stays.
+    let acquired = mpr_rect(&harness, 0);
+    let before = slice(&harness);
+    click_at(
+        &mut harness,
+        acquired.min + Vec2::new(acquired.width() * 0.25, acquired.height() * 0.75),
+    );
+    let cursor = harness
+        .state()
+        .study
+        .as_ref()
+        .unwrap()
+        .mpr
+        .as_ref()
+        .unwrap()
+        .cursor;
+    assert_eq!(cursor[0], before);
+    assert_eq!(cursor[1], (rows * 0.75) as usize, "{cursor:?}");
+    assert_eq!(cursor[2], (cols * 0.25) as usize, "{cursor:?}");
+
+    // A click in the coronal plane picks the slice: patient left is on the screen's right, so
+    // a click further right lands on a slice further to the patient's left (LPS +x).
+    let coronal = mpr_rect(&harness, 2);
+    let patient_x = |harness: &Harness<'_, RadlensApp>| {
+        geometry.patient_from_voxel([0.0, 0.0, slice(harness) as f64])[0]
+    };
+    click_at(
+        &mut harness,
+        coronal.min + Vec2::new(coronal.width() * 0.2, coronal.height() * 0.5),
+    );
+    let (left_click, slice_left) = (patient_x(&harness), slice(&harness));
+    click_at(
+        &mut harness,
+        coronal.min + Vec2::new(coronal.width() * 0.8, coronal.height() * 0.5),
+    );
+    let (right_click, slice_right) = (patient_x(&harness), slice(&harness));
+    assert_ne!(slice_left, slice_right);
+    assert!(
+        right_click > left_click,
+        "patient x {left_click} (left click) vs {right_click} (right click)"
+    );
+    // The click also set the row: the superior-inferior middle of the coronal plane.
+    let cursor = harness
+        .state()
+        .study
+        .as_ref()
+        .unwrap()
+        .mpr
+        .as_ref()
+        .unwrap()
+        .cursor;
+    assert_eq!(cursor[0], slice_right);
+    assert!(cursor[1].abs_diff(shape[1] / 2) <= 1, "{cursor:?}");
+
+    // The wheel over the axial plane steps its own position (the crosshair's row).
+    let axial = mpr_rect(&harness, 1);
+    harness.hover_at(axial.center());
+    harness.run();
+    harness.event(Event::MouseWheel {
+        unit: MouseWheelUnit::Line,
+        delta: Vec2::new(0.0, -1.0),
+        phase: egui::TouchPhase::Move,
+        source: egui::MouseWheelSource::Unknown,
+        modifiers: egui::Modifiers::NONE,
+    });
+    harness.run();
+    let after = harness
+        .state()
+        .study
+        .as_ref()
+        .unwrap()
+        .mpr
+        .as_ref()
+        .unwrap()
+        .cursor;
+    assert_eq!(after[1], cursor[1] + 1, "{cursor:?} -> {after:?}");
+    assert_eq!(after[0], cursor[0]);
+
+    // x again: back to the single view.
+    harness.key_press(Key::X);
+    harness.run();
+    assert!(harness.state().study.as_ref().unwrap().mpr.is_none());
+}
+
+/// The MPR layout of the shared sagittal MR and of the demo CT with its lesion outline:
+/// `RADLENS_SCREENSHOT=mpr.png cargo test --test gui -- --ignored screenshot_of_mpr` (the CT goes
+/// to `mpr.png` with `-ct` before the extension).
+#[test]
+#[ignore = "writes a screenshot for a person: set RADLENS_SCREENSHOT and pass --ignored"]
+fn screenshot_of_mpr_when_asked() {
+    let out = PathBuf::from(
+        std::env::var_os("RADLENS_SCREENSHOT")
+            .expect("RADLENS_SCREENSHOT must name the PNG file to write"),
+    );
+    let ct = out.with_file_name(format!(
+        "{}-ct.png",
+        out.file_stem().unwrap().to_string_lossy()
+    ));
+    for (paths, path) in [
+        (
+            vec![common::data("dicom/series/mr_brain_t1_sag_35sl")],
+            &out,
+        ),
+        (Vec::new(), &ct),
+    ] {
+        let mut harness = app_sized(paths, [1500.0, 700.0]);
+        harness.state_mut().settings.show_tags = false;
+        harness.key_press(Key::X);
+        harness.run();
+        harness.render().unwrap().save(path).unwrap();
+    }
+}

@@ -151,6 +151,16 @@ impl RadlensApp {
                 ui.checkbox(&mut self.metrics.open, "Metrics & review (v)");
                 ui.checkbox(&mut self.features.open, "Features (f)");
                 ui.checkbox(&mut self.cohort.open, "Cohort view (k)");
+                let mut mpr = self.study.as_ref().is_some_and(|s| s.mpr.is_some());
+                if ui
+                    .add_enabled(
+                        self.study.is_some(),
+                        egui::Checkbox::new(&mut mpr, "Three planes, MPR (x)"),
+                    )
+                    .clicked()
+                {
+                    self.toggle_mpr();
+                }
                 ui.separator();
                 ui::compare::compare_controls_ui(ui, &mut self.compare, self.model.is_some());
                 if ui.button("Settings…").clicked() {

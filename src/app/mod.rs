@@ -29,6 +29,7 @@ mod jobs;
 mod loader;
 mod menus;
 pub mod metrics;
+pub mod mpr;
 pub mod pacs;
 mod panels;
 mod phantom;

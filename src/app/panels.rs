@@ -105,6 +105,11 @@ impl RadlensApp {
             self.settings.show_tags = !self.settings.show_tags;
         }
         if !ctx.egui_wants_keyboard_input()
+            && ctx.input(|i| i.key_pressed(egui::Key::X) && i.modifiers.is_none())
+        {
+            self.toggle_mpr();
+        }
+        if !ctx.egui_wants_keyboard_input()
             && self.model.is_some()
             && ctx.input(|i| i.key_pressed(egui::Key::C))
         {

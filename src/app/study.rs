@@ -34,6 +34,8 @@ pub struct Study {
     /// A Parametric Map opened over the series (File > Open result objects): pane 1 shows its
     /// heatmap on the slices it covers instead of computing one.
     pub map_layer: Option<MapOverlay>,
+    /// The three-plane layout, when it is on (key `x`).
+    pub mpr: Option<super::mpr::Mpr>,
 }
 
 /// A Parametric Map's heatmaps, per slice of the series.
@@ -58,6 +60,7 @@ impl Study {
             hover: None,
             image_rect: None,
             map_layer: None,
+            mpr: None,
         }
     }
 

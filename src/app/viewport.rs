@@ -35,6 +35,10 @@ impl RadlensApp {
                 return;
             };
             ui::viewer::viewer_keys(ctx, &mut study.view, &study.volume, &presets);
+            if study.mpr.is_some() {
+                self.mpr_ui(ui);
+                return;
+            }
             let slice = study.view.slice;
             let image = study.slice_image(slice);
             let mask = study.mask_layer(slice);
@@ -57,6 +61,7 @@ impl RadlensApp {
                 });
                 let input = ui::viewer::ViewerInput {
                     volume: &study.volume,
+                    sheet: ui::view::Sheet::of(&study.volume),
                     image: &image,
                     heat: heat.as_ref().map(|(layer, params)| (layer, *params)),
                     mask: mask.as_ref(),
@@ -137,6 +142,7 @@ impl RadlensApp {
                 };
                 let input = ui::viewer::ViewerInput {
                     volume: &study.volume,
+                    sheet: ui::view::Sheet::of(&study.volume),
                     image: &image,
                     heat: heat.as_ref().map(|(layer, params)| (layer, *params)),
                     mask: mask.as_ref(),

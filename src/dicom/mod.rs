@@ -8,6 +8,7 @@ mod decode;
 mod error;
 mod header;
 mod lengths;
+pub mod mpr;
 mod open;
 mod palette;
 mod results;

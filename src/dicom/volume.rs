@@ -289,6 +289,30 @@ impl Volume {
     }
 }
 
+/// A zero-filled axis-aligned int16 volume of `shape` with 1 mm spacing, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_volume(shape: [usize; 3]) -> Volume {
+    Volume {
+        series_id: "test".to_owned(),
+        series_uid: "1.2.3".to_owned(),
+        modality: "CT".to_owned(),
+        description: String::new(),
+        shape,
+        voxels: Voxels::I16(vec![0; shape.iter().product()]),
+        geometry: Geometry::identity([1.0; 3]),
+        photometric: Photometric::Monochrome2,
+        default_window: Window {
+            center: 0.0,
+            width: 100.0,
+        },
+        window_source: WindowSource::Dicom,
+        order: SliceOrder::Position,
+        slices: Vec::new(),
+        warnings: Vec::new(),
+        skipped: Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -71,11 +71,43 @@ impl ViewState {
     }
 }
 
-/// Where the image of `volume` lands in `viewport` for `view`: aspect from the pixel spacing.
+/// What one viewport shows of a volume: a stack of images (`[images, rows, cols]`) with its
+/// geometry (spacing for the aspect, directions for the orientation letters) and what an image
+/// of it is called ("slice" for the acquired one, else the anatomical plane of an MPR cut).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sheet {
+    pub shape: [usize; 3],
+    pub geometry: Geometry,
+    pub name: &'static str,
+}
+
+impl Sheet {
+    /// The volume as acquired.
+    #[must_use]
+    pub fn of(volume: &Volume) -> Self {
+        Self {
+            shape: volume.shape,
+            geometry: volume.geometry,
+            name: "slice",
+        }
+    }
+
+    /// A multiplanar cut of the volume.
+    #[must_use]
+    pub fn plane(plane: &crate::dicom::mpr::Plane) -> Self {
+        Self {
+            shape: plane.shape,
+            geometry: plane.geometry,
+            name: plane.anatomy.name(),
+        }
+    }
+}
+
+/// Where an image of `sheet` lands in `viewport` for `view`: aspect from the pixel spacing.
 #[must_use]
-pub fn image_rect(volume: &Volume, view: &ViewState, viewport: Rect) -> Rect {
-    let [_, rows, cols] = volume.shape;
-    let [_, row_mm, col_mm] = volume.geometry.spacing_mm;
+pub fn image_rect(sheet: &Sheet, view: &ViewState, viewport: Rect) -> Rect {
+    let [_, rows, cols] = sheet.shape;
+    let [_, row_mm, col_mm] = sheet.geometry.spacing_mm;
     let size_mm = Vec2::new((cols as f64 * col_mm) as f32, (rows as f64 * row_mm) as f32);
     let fit = (viewport.width() / size_mm.x).min(viewport.height() / size_mm.y);
     let size = size_mm * fit * view.zoom;

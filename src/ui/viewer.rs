@@ -14,12 +14,14 @@ use crate::review::Roi;
 use super::roi::RoiPointer;
 use super::theme;
 use super::view::{
-    ViewState, image_rect, nice_length_mm, orientation_labels, pixel_at, pixel_centre,
+    Sheet, ViewState, image_rect, nice_length_mm, orientation_labels, pixel_at, pixel_centre,
 };
 
 /// Everything the viewport draws, besides the view state.
 pub struct ViewerInput<'a> {
     pub volume: &'a Volume,
+    /// What of the volume this viewport shows: the acquired slices or an MPR plane.
+    pub sheet: Sheet,
     pub image: &'a Arc<SliceImage>,
     pub heat: Option<(&'a Arc<HeatLayer>, HeatParams)>,
     pub mask: Option<&'a Arc<MaskLayer>>,
@@ -45,6 +47,8 @@ pub struct ViewerInput<'a> {
 pub struct ViewerOutput {
     /// Image pixel `(col, row)` under the pointer.
     pub hovered_pixel: Option<(usize, usize)>,
+    /// Image pixel `(col, row)` clicked with the primary button (not while drawing).
+    pub clicked_pixel: Option<(usize, usize)>,
     pub image_rect: Option<Rect>,
     /// Pointer events for the active drawing tool, in image pixel coordinates.
     pub roi_events: Vec<RoiPointer>,
@@ -53,12 +57,13 @@ pub struct ViewerOutput {
 pub fn viewer_ui(ui: &mut egui::Ui, input: &ViewerInput<'_>, view: &mut ViewState) -> ViewerOutput {
     let (viewport, response) = ui.allocate_exact_size(ui.available_size(), Sense::click_and_drag());
     let volume = input.volume;
-    let slices = volume.shape[0];
+    let sheet = &input.sheet;
+    let slices = sheet.shape[0];
 
-    let [_, rows, cols] = volume.shape;
+    let [_, rows, cols] = sheet.shape;
     let roi_events = if input.drawing {
         // Drawing uses the image placement of the frame the pointer acted on.
-        let image = image_rect(volume, view, viewport);
+        let image = image_rect(sheet, view, viewport);
         let events = drawing_events(ui, &response, image, cols, rows);
         handle_pointer(ui, &response, viewport, view, slices, true);
         events
@@ -69,7 +74,13 @@ pub fn viewer_ui(ui: &mut egui::Ui, input: &ViewerInput<'_>, view: &mut ViewStat
 
     let painter = ui.painter_at(viewport);
     painter.rect_filled(viewport, 0.0, theme::VIEWPORT_BACKGROUND);
-    let image = image_rect(volume, view, viewport);
+    let image = image_rect(sheet, view, viewport);
+    let clicked_pixel = response
+        .clicked_by(PointerButton::Primary)
+        .then(|| response.interact_pointer_pos())
+        .flatten()
+        .filter(|_| !input.drawing)
+        .and_then(|p| pixel_at(p, image, cols, rows));
     if input.gpu {
         let to_clip = |p: Pos2| {
             [
@@ -101,7 +112,7 @@ pub fn viewer_ui(ui: &mut egui::Ui, input: &ViewerInput<'_>, view: &mut ViewStat
             },
         ));
     }
-    draw_overlays(&painter, viewport, image, volume, view);
+    draw_overlays(&painter, viewport, image, volume, sheet, view);
     super::roi::paint_rois(
         &painter,
         image,
@@ -133,6 +144,7 @@ pub fn viewer_ui(ui: &mut egui::Ui, input: &ViewerInput<'_>, view: &mut ViewStat
         hovered_pixel: response
             .hover_pos()
             .and_then(|p| pixel_at(p, image, cols, rows)),
+        clicked_pixel,
         image_rect: Some(image),
         roi_events,
     }
@@ -295,6 +307,7 @@ fn draw_overlays(
     viewport: Rect,
     image: Rect,
     volume: &Volume,
+    sheet: &Sheet,
     view: &ViewState,
 ) {
     let font = egui::FontId::proportional(theme::OVERLAY_FONT_SIZE);
@@ -308,7 +321,7 @@ fn draw_overlays(
         );
         painter.text(pos, align, s, font.clone(), theme::OVERLAY_TEXT);
     };
-    let [left, right, top, bottom] = orientation_labels(&volume.geometry);
+    let [left, right, top, bottom] = orientation_labels(&sheet.geometry);
     let m = 6.0;
     text(
         Pos2::new(viewport.min.x + m, viewport.center().y),
@@ -334,17 +347,18 @@ fn draw_overlays(
         viewport.left_top() + Vec2::splat(m),
         Align2::LEFT_TOP,
         &format!(
-            "{} {}\nslice {} / {}",
+            "{} {}\n{} {} / {}",
             volume.modality,
             volume.description,
+            sheet.name,
             view.slice + 1,
-            volume.shape[0]
+            sheet.shape[0]
         ),
     );
 
     // Scale bar: about a fifth of the viewport, a round number of millimetres.
-    let [_, _, col_mm] = volume.geometry.spacing_mm;
-    let points_per_mm = image.width() / (volume.shape[2] as f64 * col_mm) as f32;
+    let [_, _, col_mm] = sheet.geometry.spacing_mm;
+    let points_per_mm = image.width() / (sheet.shape[2] as f64 * col_mm) as f32;
     if points_per_mm.is_finite() && points_per_mm > 0.0 {
         let length_mm = nice_length_mm(viewport.width() / 5.0 / points_per_mm);
         let length = length_mm * points_per_mm;

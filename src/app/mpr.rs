@@ -1,0 +1,277 @@
+//! The three-plane layout (MPR, key `x`): the acquired slices beside the two reformatted planes,
+//! linked by one crosshair voxel. A click in any plane moves the crosshair there and the other
+//! two planes to it; the wheel steps each plane along its own normal; window/level, invert and
+//! the mask toggle are shared. SEG masks and drawn ROIs show in all three planes; the acquired
+//! plane keeps its heatmap, ROI drawing and hover read-out as in the single view.
+
+use std::sync::Arc;
+
+use crate::dicom::Volume;
+use crate::dicom::mpr::{Plane, Voxel};
+use crate::imaging::Colormap;
+use crate::render::{Frame, MaskLayer, SliceImage};
+use crate::review::Roi;
+use crate::ui;
+use crate::ui::roi::RoiSource;
+use crate::ui::view::{Sheet, ViewState};
+
+use super::RadlensApp;
+use super::study::Study;
+
+/// GPU view ids of the reformatted planes (the comparison panes use 0–4).
+const VIEW_ID: [u64; 3] = [100, 101, 102];
+
+/// The MPR layout's state, per loaded series.
+pub struct Mpr {
+    /// The crosshair: a voxel `[slice, row, column]`.
+    pub cursor: Voxel,
+    pub planes: [Plane; 3],
+    /// Zoom and pan of the reformatted planes (the acquired plane uses the study's view).
+    views: [ViewState; 2],
+    /// Each reformatted plane's pixels, cut again only when its position changes.
+    images: [Option<(usize, Arc<SliceImage>)>; 2],
+    /// Each reformatted plane's mask, cut again when its position or the ROIs change.
+    masks: [Option<MaskKey>; 2],
+    /// Where each plane's image was drawn last frame (tests check the aspect with it).
+    pub rects: [Option<egui::Rect>; 3],
+}
+
+type MaskKey = (usize, Vec<(usize, Vec<Roi>)>, Option<Arc<MaskLayer>>);
+
+impl Mpr {
+    /// The layout for `volume`, its crosshair at the centre of slice `slice`.
+    #[must_use]
+    pub fn new(volume: &Volume, view: &ViewState) -> Self {
+        let [_, rows, cols] = volume.shape;
+        let planes = Plane::all(volume);
+        let cursor = [view.slice, rows / 2, cols / 2];
+        let for_plane = |plane: &Plane| ViewState {
+            slice: cursor[plane.fixed_axis],
+            ..view.clone()
+        };
+        Self {
+            cursor,
+            views: [for_plane(&planes[1]), for_plane(&planes[2])],
+            planes,
+            images: [None, None],
+            masks: [None, None],
+            rects: [None; 3],
+        }
+    }
+
+    /// The plane's image at its current position (cut only when the position changed).
+    fn image(&mut self, k: usize, volume: &Volume) -> Arc<SliceImage> {
+        let plane = &self.planes[k + 1];
+        let position = self.cursor[plane.fixed_axis];
+        if let Some((p, image)) = &self.images[k]
+            && *p == position
+        {
+            return Arc::clone(image);
+        }
+        let pixels = match plane.rgba(volume, position) {
+            Some(rgba) => Frame::Rgba(rgba),
+            None => Frame::Grey(plane.grey(volume, position)),
+        };
+        let image = Arc::new(SliceImage {
+            generation: crate::render::next_generation(),
+            width: plane.shape[2] as u32,
+            height: plane.shape[1] as u32,
+            pixels,
+        });
+        self.images[k] = Some((position, Arc::clone(&image)));
+        image
+    }
+
+    /// The plane's mask (SEG masks and drawn ROIs) at its current position.
+    fn mask(
+        &mut self,
+        k: usize,
+        volume: &Volume,
+        masks: &[Option<Vec<u8>>],
+        rois: &[(usize, Vec<Roi>)],
+    ) -> Option<Arc<MaskLayer>> {
+        let plane = &self.planes[k + 1];
+        let position = self.cursor[plane.fixed_axis];
+        if let Some((p, r, layer)) = &self.masks[k]
+            && *p == position
+            && r.as_slice() == rois
+        {
+            return layer.clone();
+        }
+        let [_, rows, cols] = volume.shape;
+        let mut combined: Vec<Option<Vec<u8>>> = masks.to_vec();
+        combined.resize(volume.shape[0], None);
+        for (slice, shapes) in rois {
+            for roi in shapes {
+                let Some(inside) = roi.rasterise(rows, cols) else {
+                    continue;
+                };
+                let Some(target) = combined.get_mut(*slice) else {
+                    continue;
+                };
+                let target = target.get_or_insert_with(|| vec![0; rows * cols]);
+                for (t, i) in target.iter_mut().zip(inside) {
+                    *t |= u8::from(i);
+                }
+            }
+        }
+        let layer = plane.mask(volume.shape, &combined, position).map(|values| {
+            Arc::new(MaskLayer {
+                generation: crate::render::next_generation(),
+                width: plane.shape[2] as u32,
+                height: plane.shape[1] as u32,
+                values,
+            })
+        });
+        self.masks[k] = Some((position, rois.to_vec(), layer.clone()));
+        layer
+    }
+}
+
+impl RadlensApp {
+    /// Toggles the three-plane layout of the open series.
+    pub(super) fn toggle_mpr(&mut self) {
+        if let Some(study) = &mut self.study {
+            study.mpr = match study.mpr.take() {
+                Some(_) => None,
+                None => Some(Mpr::new(&study.volume, &study.view)),
+            };
+        }
+    }
+
+    /// The three planes side by side in `ui`'s remaining space.
+    pub(super) fn mpr_ui(&mut self, ui: &mut egui::Ui) {
+        let (bilinear, gpu) = (self.settings.bilinear, self.gpu);
+        let Some(study) = &mut self.study else {
+            return;
+        };
+        let Some(mut mpr) = study.mpr.take() else {
+            return;
+        };
+        // Keys and the single view may have moved the acquired slice.
+        mpr.cursor[0] = study
+            .view
+            .slice
+            .min(study.volume.shape[0].saturating_sub(1));
+        let rois: Vec<(usize, Vec<Roi>)> = self
+            .rois
+            .all()
+            .map(|(slice, shapes)| (slice, shapes.to_vec()))
+            .collect();
+        let rects = ui::compare::pane_rects(ui.available_rect_before_wrap(), 3);
+        let mut clicked: Option<Voxel> = None;
+        for (k, rect) in rects.into_iter().enumerate() {
+            let mut child = ui.new_child(egui::UiBuilder::new().max_rect(rect.shrink(2.0)));
+            child.set_clip_rect(rect.shrink(1.0));
+            let plane = mpr.planes[k];
+            let (col, row) = {
+                let (_, col, row) = plane.pixel(mpr.cursor);
+                (col, row)
+            };
+            let output = if k == 0 {
+                let output = acquired_ui(
+                    &mut child,
+                    study,
+                    &mut self.rois,
+                    self.model.as_ref(),
+                    (bilinear, gpu),
+                    (col, row),
+                );
+                study.image_rect = output.image_rect;
+                study.set_hover(output.hovered_pixel);
+                mpr.cursor[0] = study.view.slice;
+                output
+            } else {
+                let image = mpr.image(k - 1, &study.volume);
+                let mask = mpr.mask(k - 1, &study.volume, &study.masks, &rois);
+                let view = &mut mpr.views[k - 1];
+                // Shared with the acquired plane: window, invert, mask and heat toggles.
+                view.window = study.view.window;
+                view.invert = study.view.invert;
+                view.show_mask = study.view.show_mask;
+                view.show_heat = study.view.show_heat;
+                view.slice = mpr.cursor[plane.fixed_axis];
+                let input = ui::viewer::ViewerInput {
+                    volume: &study.volume,
+                    sheet: Sheet::plane(&plane),
+                    image: &image,
+                    heat: None,
+                    mask: mask.as_ref(),
+                    colormap: Colormap::Jet,
+                    bilinear,
+                    gpu,
+                    view_id: VIEW_ID[k],
+                    crosshair: Some((col, row)),
+                    rois: &[],
+                    active_roi: None,
+                    draft: None,
+                    drawing: false,
+                };
+                let output = ui::viewer::viewer_ui(&mut child, &input, view);
+                let view = &mpr.views[k - 1];
+                if view.window != study.view.window || view.invert != study.view.invert {
+                    study.view.window = view.window;
+                    study.view.invert = view.invert;
+                }
+                mpr.cursor[plane.fixed_axis] = view.slice;
+                output
+            };
+            mpr.rects[k] = output.image_rect;
+            if let Some((col, row)) = output.clicked_pixel {
+                clicked = Some(plane.voxel(mpr.cursor[plane.fixed_axis], col, row));
+            }
+        }
+        if let Some(voxel) = clicked {
+            mpr.cursor = voxel;
+            study.view.slice = voxel[0];
+        }
+        study.mpr = Some(mpr);
+    }
+}
+
+/// The acquired plane: the single view's slice, mask, pane-1 heatmap and ROIs, with the
+/// crosshair at `(col, row)`.
+fn acquired_ui(
+    ui: &mut egui::Ui,
+    study: &mut Study,
+    rois: &mut super::roi::RoiEditor,
+    model: Option<&super::inference::ModelSession>,
+    (bilinear, gpu): (bool, bool),
+    crosshair: (usize, usize),
+) -> ui::viewer::ViewerOutput {
+    let slice = study.view.slice;
+    let image = study.slice_image(slice);
+    let mask = study.mask_layer(slice);
+    let shapes = rois.rois(slice).to_vec();
+    let draft = rois.draft(slice);
+    let active_roi = shapes
+        .len()
+        .checked_sub(1)
+        .filter(|_| rois.source == RoiSource::Drawn);
+    let pane = model.and_then(|m| m.panes.first());
+    let heat = pane.and_then(|pane| {
+        let heatmap = model.and_then(|m| m.heatmap_for(0, &study.volume, slice));
+        study.heat_layer(0, heatmap, pane)
+    });
+    let input = ui::viewer::ViewerInput {
+        volume: &study.volume,
+        sheet: Sheet::of(&study.volume),
+        image: &image,
+        heat: heat.as_ref().map(|(layer, params)| (layer, *params)),
+        mask: mask.as_ref(),
+        colormap: pane.map_or(Colormap::Jet, |p| p.choice.colormap),
+        bilinear,
+        gpu,
+        view_id: 0,
+        crosshair: Some(crosshair),
+        rois: &shapes,
+        active_roi,
+        draft: draft.as_ref(),
+        drawing: rois.tool.is_some(),
+    };
+    let output = ui::viewer::viewer_ui(ui, &input, &mut study.view);
+    for event in &output.roi_events {
+        rois.pointer(slice, *event);
+    }
+    output
+}
