@@ -14,7 +14,8 @@ use std::sync::atomic::AtomicBool;
 
 use common::front::{Front, Mode};
 use common::orthanc::{
-    MR, MR_STUDY, Orthanc, PASSWORD, READER, READER_PASSWORD, USER, free_port, series_files,
+    MR, MR_STUDY, Orthanc, PASSWORD, READER, READER_PASSWORD, REFUSED_PATIENT, USER, free_port,
+    series_files,
 };
 use common::{data, os, radlens, stderr_text};
 use radlens::pacs::{self, PacsError, Query, Retrieve, Server};
@@ -314,6 +315,26 @@ fn a_rejected_association_and_a_refused_query_are_one_line_each() {
         "{message}"
     );
     assert_eq!(message.trim().lines().count(), 1, "{message}");
+
+    // A C-FIND the server answers with a failure status: the status, one line.
+    let failed = radlens_env(
+        &[
+            "pacs",
+            "find",
+            &orthanc.dimse(),
+            "--patient-id",
+            REFUSED_PATIENT,
+        ],
+        &[],
+    );
+    assert!(!failed.status.success());
+    let message = stderr_text(&failed);
+    assert!(message.contains("ORTHANC@127.0.0.1"), "{message}");
+    assert!(
+        message.contains("C-FIND failed with status 0x"),
+        "{message}"
+    );
+    assert_eq!(message.lines().count(), 1, "{message}");
 }
 
 /// radlens with `args` and the environment `env`.

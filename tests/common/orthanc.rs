@@ -12,6 +12,8 @@ pub const PASSWORD: &str = "s3cret-pw";
 /// A user who may search and retrieve but not store (a Lua filter answers 403 to its POSTs).
 pub const READER: &str = "reader";
 pub const READER_PASSWORD: &str = "read-0nly";
+/// A patient ID whose C-FIND Orthanc answers with a failure status (a Lua find filter).
+pub const REFUSED_PATIENT: &str = "REFUSED";
 pub const MR: &str = "dicom/series/mr_brain_t1_sag_35sl";
 pub const MR_STUDY: &str = "1.3.12.2.1107.5.2.43.67060.30000022040717195958300000010";
 
@@ -73,14 +75,24 @@ impl Orthanc {
             "OrthancExplorerEnabled": false,
             "WebDavEnabled": false,
         });
-        // Orthanc answers 403 Forbidden to a request its HTTP filter refuses.
+        // Orthanc answers 403 Forbidden to a request its HTTP filter refuses, and a C-FIND
+        // whose filter raises an error with a failure status.
         let filter = dir.path().join("filter.lua");
         std::fs::write(
             &filter,
-            format!(
-                "function IncomingHttpRequestFilter(method, uri, ip, username, httpHeaders)\n\
-                 \x20 return not (method == 'POST' and username == '{READER}')\nend\n"
-            ),
+            [
+                "function IncomingHttpRequestFilter(method, uri, ip, username, httpHeaders)",
+                &format!("  return not (method == 'POST' and username == '{READER}')"),
+                "end",
+                "function IncomingFindRequestFilter(query, origin)",
+                &format!("  if query['0010,0020'] == '{REFUSED_PATIENT}' then"),
+                "    error('this query is refused by the test filter')",
+                "  end",
+                "  return query",
+                "end",
+                "",
+            ]
+            .join("\n"),
         )
         .unwrap();
         config["LuaScripts"] = serde_json::json!([filter]);
