@@ -2034,3 +2034,81 @@ fn screenshot_of_mpr_when_asked() {
         harness.render().unwrap().save(path).unwrap();
     }
 }
+
+#[test]
+fn a_slow_load_shows_the_middle_slice_before_the_series_is_decoded() {
+    let mut harness = app(Vec::new());
+    // 35 slices at 60 ms each: the series takes about a second to decode on 2 cores.
+    harness
+        .state_mut()
+        .set_decode_delay(Duration::from_millis(60));
+    let ctx = harness.ctx.clone();
+    harness.state_mut().open(
+        vec![common::data("dicom/series/mr_brain_t1_sag_35sl")],
+        &ctx,
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while harness.state().preview.is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "no preview: {:?}",
+            harness.state().error
+        );
+        harness.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    harness.step();
+    let (done, total) = harness.state().decoding().expect("still decoding");
+    assert_eq!(total, 35);
+    assert!(
+        done < total,
+        "decoded {done} of {total} before the preview showed"
+    );
+    harness.get_by_label_contains("the middle slice is shown meanwhile");
+    let rect = harness
+        .state()
+        .preview
+        .as_ref()
+        .unwrap()
+        .image_rect
+        .unwrap();
+    let shown = harness.render().unwrap();
+    let bright = (rect.min.y as u32 + 5..rect.max.y as u32 - 5)
+        .step_by(4)
+        .flat_map(|y| {
+            (rect.min.x as u32 + 5..rect.max.x as u32 - 5)
+                .step_by(4)
+                .map(move |x| (x, y))
+        })
+        .filter(|&(x, y)| shown.get_pixel(x, y).0[0] > 60)
+        .count();
+    assert!(
+        bright > 100,
+        "the preview shows no image ({bright} bright samples)"
+    );
+    let preview = Arc::clone(&harness.state().preview.as_ref().unwrap().slice);
+
+    while harness
+        .state()
+        .study
+        .as_ref()
+        .is_none_or(|s| s.volume.shape[0] != 35)
+    {
+        assert!(Instant::now() < deadline, "the series did not load");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(harness.state().preview.is_none());
+    let study = harness.state().study.as_ref().unwrap();
+    assert_eq!(
+        study.view.slice, 17,
+        "the loaded series opens where the preview was"
+    );
+    for (row, col) in [(128, 128), (60, 200), (200, 40)] {
+        assert_eq!(
+            preview.value(0, row, col),
+            study.volume.value(17, row, col),
+            "({row}, {col})"
+        );
+    }
+}

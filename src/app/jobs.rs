@@ -12,13 +12,33 @@ use super::{RadlensApp, inference, roi};
 use crate::ui::compare::CompareLayout;
 
 impl RadlensApp {
+    /// Makes every later load wait `delay` after each slice it decodes: an artificially slow
+    /// decoder, for tests of what is shown while a series loads.
+    pub fn set_decode_delay(&mut self, delay: std::time::Duration) {
+        self.decode_delay = Some(delay);
+    }
+
+    /// Slices decoded and to decode of the load in progress, if one is decoding.
+    #[must_use]
+    pub fn decoding(&self) -> Option<(usize, usize)> {
+        let job = self.job.as_ref().filter(|j| !j.series_loaded)?;
+        Some((job.control.slices_done(), job.total_slices))
+    }
+
+    fn load_control(&self) -> crate::dicom::LoadControl {
+        self.decode_delay
+            .map(crate::dicom::LoadControl::slowed)
+            .unwrap_or_default()
+    }
+
     /// Starts loading `paths`, replacing whatever was loading.
     pub fn open(&mut self, paths: Vec<PathBuf>, ctx: &egui::Context) {
         if let Some(job) = self.job.take() {
             job.cancel();
         }
         self.opened.clone_from(&paths);
-        match loader::open_paths(paths, ctx.clone()) {
+        self.preview = None;
+        match loader::open_paths(paths, ctx.clone(), self.load_control()) {
             Ok(job) => self.job = Some(job),
             Err(e) => self.error = Some(e),
         }
@@ -42,7 +62,9 @@ impl RadlensApp {
                     .collect()
             })
             .unwrap_or_default();
-        match loader::load_series(series.clone(), index, segmentations, ctx.clone()) {
+        self.preview = None;
+        let control = self.load_control();
+        match loader::load_series(series.clone(), index, segmentations, ctx.clone(), control) {
             Ok(mut job) => {
                 job.total_slices = total;
                 self.job = Some(job);
@@ -84,12 +106,23 @@ impl RadlensApp {
                         ));
                     }
                 }
+                LoadEvent::Preview {
+                    slice,
+                    series_index,
+                } => {
+                    self.preview = Some(super::study::Preview::new(
+                        *slice,
+                        series_index,
+                        job.total_slices,
+                    ));
+                }
                 LoadEvent::Loaded {
                     volume,
                     series_index,
                     masks,
                 } => {
                     job.series_loaded = true;
+                    self.preview = None;
                     self.settings.remember(&self.opened);
                     tracing::info!(
                         "loaded series {} ({} slices, {})",
@@ -102,12 +135,14 @@ impl RadlensApp {
                 }
                 LoadEvent::Failed(message) => {
                     finished = true;
+                    self.preview = None;
                     self.error = Some(message);
                 }
             }
         }
         if finished {
             self.job = None;
+            self.preview = None;
         }
         if loaded && let Some(volume) = self.study.as_ref().map(|s| Arc::clone(&s.volume)) {
             // A new series starts with no ROIs and no cached metrics.

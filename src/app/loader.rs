@@ -15,6 +15,11 @@ pub enum LoadEvent {
         report: Box<ScanReport>,
         chosen: usize,
     },
+    /// The middle slice alone (decoded first), shown while the rest of the series decodes.
+    Preview {
+        slice: Box<Volume>,
+        series_index: usize,
+    },
     Loaded {
         volume: Box<Volume>,
         series_index: usize,
@@ -60,7 +65,11 @@ impl LoadJob {
 type Reply<'a> = &'a dyn Fn(LoadEvent) -> bool;
 
 /// Scans `paths` and loads their first image series (CT/MR preferred over SEG and others).
-pub fn open_paths(paths: Vec<PathBuf>, ctx: egui::Context) -> Result<LoadJob, String> {
+pub fn open_paths(
+    paths: Vec<PathBuf>,
+    ctx: egui::Context,
+    control: LoadControl,
+) -> Result<LoadJob, String> {
     let label = paths
         .first()
         .map(|p| {
@@ -70,7 +79,7 @@ pub fn open_paths(paths: Vec<PathBuf>, ctx: egui::Context) -> Result<LoadJob, St
                 .into_owned()
         })
         .unwrap_or_default();
-    spawn(label, ctx, move |send, control| {
+    spawn(label, ctx, control, move |send, control| {
         let report = match dicom::scan(&paths) {
             Ok(report) => report,
             Err(err) => return send(LoadEvent::Failed(err.to_string())),
@@ -95,9 +104,10 @@ pub fn load_series(
     series_index: usize,
     segmentations: Vec<Series>,
     ctx: egui::Context,
+    control: LoadControl,
 ) -> Result<LoadJob, String> {
     let label = series.id.clone();
-    spawn(label, ctx, move |send, control| {
+    spawn(label, ctx, control, move |send, control| {
         decode(&series, series_index, &segmentations, send, control)
     })
 }
@@ -109,6 +119,19 @@ fn decode(
     send: Reply<'_>,
     control: &LoadControl,
 ) -> bool {
+    // The middle slice first, on its own: on screen while the whole series decodes.
+    if series.slices.len() > 1 {
+        let mut middle = series.clone();
+        middle.slices = vec![series.slices[series.slices.len() / 2].clone()];
+        if let Ok(slice) = dicom::load_series(&middle, &LoadControl::default())
+            && !send(LoadEvent::Preview {
+                slice: Box::new(slice),
+                series_index,
+            })
+        {
+            return false;
+        }
+    }
     // A segmentation that fails to load only costs its outline (a warning), not the study.
     match dicom::load_with_masks(series, segmentations, control) {
         Ok(loaded) => send(LoadEvent::Loaded {
@@ -182,10 +205,10 @@ pub fn thumbnail(volume: &Volume) -> Option<egui::ColorImage> {
 fn spawn(
     label: String,
     ctx: egui::Context,
+    control: LoadControl,
     work: impl FnOnce(Reply<'_>, &LoadControl) -> bool + Send + 'static,
 ) -> Result<LoadJob, String> {
     let (tx, rx): (Sender<LoadEvent>, Receiver<LoadEvent>) = bounded(4);
-    let control = LoadControl::default();
     let worker_control = control.clone();
     std::thread::Builder::new()
         .name("radlens-loader".to_owned())

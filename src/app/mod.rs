@@ -61,6 +61,10 @@ pub struct RadlensApp {
     thumbnails: Vec<Option<egui::TextureHandle>>,
     opened: Vec<PathBuf>,
     job: Option<LoadJob>,
+    /// The middle slice of the series being decoded, shown until the whole series is loaded.
+    pub preview: Option<study::Preview>,
+    /// An artificially slow decoder (tests of progressive display): a wait per slice.
+    decode_delay: Option<std::time::Duration>,
     pub error: Option<String>,
     dialog: Option<Receiver<(Dialog, Option<Vec<PathBuf>>)>>,
     model_loading: Option<Receiver<Result<crate::model::Model, String>>>,
@@ -110,6 +114,8 @@ impl RadlensApp {
             thumbnails: Vec::new(),
             opened: Vec::new(),
             job: None,
+            preview: None,
+            decode_delay: None,
             error: None,
             dialog: None,
             model_loading: None,

@@ -38,6 +38,65 @@ pub struct Study {
     pub mpr: Option<super::mpr::Mpr>,
 }
 
+/// The middle slice of a series still decoding, on screen until the series is loaded.
+pub struct Preview {
+    pub slice: Arc<Volume>,
+    pub series_index: usize,
+    /// Slices of the whole series.
+    pub total: usize,
+    pub view: ViewState,
+    image: Arc<SliceImage>,
+    /// Where the slice was drawn last frame.
+    pub image_rect: Option<egui::Rect>,
+}
+
+impl Preview {
+    pub(super) fn new(slice: Volume, series_index: usize, total: usize) -> Self {
+        let image = Arc::new(slice_image(&slice, 0, crate::render::next_generation()));
+        let view = ViewState {
+            slice: total / 2,
+            ..ViewState::for_volume(&slice)
+        };
+        Self {
+            slice: Arc::new(slice),
+            series_index,
+            total,
+            view,
+            image,
+            image_rect: None,
+        }
+    }
+
+    /// Draws the slice (window/level, zoom and pan work; the slice cannot change yet).
+    pub(super) fn ui(&mut self, ui: &mut egui::Ui, gpu: bool, bilinear: bool) {
+        let [_, rows, cols] = self.slice.shape;
+        let sheet = crate::ui::view::Sheet {
+            shape: [self.total.max(1), rows, cols],
+            ..crate::ui::view::Sheet::of(&self.slice)
+        };
+        let input = crate::ui::viewer::ViewerInput {
+            volume: &self.slice,
+            sheet,
+            image: &self.image,
+            heat: None,
+            mask: None,
+            colormap: crate::imaging::Colormap::Jet,
+            bilinear,
+            gpu,
+            view_id: 0,
+            crosshair: None,
+            rois: &[],
+            active_roi: None,
+            draft: None,
+            drawing: false,
+        };
+        let middle = self.total / 2;
+        let output = crate::ui::viewer::viewer_ui(ui, &input, &mut self.view);
+        self.view.slice = middle;
+        self.image_rect = output.image_rect;
+    }
+}
+
 /// A Parametric Map's heatmaps, per slice of the series.
 pub struct MapOverlay {
     pub name: String,

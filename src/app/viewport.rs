@@ -24,6 +24,15 @@ impl RadlensApp {
         };
         let compare = self.compare.filter(|_| self.model.is_some());
         egui::CentralPanel::default().show(ui, |ui| {
+            let decoding = self.decoding();
+            if let Some(preview) = &mut self.preview {
+                let (done, total) = decoding.unwrap_or((0, preview.total));
+                ui.label(format!(
+                    "decoding {done} / {total} slices: the middle slice is shown meanwhile"
+                ));
+                preview.ui(ui, gpu, bilinear);
+                return;
+            }
             let Some(study) = &mut self.study else {
                 ui.centered_and_justified(|ui| {
                     ui.label(if self.job.is_some() {

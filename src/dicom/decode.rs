@@ -26,9 +26,21 @@ use crate::imaging::{Window, percentile_window};
 pub struct LoadControl {
     cancel: Arc<AtomicBool>,
     done: Arc<AtomicUsize>,
+    /// Extra time per decoded slice: an artificially slow decoder, for tests of what the UI
+    /// shows while a series loads.
+    slice_delay: Option<std::time::Duration>,
 }
 
 impl LoadControl {
+    /// A control whose loads wait `delay` after every slice (tests of progressive display).
+    #[must_use]
+    pub fn slowed(delay: std::time::Duration) -> Self {
+        Self {
+            slice_delay: Some(delay),
+            ..Self::default()
+        }
+    }
+
     /// Asks the load to stop; it returns [`DicomError::Cancelled`] soon after.
     pub fn cancel(&self) {
         self.cancel.store(true, Ordering::Relaxed);
@@ -320,6 +332,9 @@ fn decode_slices<T: Send>(
                 check_size(&decoded, header)?;
                 write(&decoded, &obj, slice.frame, header, dst)
             })?;
+        }
+        if let Some(delay) = control.slice_delay {
+            std::thread::sleep(delay);
         }
         control.done.fetch_add(1, Ordering::Relaxed);
         Ok(())
