@@ -2006,7 +2006,7 @@ fn mpr_shows_three_planes_with_their_spacing_and_one_crosshair_links_them() {
     assert!(harness.state().study.as_ref().unwrap().mpr.is_none());
 }
 
-/// The MPR layout of the shared sagittal MR and of the demo CT with its lesion outline:
+/// The MPR layout of the shared sagittal MR and of the demo CT with its heat volume:
 /// `RADLENS_SCREENSHOT=mpr.png cargo test --test gui -- --ignored screenshot_of_mpr` (the CT goes
 /// to `mpr.png` with `-ct` before the extension).
 #[test]
@@ -2027,10 +2027,23 @@ fn screenshot_of_mpr_when_asked() {
         ),
         (Vec::new(), &ct),
     ] {
+        let demo = paths.is_empty();
         let mut harness = app_sized(paths, [1500.0, 700.0]);
         harness.state_mut().settings.show_tags = false;
         harness.key_press(Key::X);
         harness.run();
+        if demo {
+            // The demo with its model: the heat volume in all three planes, every value shown.
+            wait_for_model(&mut harness);
+            harness.state_mut().model.as_mut().unwrap().panes[0]
+                .choice
+                .threshold = 0.0;
+            harness.get_by_label_contains("Explain the series").click();
+            wait_for(&mut harness, 120, "the series is explained", |s| {
+                s.model.as_ref().is_some_and(|m| m.series_result.is_some())
+            });
+            harness.run();
+        }
         harness.render().unwrap().save(path).unwrap();
     }
 }
@@ -2109,6 +2122,123 @@ fn a_slow_load_shows_the_middle_slice_before_the_series_is_decoded() {
             preview.value(0, row, col),
             study.volume.value(17, row, col),
             "({row}, {col})"
+        );
+    }
+}
+
+#[test]
+fn explain_the_series_stacks_every_slice_into_a_heat_volume_shown_in_all_three_planes() {
+    // The 35-slice MR (the demo CT has 3 slices: its reformatted planes are a pixel thin), with
+    // the demo model: what it predicts on an MR does not matter here, only what is stacked.
+    let mut harness = app(vec![common::data("dicom/series/mr_brain_t1_sag_35sl")]);
+    let ctx = harness.ctx.clone();
+    harness
+        .state_mut()
+        .open_model(radlens::app::demo_model().unwrap(), &ctx);
+    wait_for_model(&mut harness);
+    harness.key_press(Key::X);
+    harness.run();
+    // Every value shows (one colour range over the series: a weak slice may sit below 0.2).
+    harness.state_mut().model.as_mut().unwrap().panes[0]
+        .choice
+        .threshold = 0.0;
+    let coloured = |harness: &mut Harness<'_, RadlensApp>| -> [usize; 3] {
+        let image = harness.render().unwrap();
+        std::array::from_fn(|k| {
+            let rect = mpr_rect(harness, k);
+            (rect.min.y as u32..rect.max.y as u32)
+                .flat_map(|y| (rect.min.x as u32..rect.max.x as u32).map(move |x| (x, y)))
+                .filter(|&(x, y)| {
+                    let [r, g, b, _] = image.get_pixel(x, y).0;
+                    r.abs_diff(g) > 40 || g.abs_diff(b) > 40
+                })
+                .count()
+        })
+    };
+    harness.get_by_label_contains("Explain the series").click();
+    harness.run();
+    wait_for(&mut harness, 120, "the series is explained", |s| {
+        let (Some(model), Some(study)) = (s.model.as_ref(), s.study.as_ref()) else {
+            return false;
+        };
+        model.heat_volume(&study.volume).is_some() || matches!(model.series_result, Some(Err(_)))
+    });
+    harness.run();
+    let (heat, volume) = {
+        let state = harness.state();
+        let study = state.study.as_ref().unwrap();
+        let model = state.model.as_ref().unwrap();
+        if let Some(Err(e)) = &model.series_result {
+            panic!("the series explanation failed: {e}");
+        }
+        (
+            Arc::clone(model.heat_volume(&study.volume).unwrap()),
+            Arc::clone(&study.volume),
+        )
+    };
+    assert_eq!(heat.heatmaps.len(), volume.shape[0]);
+    harness.get_by_label_contains("heat volume:");
+
+    // Each slice of the stack is that slice's own explanation: explain the slice on screen
+    // the usual way (e) and compare.
+    let shown = slice(&harness);
+    harness.key_press(Key::E);
+    wait_for(&mut harness, 120, "the slice is explained", |s| {
+        let study = s.study.as_ref().unwrap();
+        s.model
+            .as_ref()
+            .is_some_and(|m| m.heatmap_for(0, &study.volume, shown).is_some())
+    });
+    let single = {
+        let state = harness.state();
+        let study = state.study.as_ref().unwrap();
+        Arc::clone(
+            state
+                .model
+                .as_ref()
+                .unwrap()
+                .heatmap_for(0, &study.volume, shown)
+                .unwrap(),
+        )
+    };
+    assert_eq!(single.provenance.method, heat.method);
+    assert_eq!(single.values, heat.heatmaps[shown].values);
+
+    // All three planes show it: the crosshair on the hottest voxel, more coloured pixels with
+    // the heat shown than with it hidden (h), in every plane.
+    let (s_max, r_max, c_max) = {
+        let mut best = (0, 0, 0, f32::NEG_INFINITY);
+        for (s, map) in heat.heatmaps.iter().enumerate() {
+            for (i, &v) in map.values.iter().enumerate() {
+                if v > best.3 {
+                    best = (s, i / map.cols, i % map.cols, v);
+                }
+            }
+        }
+        let map = &heat.heatmaps[best.0];
+        let [_, rows, cols] = volume.shape;
+        (
+            best.0,
+            (best.1 * rows + rows / 2) / map.rows,
+            (best.2 * cols + cols / 2) / map.cols,
+        )
+    };
+    {
+        let study = harness.state_mut().study.as_mut().unwrap();
+        study.view.slice = s_max;
+        study.mpr.as_mut().unwrap().cursor = [s_max, r_max, c_max];
+    }
+    harness.run();
+    let shown = coloured(&mut harness);
+    harness.key_press(Key::H);
+    harness.run();
+    let hidden = coloured(&mut harness);
+    for k in 0..3 {
+        assert!(
+            shown[k] > hidden[k] + 20,
+            "plane {k} shows no heat: {} coloured pixels with it, {} without",
+            shown[k],
+            hidden[k]
         );
     }
 }

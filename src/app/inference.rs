@@ -33,6 +33,8 @@ pub enum Output {
     Exported(String),
     /// The deep features of a region (the features panel).
     DeepFeatures(Vec<(String, f64)>),
+    /// Every slice's heatmap of a series ("Explain the series").
+    Series(Vec<Heatmap>),
 }
 
 /// Named deep features of a region, or why there are none.
@@ -49,7 +51,7 @@ pub struct WorkerRun {
 /// A loaded model and its latest answers.
 pub struct ModelSession {
     pub card: ModelCard,
-    worker: Worker<Output>,
+    pub(super) worker: Worker<Output>,
     /// `(slice, prediction)` for the slice on screen, or the error for it.
     pub prediction: Option<(usize, Result<Prediction, String>)>,
     /// What was last submitted: (volume identity, slice).
@@ -64,6 +66,9 @@ pub struct ModelSession {
     /// The features panel's deep features being computed, and the last answer with its id.
     pub deep: Option<WorkerRun>,
     pub deep_result: Option<(u64, DeepAnswer)>,
+    /// "Explain the series" running, and its last answer.
+    pub series: Option<super::heat_volume::SeriesRun>,
+    pub series_result: Option<Result<Arc<super::heat_volume::HeatVolume>, String>>,
 }
 
 /// Most panes of the comparison layout.
@@ -126,6 +131,8 @@ impl ModelSession {
             export_result: None,
             deep: None,
             deep_result: None,
+            series: None,
+            series_result: None,
         })
     }
 
@@ -486,6 +493,8 @@ impl ModelSession {
                             Output::Exported(summary) => Ok(summary),
                             _ => Err("unexpected answer".to_owned()),
                         }));
+                    } else if self.series.as_ref().is_some_and(|s| s.run.id == id) {
+                        self.series_done(id, result);
                     } else {
                         self.metric_done(id, result);
                     }
@@ -496,6 +505,9 @@ impl ModelSession {
                     }
                     if let Some(run) = self.deep.as_mut().filter(|d| d.id == id) {
                         run.fraction = fraction;
+                    }
+                    if let Some(series) = self.series.as_mut().filter(|s| s.run.id == id) {
+                        series.run.fraction = fraction;
                     }
                     for pane in &mut self.panes {
                         if let Some(running) = pane.running.as_mut().filter(|r| r.id == id) {

@@ -24,6 +24,7 @@ mod demo;
 pub mod explanation;
 pub mod export;
 pub mod features;
+pub mod heat_volume;
 pub mod inference;
 mod jobs;
 mod loader;

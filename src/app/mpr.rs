@@ -9,13 +9,14 @@ use std::sync::Arc;
 use crate::dicom::Volume;
 use crate::dicom::mpr::{Plane, Voxel};
 use crate::imaging::Colormap;
-use crate::render::{Frame, MaskLayer, SliceImage};
+use crate::render::{Frame, HeatLayer, MaskLayer, SliceImage};
 use crate::review::Roi;
 use crate::ui;
 use crate::ui::roi::RoiSource;
 use crate::ui::view::{Sheet, ViewState};
 
 use super::RadlensApp;
+use super::heat_volume::HeatVolume;
 use super::study::Study;
 
 /// GPU view ids of the reformatted planes (the comparison panes use 0–4).
@@ -32,6 +33,8 @@ pub struct Mpr {
     images: [Option<(usize, Arc<SliceImage>)>; 2],
     /// Each reformatted plane's mask, cut again when its position or the ROIs change.
     masks: [Option<MaskKey>; 2],
+    /// Each plane's cut of the heat volume: (position, heat volume identity, layer).
+    heat: [Option<(usize, usize, Arc<HeatLayer>)>; 3],
     /// Where each plane's image was drawn last frame (tests check the aspect with it).
     pub rects: [Option<egui::Rect>; 3],
 }
@@ -55,6 +58,7 @@ impl Mpr {
             planes,
             images: [None, None],
             masks: [None, None],
+            heat: [None, None, None],
             rects: [None; 3],
         }
     }
@@ -80,6 +84,80 @@ impl Mpr {
         });
         self.images[k] = Some((position, Arc::clone(&image)));
         image
+    }
+
+    /// Plane `k`'s cut of `heat` at its current position (cut again only when either changes).
+    fn heat_layer(
+        &mut self,
+        k: usize,
+        heat: &Arc<HeatVolume>,
+        shape: [usize; 3],
+    ) -> Arc<HeatLayer> {
+        let plane = &self.planes[k];
+        let position = self.cursor[plane.fixed_axis];
+        let identity = Arc::as_ptr(heat) as usize;
+        if let Some((p, h, layer)) = &self.heat[k]
+            && *p == position
+            && *h == identity
+        {
+            return Arc::clone(layer);
+        }
+        let layer = Arc::new(HeatLayer {
+            generation: crate::render::next_generation(),
+            width: plane.shape[2] as u32,
+            height: plane.shape[1] as u32,
+            values: plane.sample(position, |voxel| heat.value(voxel, shape)),
+        });
+        self.heat[k] = Some((position, identity, Arc::clone(&layer)));
+        layer
+    }
+
+    /// Reformatted plane `k` (1 or 2) with the crosshair, sharing the acquired view's window,
+    /// invert and toggles (a window dragged here is the acquired view's too).
+    #[allow(clippy::too_many_arguments)] // one pane: what it shows and how
+    fn reformatted_ui(
+        &mut self,
+        k: usize,
+        ui: &mut egui::Ui,
+        study: &mut Study,
+        rois: &[(usize, Vec<Roi>)],
+        heat: Option<&(Arc<HeatLayer>, crate::imaging::HeatParams)>,
+        colormap: Colormap,
+        (bilinear, gpu): (bool, bool),
+    ) -> ui::viewer::ViewerOutput {
+        let plane = self.planes[k];
+        let (_, col, row) = plane.pixel(self.cursor);
+        let image = self.image(k - 1, &study.volume);
+        let mask = self.mask(k - 1, &study.volume, &study.masks, rois);
+        let view = &mut self.views[k - 1];
+        view.window = study.view.window;
+        view.invert = study.view.invert;
+        view.show_mask = study.view.show_mask;
+        view.show_heat = study.view.show_heat;
+        view.slice = self.cursor[plane.fixed_axis];
+        let input = ui::viewer::ViewerInput {
+            volume: &study.volume,
+            sheet: Sheet::plane(&plane),
+            image: &image,
+            heat: heat.map(|(layer, params)| (layer, *params)),
+            mask: mask.as_ref(),
+            colormap,
+            bilinear,
+            gpu,
+            view_id: VIEW_ID[k],
+            crosshair: Some((col, row)),
+            rois: &[],
+            active_roi: None,
+            draft: None,
+            drawing: false,
+        };
+        let output = ui::viewer::viewer_ui(ui, &input, view);
+        if view.window != study.view.window || view.invert != study.view.invert {
+            study.view.window = view.window;
+            study.view.invert = view.invert;
+        }
+        self.cursor[plane.fixed_axis] = view.slice;
+        output
     }
 
     /// The plane's mask (SEG masks and drawn ROIs) at its current position.
@@ -158,8 +236,20 @@ impl RadlensApp {
             .all()
             .map(|(slice, shapes)| (slice, shapes.to_vec()))
             .collect();
+        let heat_volume = self.series_bar(ui);
+        let Some(study) = &mut self.study else {
+            return;
+        };
         let rects = ui::compare::pane_rects(ui.available_rect_before_wrap(), 3);
         let mut clicked: Option<Voxel> = None;
+        // The heat volume shows with pane 1's colormap, threshold and opacity, as they are now.
+        let (colormap, threshold, opacity) = self
+            .model
+            .as_ref()
+            .and_then(|m| m.panes.first())
+            .map_or((Colormap::Jet, 0.2, 0.5), |p| {
+                (p.choice.colormap, p.choice.threshold, p.choice.opacity)
+            });
         for (k, rect) in rects.into_iter().enumerate() {
             let mut child = ui.new_child(egui::UiBuilder::new().max_rect(rect.shrink(2.0)));
             child.set_clip_rect(rect.shrink(1.0));
@@ -168,6 +258,12 @@ impl RadlensApp {
                 let (_, col, row) = plane.pixel(mpr.cursor);
                 (col, row)
             };
+            let heat = heat_volume.as_ref().map(|h| {
+                (
+                    mpr.heat_layer(k, h, study.volume.shape),
+                    h.params(threshold, opacity),
+                )
+            });
             let output = if k == 0 {
                 let output = acquired_ui(
                     &mut child,
@@ -176,46 +272,40 @@ impl RadlensApp {
                     self.model.as_ref(),
                     (bilinear, gpu),
                     (col, row),
+                    heat.clone(),
                 );
                 study.image_rect = output.image_rect;
                 study.set_hover(output.hovered_pixel);
                 mpr.cursor[0] = study.view.slice;
                 output
             } else {
-                let image = mpr.image(k - 1, &study.volume);
-                let mask = mpr.mask(k - 1, &study.volume, &study.masks, &rois);
-                let view = &mut mpr.views[k - 1];
-                // Shared with the acquired plane: window, invert, mask and heat toggles.
-                view.window = study.view.window;
-                view.invert = study.view.invert;
-                view.show_mask = study.view.show_mask;
-                view.show_heat = study.view.show_heat;
-                view.slice = mpr.cursor[plane.fixed_axis];
-                let input = ui::viewer::ViewerInput {
-                    volume: &study.volume,
-                    sheet: Sheet::plane(&plane),
-                    image: &image,
-                    heat: None,
-                    mask: mask.as_ref(),
-                    colormap: Colormap::Jet,
-                    bilinear,
-                    gpu,
-                    view_id: VIEW_ID[k],
-                    crosshair: Some((col, row)),
-                    rois: &[],
-                    active_roi: None,
-                    draft: None,
-                    drawing: false,
-                };
-                let output = ui::viewer::viewer_ui(&mut child, &input, view);
-                let view = &mpr.views[k - 1];
-                if view.window != study.view.window || view.invert != study.view.invert {
-                    study.view.window = view.window;
-                    study.view.invert = view.invert;
-                }
-                mpr.cursor[plane.fixed_axis] = view.slice;
-                output
+                mpr.reformatted_ui(
+                    k,
+                    &mut child,
+                    study,
+                    &rois,
+                    heat.as_ref(),
+                    colormap,
+                    (bilinear, gpu),
+                )
             };
+            if let (Some((_, params)), Some(h)) = (&heat, &heat_volume) {
+                let viewport = child.min_rect();
+                let (low, high) = if params.signed {
+                    (-params.high, params.high)
+                } else {
+                    (params.low, params.high)
+                };
+                let title = format!("{} (series)", h.method.name());
+                ui::compare::colorbar(
+                    &child.painter_at(viewport),
+                    viewport,
+                    colormap,
+                    low,
+                    high,
+                    &title,
+                );
+            }
             mpr.rects[k] = output.image_rect;
             if let Some((col, row)) = output.clicked_pixel {
                 clicked = Some(plane.voxel(mpr.cursor[plane.fixed_axis], col, row));
@@ -229,6 +319,61 @@ impl RadlensApp {
     }
 }
 
+impl RadlensApp {
+    /// "Explain the series" with pane 1's method: the button, or its progress and Cancel, and
+    /// what came of it; returns the heat volume of the open series when there is one.
+    fn series_bar(&mut self, ui: &mut egui::Ui) -> Option<Arc<HeatVolume>> {
+        let study = self.study.as_ref()?;
+        let volume = Arc::clone(&study.volume);
+        let Some(session) = &mut self.model else {
+            ui.label("Load a model to explain the series in all three planes.");
+            return None;
+        };
+        let mut start = false;
+        ui.horizontal(|ui| {
+            if let Some(series) = &session.series {
+                ui.add(
+                    egui::ProgressBar::new(series.run.fraction)
+                        .desired_width(240.0)
+                        .show_percentage()
+                        .text("explaining the series"),
+                );
+                if ui.button("Cancel series").clicked() {
+                    session.cancel_series();
+                }
+            } else {
+                let method = session
+                    .panes
+                    .first()
+                    .map_or("the method", |p| p.choice.method.name());
+                start = ui
+                    .button(format!("Explain the series ({method})"))
+                    .on_hover_text(
+                        "pane 1's method and class on every slice, shown in all three planes",
+                    )
+                    .clicked();
+            }
+            match &session.series_result {
+                Some(Ok(heat)) if session.heat_volume(&volume).is_some() => {
+                    ui.label(format!(
+                        "heat volume: {}, {} slices, one colour range",
+                        heat.method.name(),
+                        heat.heatmaps.len()
+                    ));
+                }
+                Some(Err(e)) => {
+                    ui.colored_label(ui.visuals().warn_fg_color, e);
+                }
+                _ => {}
+            }
+        });
+        if start && let Err(e) = session.explain_series(&volume) {
+            session.series_result = Some(Err(e));
+        }
+        session.heat_volume(&volume).cloned()
+    }
+}
+
 /// The acquired plane: the single view's slice, mask, pane-1 heatmap and ROIs, with the
 /// crosshair at `(col, row)`.
 fn acquired_ui(
@@ -238,6 +383,7 @@ fn acquired_ui(
     model: Option<&super::inference::ModelSession>,
     (bilinear, gpu): (bool, bool),
     crosshair: (usize, usize),
+    series_heat: Option<(Arc<HeatLayer>, crate::imaging::HeatParams)>,
 ) -> ui::viewer::ViewerOutput {
     let slice = study.view.slice;
     let image = study.slice_image(slice);
@@ -249,9 +395,11 @@ fn acquired_ui(
         .checked_sub(1)
         .filter(|_| rois.source == RoiSource::Drawn);
     let pane = model.and_then(|m| m.panes.first());
-    let heat = pane.and_then(|pane| {
-        let heatmap = model.and_then(|m| m.heatmap_for(0, &study.volume, slice));
-        study.heat_layer(0, heatmap, pane)
+    let heat = series_heat.or_else(|| {
+        pane.and_then(|pane| {
+            let heatmap = model.and_then(|m| m.heatmap_for(0, &study.volume, slice));
+            study.heat_layer(0, heatmap, pane)
+        })
     });
     let input = ui::viewer::ViewerInput {
         volume: &study.volume,

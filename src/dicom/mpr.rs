@@ -194,6 +194,18 @@ impl Plane {
         }
     }
 
+    /// `value` of each of the plane's voxels at `position`, row by row (e.g. a heat volume's).
+    #[must_use]
+    pub fn sample(&self, position: usize, mut value: impl FnMut(Voxel) -> f32) -> Vec<f32> {
+        let mut out = Vec::with_capacity(self.shape[1] * self.shape[2]);
+        for row in 0..self.shape[1] {
+            for col in 0..self.shape[2] {
+                out.push(value(self.voxel(position, col, row)));
+            }
+        }
+        out
+    }
+
     /// The plane's greyscale values at `position` (modality values; colour as its mean).
     #[must_use]
     pub fn grey(&self, volume: &Volume, position: usize) -> Vec<f32> {
