@@ -2127,6 +2127,7 @@ fn a_slow_load_shows_the_middle_slice_before_the_series_is_decoded() {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // one scenario: explain, compare with one slice, see the planes
 fn explain_the_series_stacks_every_slice_into_a_heat_volume_shown_in_all_three_planes() {
     // The 35-slice MR (the demo CT has 3 slices: its reformatted planes are a pixel thin), with
     // the demo model: what it predicts on an MR does not matter here, only what is stacked.
