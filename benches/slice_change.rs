@@ -1,5 +1,8 @@
 //! Viewer costs on a 512² CT: a slice change (build the slice's pixels, upload, draw one frame) and
-//! a steady frame with the heatmap overlay and mask on (uniforms only, no upload).
+//! a steady frame with the heatmap overlay and mask on (uniforms only, no upload); and on a
+//! 1000-slice 512² CT (the shared CT's slices repeated, never written to disk) the same slice
+//! change plus an MPR plane change (cut a 1000×512 coronal or sagittal plane on the CPU, upload,
+//! draw).
 //!
 //! `cargo bench --bench slice_change` — on machines without a GPU this runs on lavapipe (software
 //! Vulkan), so the figures are a floor for real hardware.
@@ -11,6 +14,8 @@ use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use egui_wgpu::wgpu;
+use radlens::dicom::mpr::Plane;
+use radlens::dicom::{Volume, Voxels};
 use radlens::imaging::{Colormap, HeatParams, ShadeParams};
 use radlens::render::{Frame, HeatLayer, MaskLayer, SliceImage, SliceRenderers, Uniforms};
 
@@ -51,6 +56,20 @@ fn gpu_and_targets(sizes: &[u32]) -> (wgpu::Device, wgpu::Queue, Vec<(u32, wgpu:
     (device, queue, targets)
 }
 
+/// Slice `slice` of `volume` as the viewer builds it, tagged `generation`.
+fn slice_image(volume: &Volume, generation: u64, slice: usize) -> Arc<SliceImage> {
+    let [_, rows, cols] = volume.shape;
+    let mut values = vec![0.0; rows * cols];
+    volume.slice_f32_into(slice, &mut values);
+    Arc::new(SliceImage {
+        generation,
+        width: cols as u32,
+        height: rows as u32,
+        pixels: Frame::Grey(values),
+    })
+}
+
+#[allow(clippy::too_many_lines)] // one setup shared by every measurement
 fn bench(c: &mut Criterion) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/data/dicom/series/ct_3slice_with_seg");
@@ -116,15 +135,7 @@ fn bench(c: &mut Criterion) {
             |b| {
                 b.iter(|| {
                     generation += 1;
-                    let slice = generation as usize % slices;
-                    let mut values = vec![0.0; rows * cols];
-                    volume.slice_f32_into(slice, &mut values);
-                    let image = Arc::new(SliceImage {
-                        generation,
-                        width: cols as u32,
-                        height: rows as u32,
-                        pixels: Frame::Grey(values),
-                    });
+                    let image = slice_image(&volume, generation, generation as usize % slices);
                     draw(&mut renderers, &image, target_view);
                 });
             },
@@ -137,6 +148,50 @@ fn bench(c: &mut Criterion) {
         });
         group.bench_function(format!("frame_with_overlay/viewport_{size}"), |b| {
             b.iter(|| {
+                draw(&mut renderers, &image, target_view);
+            });
+        });
+    }
+    group.finish();
+
+    // 1000 slices of 512²: 500 MB of int16, as a large clinical CT holds.
+    let Voxels::I16(source) = &volume.voxels else {
+        panic!("the shared CT is int16");
+    };
+    let plane_len = rows * cols;
+    let big_slices = 1000;
+    let mut repeated = Vec::with_capacity(big_slices * plane_len);
+    for i in 0..big_slices {
+        let s = i % slices;
+        repeated.extend_from_slice(&source[s * plane_len..(s + 1) * plane_len]);
+    }
+    let again = radlens::dicom::load_series(ct, &radlens::dicom::LoadControl::default()).unwrap();
+    let big = Volume {
+        shape: [big_slices, rows, cols],
+        voxels: Voxels::I16(repeated),
+        ..again
+    };
+    let planes = Plane::all(&big);
+    let mut group = c.benchmark_group("viewer_1000_slice_ct");
+    let (_, target_view) = &viewports[0];
+    group.bench_function("slice_change_upload_and_frame/viewport_512", |b| {
+        b.iter(|| {
+            generation += 1;
+            let image = slice_image(&big, generation, generation as usize % big_slices);
+            draw(&mut renderers, &image, target_view);
+        });
+    });
+    for (name, plane) in [("coronal", planes[1]), ("sagittal", planes[2])] {
+        group.bench_function(format!("mpr_{name}_plane_change/viewport_512"), |b| {
+            b.iter(|| {
+                generation += 1;
+                let position = generation as usize % plane.shape[0];
+                let image = Arc::new(SliceImage {
+                    generation,
+                    width: plane.shape[2] as u32,
+                    height: plane.shape[1] as u32,
+                    pixels: Frame::Grey(plane.grey(&big, position)),
+                });
                 draw(&mut renderers, &image, target_view);
             });
         });
