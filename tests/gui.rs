@@ -2055,6 +2055,9 @@ fn a_slow_load_shows_the_middle_slice_before_the_series_is_decoded() {
     harness
         .state_mut()
         .set_decode_delay(Duration::from_millis(60));
+    // The three-plane layout is on: it stays on for the next series.
+    harness.key_press(Key::X);
+    harness.run();
     let ctx = harness.ctx.clone();
     harness.state_mut().open(
         vec![common::data("dicom/series/mr_brain_t1_sag_35sl")],
@@ -2117,6 +2120,7 @@ fn a_slow_load_shows_the_middle_slice_before_the_series_is_decoded() {
         study.view.slice, 17,
         "the loaded series opens where the preview was"
     );
+    assert!(study.mpr.is_some(), "MPR stays on for the new series");
     for (row, col) in [(128, 128), (60, 200), (200, 40)] {
         assert_eq!(
             preview.value(0, row, col),

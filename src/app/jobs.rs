@@ -131,7 +131,12 @@ impl RadlensApp {
                         volume.modality
                     );
                     loaded = true;
-                    self.study = Some(Study::new(*volume, series_index, masks));
+                    let mut study = Study::new(*volume, series_index, masks);
+                    // The three-plane layout stays on from one series to the next.
+                    if self.study.as_ref().is_some_and(|s| s.mpr.is_some()) {
+                        study.mpr = Some(super::mpr::Mpr::new(&study.volume, &study.view));
+                    }
+                    self.study = Some(study);
                 }
                 LoadEvent::Failed(message) => {
                     finished = true;
