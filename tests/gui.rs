@@ -1759,20 +1759,9 @@ fn pacs_window_searches_orthanc_opens_a_series_and_opens_it_again_from_the_cache
         });
     }
     harness.run();
-    harness.get_by_label("Find studies").click();
-    harness.step();
-    wait_for(&mut harness, 30, "the search answers", |s| {
-        s.pacs.studies.is_some() && !s.pacs.is_busy()
-    });
-    harness.run();
+    find_studies_and_list_the_mr_series(&mut harness);
     let studies = harness.state().pacs.studies.clone().unwrap().unwrap();
     assert_eq!(studies.len(), 1, "{studies:?}");
-    harness.get_by_label_contains("crlab").click();
-    harness.step();
-    wait_for(&mut harness, 30, "the series are listed", |s| {
-        s.pacs.series.is_some() && !s.pacs.is_busy()
-    });
-    harness.run();
     harness.get_by_label("Open").click();
     harness.step();
     wait_for(&mut harness, 60, "the series is retrieved and shown", |s| {
@@ -1859,19 +1848,24 @@ fn screenshot_of_the_pacs_window_when_asked() {
         app.pacs.server = orthanc.dimse();
     }
     harness.run();
+    find_studies_and_list_the_mr_series(&mut harness);
+    harness.render().unwrap().save(out).unwrap();
+}
+
+/// In the PACS window: Find studies, then click the MR's study (patient crlab) for its series.
+fn find_studies_and_list_the_mr_series(harness: &mut Harness<'_, RadlensApp>) {
     harness.get_by_label("Find studies").click();
     harness.step();
-    wait_for(&mut harness, 30, "the search answers", |s| {
+    wait_for(harness, 30, "the search answers", |s| {
         s.pacs.studies.is_some() && !s.pacs.is_busy()
     });
     harness.run();
     harness.get_by_label_contains("crlab").click();
     harness.step();
-    wait_for(&mut harness, 30, "the series are listed", |s| {
+    wait_for(harness, 30, "the series are listed", |s| {
         s.pacs.series.is_some() && !s.pacs.is_busy()
     });
     harness.run();
-    harness.render().unwrap().save(out).unwrap();
 }
 
 /// The image rectangle of MPR plane `k` (0 acquired, 1 through a row, 2 through a column).

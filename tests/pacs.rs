@@ -25,6 +25,14 @@ fn sha(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))
 }
 
+/// The hash of each file's data set (what both transports must bring back unchanged).
+fn data_set_hashes(files: &[PathBuf]) -> BTreeSet<String> {
+    files
+        .iter()
+        .map(|f| sha(data_set(&std::fs::read(f).unwrap())))
+        .collect()
+}
+
 /// The data set of a Part 10 file, after its file meta group.
 fn data_set(bytes: &[u8]) -> &[u8] {
     assert_eq!(&bytes[128..132], b"DICM");
@@ -45,10 +53,7 @@ fn echo_find_get_and_store_over_dicomweb_and_dimse() {
         .iter()
         .map(|f| sha(&std::fs::read(f).unwrap()))
         .collect();
-    let uploaded_data: BTreeSet<String> = sources
-        .iter()
-        .map(|f| sha(data_set(&std::fs::read(f).unwrap())))
-        .collect();
+    let uploaded_data = data_set_hashes(&sources);
 
     for address in [orthanc.dicomweb(), orthanc.dimse()] {
         let server = Server::parse(&address).unwrap();
@@ -364,10 +369,7 @@ fn https_trusts_the_hospital_ca_it_is_given_and_no_other_certificate() {
     let orthanc = Orthanc::start();
     let sources = series_files(MR);
     orthanc.upload(&sources);
-    let uploaded: BTreeSet<String> = sources
-        .iter()
-        .map(|f| sha(data_set(&std::fs::read(f).unwrap())))
-        .collect();
+    let uploaded = data_set_hashes(&sources);
     let front = Front::start(orthanc.http, Mode::Tls);
     let address = format!(
         "https://{USER}:{PASSWORD}@127.0.0.1:{}/dicom-web",
@@ -536,10 +538,7 @@ fn c_move_sends_the_series_to_radlens_listening_as_a_storage_scp() {
     let orthanc = Orthanc::start();
     let sources = series_files(MR);
     orthanc.upload(&sources);
-    let uploaded: BTreeSet<String> = sources
-        .iter()
-        .map(|f| sha(data_set(&std::fs::read(f).unwrap())))
-        .collect();
+    let uploaded = data_set_hashes(&sources);
     let out = tempfile::tempdir().unwrap();
     let made = radlens(&[
         os("pacs"),

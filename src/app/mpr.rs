@@ -12,7 +12,6 @@ use crate::imaging::Colormap;
 use crate::render::{Frame, HeatLayer, MaskLayer, SliceImage};
 use crate::review::Roi;
 use crate::ui;
-use crate::ui::roi::RoiSource;
 use crate::ui::view::{Sheet, ViewState};
 
 use super::RadlensApp;
@@ -176,31 +175,30 @@ impl Mpr {
         {
             return layer.clone();
         }
-        let [_, rows, cols] = volume.shape;
-        let mut combined: Vec<Option<Vec<u8>>> = masks.to_vec();
-        combined.resize(volume.shape[0], None);
+        // Only the slices with drawn ROIs are rasterised; SEG masks are read where they are.
+        let [slices, rows, cols] = volume.shape;
+        let mut drawn: Vec<Option<Vec<u8>>> = vec![None; slices];
         for (slice, shapes) in rois {
-            for roi in shapes {
-                let Some(inside) = roi.rasterise(rows, cols) else {
-                    continue;
-                };
-                let Some(target) = combined.get_mut(*slice) else {
-                    continue;
-                };
+            let Some(target) = drawn.get_mut(*slice) else {
+                continue;
+            };
+            for inside in shapes.iter().filter_map(|roi| roi.rasterise(rows, cols)) {
                 let target = target.get_or_insert_with(|| vec![0; rows * cols]);
                 for (t, i) in target.iter_mut().zip(inside) {
                     *t |= u8::from(i);
                 }
             }
         }
-        let layer = plane.mask(volume.shape, &combined, position).map(|values| {
-            Arc::new(MaskLayer {
-                generation: crate::render::next_generation(),
-                width: plane.shape[2] as u32,
-                height: plane.shape[1] as u32,
-                values,
-            })
-        });
+        let layer = plane
+            .mask(volume.shape, &[masks, &drawn], position)
+            .map(|values| {
+                Arc::new(MaskLayer {
+                    generation: crate::render::next_generation(),
+                    width: plane.shape[2] as u32,
+                    height: plane.shape[1] as u32,
+                    values,
+                })
+            });
         self.masks[k] = Some((position, rois.to_vec(), layer.clone()));
         layer
     }
@@ -265,17 +263,15 @@ impl RadlensApp {
                 )
             });
             let output = if k == 0 {
-                let output = acquired_ui(
+                let output = super::viewport::single_view_ui(
                     &mut child,
                     study,
                     &mut self.rois,
                     self.model.as_ref(),
                     (bilinear, gpu),
-                    (col, row),
+                    Some((col, row)),
                     heat.clone(),
                 );
-                study.image_rect = output.image_rect;
-                study.set_hover(output.hovered_pixel);
                 mpr.cursor[0] = study.view.slice;
                 output
             } else {
@@ -290,21 +286,8 @@ impl RadlensApp {
                 )
             };
             if let (Some((_, params)), Some(h)) = (&heat, &heat_volume) {
-                let viewport = child.min_rect();
-                let (low, high) = if params.signed {
-                    (-params.high, params.high)
-                } else {
-                    (params.low, params.high)
-                };
                 let title = format!("{} (series)", h.method.name());
-                ui::compare::colorbar(
-                    &child.painter_at(viewport),
-                    viewport,
-                    colormap,
-                    low,
-                    high,
-                    &title,
-                );
+                ui::compare::heat_colorbar(&child, colormap, params, &title);
             }
             mpr.rects[k] = output.image_rect;
             if let Some((col, row)) = output.clicked_pixel {
@@ -372,54 +355,4 @@ impl RadlensApp {
         }
         session.heat_volume(&volume).cloned()
     }
-}
-
-/// The acquired plane: the single view's slice, mask, pane-1 heatmap and ROIs, with the
-/// crosshair at `(col, row)`.
-fn acquired_ui(
-    ui: &mut egui::Ui,
-    study: &mut Study,
-    rois: &mut super::roi::RoiEditor,
-    model: Option<&super::inference::ModelSession>,
-    (bilinear, gpu): (bool, bool),
-    crosshair: (usize, usize),
-    series_heat: Option<(Arc<HeatLayer>, crate::imaging::HeatParams)>,
-) -> ui::viewer::ViewerOutput {
-    let slice = study.view.slice;
-    let image = study.slice_image(slice);
-    let mask = study.mask_layer(slice);
-    let shapes = rois.rois(slice).to_vec();
-    let draft = rois.draft(slice);
-    let active_roi = shapes
-        .len()
-        .checked_sub(1)
-        .filter(|_| rois.source == RoiSource::Drawn);
-    let pane = model.and_then(|m| m.panes.first());
-    let heat = series_heat.or_else(|| {
-        pane.and_then(|pane| {
-            let heatmap = model.and_then(|m| m.heatmap_for(0, &study.volume, slice));
-            study.heat_layer(0, heatmap, pane)
-        })
-    });
-    let input = ui::viewer::ViewerInput {
-        volume: &study.volume,
-        sheet: Sheet::of(&study.volume),
-        image: &image,
-        heat: heat.as_ref().map(|(layer, params)| (layer, *params)),
-        mask: mask.as_ref(),
-        colormap: pane.map_or(Colormap::Jet, |p| p.choice.colormap),
-        bilinear,
-        gpu,
-        view_id: 0,
-        crosshair: Some(crosshair),
-        rois: &shapes,
-        active_roi,
-        draft: draft.as_ref(),
-        drawing: rois.tool.is_some(),
-    };
-    let output = ui::viewer::viewer_ui(ui, &input, &mut study.view);
-    for event in &output.roi_events {
-        rois.pointer(slice, *event);
-    }
-    output
 }

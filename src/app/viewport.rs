@@ -3,12 +3,18 @@
 //! panes 1 and 2). Feeds the viewer its slice, mask, heatmap and ROIs; applies the pointer's ROI
 //! events and the panes' explain/cancel requests.
 
-use crate::imaging::{Colormap, Window};
+use std::sync::Arc;
+
+use crate::imaging::{Colormap, HeatParams, Window};
+use crate::render::HeatLayer;
 use crate::ui;
 use crate::ui::explanation::ExplainAction;
 use crate::ui::roi::RoiSource;
 
 use super::RadlensApp;
+use super::inference::ModelSession;
+use super::roi::RoiEditor;
+use super::study::Study;
 
 impl RadlensApp {
     /// The slice viewport in the remaining space: one view, or the comparison layout.
@@ -60,36 +66,15 @@ impl RadlensApp {
             let drawing = self.rois.tool.is_some();
             let mut roi_events = Vec::new();
             let Some(layout) = compare else {
-                let pane = self.model.as_ref().and_then(|m| m.panes.first());
-                let heat = pane.and_then(|pane| {
-                    let heatmap = self
-                        .model
-                        .as_ref()
-                        .and_then(|m| m.heatmap_for(0, &study.volume, slice));
-                    study.heat_layer(0, heatmap, pane)
-                });
-                let input = ui::viewer::ViewerInput {
-                    volume: &study.volume,
-                    sheet: ui::view::Sheet::of(&study.volume),
-                    image: &image,
-                    heat: heat.as_ref().map(|(layer, params)| (layer, *params)),
-                    mask: mask.as_ref(),
-                    colormap: pane.map_or(Colormap::Jet, |p| p.choice.colormap),
-                    bilinear,
-                    gpu,
-                    view_id: 0,
-                    crosshair: None,
-                    rois: &rois,
-                    active_roi,
-                    draft: draft.as_ref(),
-                    drawing,
-                };
-                let output = ui::viewer::viewer_ui(ui, &input, &mut study.view);
-                study.image_rect = output.image_rect;
-                study.set_hover(output.hovered_pixel);
-                for event in output.roi_events {
-                    self.rois.pointer(slice, event);
-                }
+                single_view_ui(
+                    ui,
+                    study,
+                    &mut self.rois,
+                    self.model.as_ref(),
+                    (bilinear, gpu),
+                    None,
+                    None,
+                );
                 return;
             };
             let Some(session) = &mut self.model else {
@@ -167,20 +152,7 @@ impl RadlensApp {
                 };
                 let output = ui::viewer::viewer_ui(&mut child, &input, &mut study.view);
                 if let Some((_, params)) = &heat {
-                    let viewport = child.min_rect();
-                    let (low, high) = if params.signed {
-                        (-params.high, params.high)
-                    } else {
-                        (params.low, params.high)
-                    };
-                    ui::compare::colorbar(
-                        &child.painter_at(viewport),
-                        viewport,
-                        colormap,
-                        low,
-                        high,
-                        &title,
-                    );
+                    ui::compare::heat_colorbar(&child, colormap, params, &title);
                 }
                 if pane == 0 {
                     study.image_rect = output.image_rect;
@@ -211,6 +183,60 @@ impl RadlensApp {
             }
         });
     }
+}
+
+/// The single view of the study's slice: its pixels, mask, pane 1's heatmap (or `series_heat`,
+/// a heat volume's cut) and ROIs, the crosshair where given; records the image placement and the
+/// hovered pixel in `study` and hands the pointer's ROI events to `rois`. The MPR layout's
+/// acquired plane is this view with a crosshair.
+pub(super) fn single_view_ui(
+    ui: &mut egui::Ui,
+    study: &mut Study,
+    rois: &mut RoiEditor,
+    model: Option<&ModelSession>,
+    (bilinear, gpu): (bool, bool),
+    crosshair: Option<(usize, usize)>,
+    series_heat: Option<(Arc<HeatLayer>, HeatParams)>,
+) -> ui::viewer::ViewerOutput {
+    let slice = study.view.slice;
+    let image = study.slice_image(slice);
+    let mask = study.mask_layer(slice);
+    let shapes = rois.rois(slice).to_vec();
+    let draft = rois.draft(slice);
+    let active_roi = shapes
+        .len()
+        .checked_sub(1)
+        .filter(|_| rois.source == RoiSource::Drawn);
+    let pane = model.and_then(|m| m.panes.first());
+    let heat = series_heat.or_else(|| {
+        pane.and_then(|pane| {
+            let heatmap = model.and_then(|m| m.heatmap_for(0, &study.volume, slice));
+            study.heat_layer(0, heatmap, pane)
+        })
+    });
+    let input = ui::viewer::ViewerInput {
+        volume: &study.volume,
+        sheet: ui::view::Sheet::of(&study.volume),
+        image: &image,
+        heat: heat.as_ref().map(|(layer, params)| (layer, *params)),
+        mask: mask.as_ref(),
+        colormap: pane.map_or(Colormap::Jet, |p| p.choice.colormap),
+        bilinear,
+        gpu,
+        view_id: 0,
+        crosshair,
+        rois: &shapes,
+        active_roi,
+        draft: draft.as_ref(),
+        drawing: rois.tool.is_some(),
+    };
+    let output = ui::viewer::viewer_ui(ui, &input, &mut study.view);
+    study.image_rect = output.image_rect;
+    study.set_hover(output.hovered_pixel);
+    for event in &output.roi_events {
+        rois.pointer(slice, *event);
+    }
+    output
 }
 
 /// A model's name for a pane title: without "radlens demo: " and the parenthesised input, the

@@ -237,13 +237,13 @@ impl Plane {
         Some(out)
     }
 
-    /// The plane of per-slice masks (`rows × cols` each, absent = empty) at `position`, or
-    /// `None` when nothing of it is masked.
+    /// The plane at `position` of per-slice masks (`rows × cols` each, absent = empty), the
+    /// `layers` combined (a voxel is in when any layer has it), or `None` when nothing of it is in.
     #[must_use]
     pub fn mask(
         &self,
         volume_shape: [usize; 3],
-        masks: &[Option<Vec<u8>>],
+        layers: &[&[Option<Vec<u8>>]],
         position: usize,
     ) -> Option<Vec<u8>> {
         let [_, rows, cols] = volume_shape;
@@ -251,10 +251,10 @@ impl Plane {
         let mut out = Vec::with_capacity(self.shape[1] * self.shape[2]);
         let mut any = false;
         self.for_each_index(volume_shape, position, |i| {
-            let value = masks
-                .get(i / plane)
-                .and_then(Option::as_ref)
-                .map_or(0, |m| m[i % plane]);
+            let value = layers
+                .iter()
+                .filter_map(|masks| masks.get(i / plane)?.as_ref())
+                .fold(0, |v, m| v | m[i % plane]);
             any |= value != 0;
             out.push(value);
         });
@@ -336,9 +336,15 @@ mod tests {
         assert_eq!(coronal.grey(&volume, 1), [9.0, 10.0, 11.0, 3.0, 4.0, 5.0]);
         let masks = vec![None, Some(vec![0, 0, 0, 1, 0, 0])];
         assert_eq!(
-            coronal.mask(volume.shape, &masks, 1),
+            coronal.mask(volume.shape, &[&masks], 1),
             Some(vec![1, 0, 0, 0, 0, 0])
         );
-        assert_eq!(coronal.mask(volume.shape, &masks, 0), None);
+        assert_eq!(coronal.mask(volume.shape, &[&masks], 0), None);
+        // A second layer (drawn ROIs) adds to the first.
+        let drawn = vec![Some(vec![0, 0, 0, 0, 0, 1])];
+        assert_eq!(
+            coronal.mask(volume.shape, &[&masks, &drawn], 1),
+            Some(vec![1, 0, 0, 0, 0, 1])
+        );
     }
 }

@@ -18,6 +18,7 @@ use dicom_encoding::TransferSyntaxIndex;
 use dicom_object::InMemDicomObject;
 use dicom_object::meta::FileMetaTableBuilder;
 use dicom_transfer_syntax_registry::{TransferSyntaxRegistry, entries};
+use dicom_ul::association::SyncAssociation;
 use dicom_ul::pdu::{PDataValue, PDataValueType};
 use dicom_ul::{ClientAssociation, ClientAssociationOptions, Pdu};
 
@@ -98,32 +99,20 @@ trait Link {
     fn contexts(&self) -> &[dicom_ul::pdu::PresentationContextNegotiated];
 }
 
-impl Link for ClientAssociation<TcpStream> {
+/// Both ends of an association speak the same way: radlens' client association and the one it
+/// accepts for C-MOVE.
+impl<A> Link for A
+where
+    A: SyncAssociation<TcpStream> + dicom_ul::association::Association,
+{
     fn send_pdu(&mut self, pdu: &Pdu) -> Result<(), String> {
-        self.send(pdu).map_err(|e| e.to_string())
+        SyncAssociation::send(self, pdu).map_err(|e| e.to_string())
     }
     fn receive_pdu(&mut self) -> Result<Pdu, String> {
-        self.receive().map_err(|e| receive_error(&e))
+        SyncAssociation::receive(self).map_err(|e| receive_error(&e))
     }
     fn write_data(&mut self, context: u8, data: &[u8]) -> std::io::Result<()> {
-        let mut writer = self.send_pdata(context);
-        writer.write_all(data)?;
-        writer.finish()
-    }
-    fn contexts(&self) -> &[dicom_ul::pdu::PresentationContextNegotiated] {
-        self.presentation_contexts()
-    }
-}
-
-impl Link for dicom_ul::ServerAssociation<TcpStream> {
-    fn send_pdu(&mut self, pdu: &Pdu) -> Result<(), String> {
-        self.send(pdu).map_err(|e| e.to_string())
-    }
-    fn receive_pdu(&mut self) -> Result<Pdu, String> {
-        self.receive().map_err(|e| receive_error(&e))
-    }
-    fn write_data(&mut self, context: u8, data: &[u8]) -> std::io::Result<()> {
-        let mut writer = self.send_pdata(context);
+        let mut writer = SyncAssociation::send_pdata(self, context);
         writer.write_all(data)?;
         writer.finish()
     }

@@ -80,6 +80,30 @@ pub fn compare_controls_ui(
     }
 }
 
+/// The colorbar of a heat layer shown with `params` in the viewport `ui` drew (signed maps run
+/// from −high to high).
+pub fn heat_colorbar(
+    ui: &egui::Ui,
+    colormap: Colormap,
+    params: &crate::imaging::HeatParams,
+    title: &str,
+) {
+    let viewport = ui.min_rect();
+    let (low, high) = if params.signed {
+        (-params.high, params.high)
+    } else {
+        (params.low, params.high)
+    };
+    colorbar(
+        &ui.painter_at(viewport),
+        viewport,
+        colormap,
+        low,
+        high,
+        title,
+    );
+}
+
 /// A vertical colorbar at the right edge of `viewport`: the colormap from bottom (`low`) to top
 /// (`high`), labelled with the raw values and the colormap's name.
 pub fn colorbar(
